@@ -1,0 +1,38 @@
+import pytest
+from pydantic import ValidationError
+
+from wig80.settings import Settings
+
+
+def test_service_urls_keep_their_conventional_names(monkeypatch):
+    monkeypatch.setenv("MARKET_DB_URL", "postgresql://u@h/db")
+    monkeypatch.setenv("REDIS_URL", "redis://h:6379/0")
+    monkeypatch.setenv("TRITON_URL", "h:8001")
+    monkeypatch.setenv("WIG80_HOME", "/tmp/w80")
+    settings = Settings(_env_file=None)
+    assert settings.market_db_url == "postgresql://u@h/db"
+    assert settings.redis_url == "redis://h:6379/0"
+    assert settings.triton_url == "h:8001"
+    assert str(settings.home) == "/tmp/w80"
+
+
+def test_defaults_are_the_embedded_ones(monkeypatch):
+    for name in ("MARKET_DB_URL", "REDIS_URL", "TRITON_URL", "WIG80_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(_env_file=None)
+    assert settings.market_db_url is None and settings.redis_url is None and settings.triton_url is None
+    assert settings.cache_ttl_seconds == 300 and settings.max_batch_size == 32
+    assert settings.api_port == 8080
+
+
+def test_production_refuses_a_missing_api_key(monkeypatch):
+    monkeypatch.setenv("WIG80_ENVIRONMENT", "production")
+    monkeypatch.delenv("WIG80_API_KEY", raising=False)
+    with pytest.raises(ValidationError, match="WIG80_API_KEY"):
+        Settings(_env_file=None)
+
+
+def test_bad_value_is_refused_with_the_field_name(monkeypatch):
+    monkeypatch.setenv("WIG80_BATCH_SIZE", "0")
+    with pytest.raises(ValidationError, match="batch_size"):
+        Settings(_env_file=None)

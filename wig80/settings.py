@@ -1,0 +1,76 @@
+"""The one typed configuration of the `wig80` CLI and the gateway, read from the environment and `.env`.
+
+The four service URLs keep their conventional names (`WIG80_HOME`, `MARKET_DB_URL`, `REDIS_URL`,
+`TRITON_URL`); every other setting is `WIG80_<FIELD>` (for example `WIG80_API_PORT=9090`).
+An unset URL means the embedded default: the file store, the in-process cache and limiter, the
+`tritonserver` started by the project itself.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _url(name: str) -> Field:
+    return Field(default=None, validation_alias=AliasChoices(name, f"WIG80_{name}"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WIG80_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    home: Path = Field(default=Path("var"), validation_alias=AliasChoices("WIG80_HOME"))
+    market_db_url: str | None = _url("MARKET_DB_URL")
+    redis_url: str | None = _url("REDIS_URL")
+    triton_url: str | None = _url("TRITON_URL")
+
+    # training
+    learning_rate: float = Field(1e-3, gt=0)
+    batch_size: int = Field(256, ge=1)
+    epochs: int = Field(100, ge=1)
+    patience: int = Field(10, ge=1)
+    window: int = Field(256, ge=64, description="bars per sample window")
+
+    # serving: Triton
+    triton_host: str = "127.0.0.1"
+    triton_http_port: int = 8000
+    triton_grpc_port: int = 8001
+    triton_metrics_port: int = 8002
+    max_batch_size: int = Field(32, ge=1)
+    max_queue_delay_microseconds: int = Field(2000, ge=0)
+    model_repository: Path = Path("model_repository")
+
+    # serving: gateway
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    api_workers: int = Field(1, ge=1)
+    api_key: str | None = None
+    cache_ttl_seconds: int = Field(300, ge=0)
+    rate_limit_per_minute: int = Field(100, ge=1)
+    rate_limit_burst_per_second: int = Field(20, ge=1)
+    websocket_messages_per_second: int = Field(5, ge=1)
+    websocket_queue_size: int = Field(32, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production" and not self.api_key:
+            raise ValueError("WIG80_API_KEY must be set when WIG80_ENVIRONMENT=production")
+        return self
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
