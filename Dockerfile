@@ -1,0 +1,22 @@
+# The gateway image: FastAPI + uvicorn, no torch and no Numba (the gateway only talks to Triton).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+COPY deploy/gateway-requirements.txt ./
+RUN pip install -r gateway-requirements.txt
+
+COPY pyproject.toml README.md ./
+COPY wig80 ./wig80
+COPY market_data ./market_data
+COPY gateway ./gateway
+# --no-deps: the project's full dependency list includes the training stack (torch), which the
+# gateway does not import; gateway-requirements.txt lists what it needs.
+RUN pip install --no-deps . && useradd --create-home wig80
+USER wig80
+
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
+  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/health').status != 200)"
+CMD ["sh", "-c", "uvicorn gateway.main:app --host 0.0.0.0 --port ${WIG80_API_PORT:-8080} --workers ${WIG80_API_WORKERS:-2}"]
