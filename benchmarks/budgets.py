@@ -1,0 +1,74 @@
+"""Latency budgets of the load test (`budgets.toml`) and the check of a run against them.
+
+Kept apart from the locustfile so that it imports no Locust (whose gevent patching must not run
+inside pytest) and can also judge a finished run from Locust's CSV:
+    python -m benchmarks.budgets benchmarks/results/load_stats.csv
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+BUDGETS_PATH = Path(__file__).with_name("budgets.toml")
+
+
+@dataclass(frozen=True)
+class EndpointStats:
+    name: str
+    requests: int
+    failures: int
+    p95_ms: float
+    p99_ms: float
+
+    @property
+    def failure_ratio(self) -> float:
+        return self.failures / self.requests if self.requests else 0.0
+
+
+def load_budgets(path: Path = BUDGETS_PATH) -> tuple[dict, dict[str, dict]]:
+    raw = tomllib.loads(path.read_text())
+    defaults = raw.pop("defaults")
+    return defaults, {name: {**defaults, **budget} for name, budget in raw.items()}
+
+
+def missed_budgets(rows: list[EndpointStats], path: Path = BUDGETS_PATH) -> list[str]:
+    """Every budget the run missed, one readable line each; names without a budget use the defaults."""
+    defaults, budgets = load_budgets(path)
+    missed = []
+    for row in rows:
+        if row.requests == 0:
+            continue
+        budget = budgets.get(row.name, defaults)
+        for key, measured in (("p95_ms", row.p95_ms), ("p99_ms", row.p99_ms)):
+            if measured > budget[key]:
+                missed.append(f"{row.name}: {key[:3]} {measured:.0f} ms > budget {budget[key]} ms")
+        if row.failure_ratio > budget["failure_ratio"]:
+            missed.append(f"{row.name}: failure ratio {row.failure_ratio:.4f} > budget {budget['failure_ratio']}")
+    return missed
+
+
+def rows_from_csv(path: Path) -> list[EndpointStats]:
+    """Locust's `<prefix>_stats.csv`, without its Aggregated line."""
+    with path.open(newline="") as handle:
+        return [EndpointStats(row["Name"], int(row["Request Count"]), int(row["Failure Count"]),
+                              float(row["95%"] or 0), float(row["99%"] or 0))
+                for row in csv.DictReader(handle) if row["Name"] != "Aggregated"]
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m benchmarks.budgets STATS_CSV", file=sys.stderr)
+        return 2
+    missed = missed_budgets(rows_from_csv(Path(argv[0])))
+    for line in missed:
+        print(f"BUDGET MISSED  {line}")
+    print("all latency budgets met" if not missed else f"{len(missed)} budgets missed")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
