@@ -24,7 +24,9 @@ lint: $(STAMP)
 # skip loudly without it. Installed only when missing and when we may (root with apt-get).
 compose-checker:
 	@command -v docker-compose >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null 2>&1; } || \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null 2>&1; }; }; } || \
 	  echo "note: docker-compose not installed; the compose tests will be skipped"
 
 test: lint compose-checker
