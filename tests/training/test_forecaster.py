@@ -1,0 +1,68 @@
+"""The exportable forecaster, its loss and its model file."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from training.checkpoint import load_forecaster, write_untrained_run
+from training.forecaster import (
+    LOGVAR_RANGE,
+    Architecture,
+    Forecaster,
+    ForecastLoss,
+    band_energies,
+    build_network,
+    spectral_loss,
+)
+
+
+def test_band_energies_sum_to_the_mean_squared_error() -> None:
+    error = torch.randn(64, 30, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(band_energies(error).sum(), (error**2).mean(), rtol=1e-5)
+
+
+def test_spectral_loss_weights_a_jagged_path_above_a_smooth_one() -> None:
+    h = torch.arange(30.0)
+    smooth = torch.ones(1, 30) * 0.5
+    jagged = (0.5 * (-1.0) ** h).reshape(1, 30)  # same energy, all at the highest frequency
+    assert torch.allclose((smooth**2).mean(), (jagged**2).mean())
+    assert spectral_loss(jagged) > 2.9 * spectral_loss(smooth)  # 0.3 vs 0.1
+
+
+def test_loss_is_the_gaussian_nll_plus_spectral_term() -> None:
+    target = torch.randn(8, 30, generator=torch.Generator().manual_seed(2))
+    output = torch.zeros(8, 60)  # mean 0, log-variance 0
+    expected = 0.5 * (target**2).mean() + spectral_loss(target)
+    assert torch.allclose(ForecastLoss()(output, target), expected)
+
+
+def test_forecaster_folds_the_scalers_in_and_clamps_the_variance() -> None:
+    arch = Architecture(in_features=4, width=8, layers_per_grade=2, grades=2)
+    network = build_network(arch)
+    with torch.no_grad():
+        network.grades[1].head.bias[30:] = 100.0  # an absurd log-variance
+    model = Forecaster(network, np.full(4, 2.0), np.full(4, 3.0), np.full(30, 0.01), np.full(30, 0.02)).eval()
+    features = torch.randn(5, 4)
+    mean, std = model(features)
+    assert mean.shape == std.shape == (5, 30)
+    z = network((features - 2.0) / 3.0)
+    assert torch.allclose(mean, 0.01 + 0.02 * z[:, :30], atol=1e-6)
+    assert torch.allclose(std, torch.full_like(std, 0.02 * np.exp(0.5 * LOGVAR_RANGE[1])))
+
+
+def test_forecaster_survives_nan_and_inf_features() -> None:
+    model = Forecaster.empty(Architecture(in_features=3, width=8, layers_per_grade=1, grades=1)).eval()
+    mean, std = model(torch.tensor([[np.nan, np.inf, -np.inf]], dtype=torch.float32))
+    assert torch.isfinite(mean).all() and torch.isfinite(std).all()
+
+
+def test_untrained_run_round_trips_through_load_forecaster(tmp_path) -> None:
+    names = [f"feature_{i}" for i in range(6)]
+    write_untrained_run(tmp_path / "demo_run", names, window=128)
+    model, metadata = load_forecaster(tmp_path / "demo_run")
+    assert metadata["feature_names"] == names and metadata["window"] == 128 and metadata["horizons"] == 30
+    assert {"run", "metrics"} <= metadata.keys()
+    mean, std = model(torch.zeros(2, 6))
+    assert mean.dtype == torch.float32 and (std > 0).all()
+    assert not model.training

@@ -1,0 +1,323 @@
+"""Multi-Grade Deep Learning (Xu 2023, arXiv:2302.00150; Fang & Xu, NeurIPS 2024, arXiv:2410.16105).
+
+A deep network is trained grade by grade. Grade 1 is a shallow network on the input; grade k is a
+fresh shallow network whose input is the last hidden features of grade k-1 (earlier grades frozen)
+and whose head learns what the earlier heads left over. The prediction is the sum of all heads.
+A grade is kept only if it lowers the validation loss; the first grade that does not ends training.
+
+Grade k minimises `loss(base + head_k, y)` where `base` is the frozen sum of the earlier heads: for
+the squared error this is exactly fitting the residual `y - base`, and the same code serves any loss
+on the summed output (the forecaster's Gaussian NLL sums means and log-variance corrections alike).
+
+`StandardRegressor` is the single-grade baseline: the same total depth and width, one head, trained
+end to end with the same epoch budget, so the two can be compared on spectral bias outside finance.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+LossFn = Callable[[Tensor, Tensor], Tensor]  # (prediction (B, D), target (B, D)) -> scalar
+EpochCallback = Callable[["GradeTrainer"], None]
+
+
+def mse_loss(prediction: Tensor, target: Tensor) -> Tensor:
+    return torch.mean((prediction - target) ** 2)
+
+
+@dataclass
+class MGDLConfig:
+    max_grades: int = 3
+    layers_per_grade: int = 2  # Linear+ReLU layers per grade (the standard network has max_grades x this)
+    width: int = 64
+    epochs_per_grade: int = 100
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 10  # epochs without a better validation loss before a grade stops
+    min_improvement: float = 1e-4  # relative validation-loss drop a grade must bring to be kept
+    seed: int = 0
+    show_progress: bool = True
+
+
+@dataclass
+class EpochRecord:
+    grade: int
+    epoch: int
+    train_loss: float
+    val_loss: float
+    learning_rate: float
+
+
+class GradeNetwork(nn.Module):
+    """One shallow grade: `layers` x (Linear, ReLU), then a linear head."""
+
+    def __init__(self, in_features: int, width: int, layers: int, out_features: int, zero_head: bool = True):
+        super().__init__()
+        blocks: list[nn.Module] = []
+        for i in range(layers):
+            blocks += [nn.Linear(in_features if i == 0 else width, width), nn.ReLU()]
+        self.body = nn.Sequential(*blocks)
+        self.head = nn.Linear(width, out_features)
+        if zero_head:  # a new grade starts exactly at the earlier grades' prediction
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        hidden = self.body(x)  # (B, width)
+        return hidden, self.head(hidden)  # (B, width), (B, D)
+
+
+class MultiGradeNetwork(nn.Module):
+    """The composed network: grade k reads grade k-1's hidden features; the output is the sum of heads."""
+
+    def __init__(self, grades: list[GradeNetwork] | None = None):
+        super().__init__()
+        self.grades = nn.ModuleList(grades or [])
+
+    def head_outputs(self, x: Tensor) -> list[Tensor]:
+        outputs, hidden = [], x
+        for grade in self.grades:
+            hidden, out = grade(hidden)
+            outputs.append(out)
+        return outputs
+
+    def hidden_and_output(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The last grade's hidden features and the summed heads."""
+        total, hidden = None, x
+        for grade in self.grades:
+            hidden, out = grade(hidden)
+            total = out if total is None else total + out
+        if total is None:
+            raise RuntimeError("the network has no grade yet")
+        return hidden, total
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.hidden_and_output(x)[1]
+
+
+def _as_tensor(array: np.ndarray | Tensor) -> Tensor:
+    tensor = torch.as_tensor(np.asarray(array, dtype=np.float32) if not isinstance(array, Tensor) else array)
+    return tensor.float().reshape(len(tensor), -1)
+
+
+@torch.no_grad()
+def _in_chunks(function: Callable[[Tensor], Tensor], x: Tensor, chunk: int = 65536) -> Tensor:
+    return torch.cat([function(x[i : i + chunk]) for i in range(0, len(x), chunk)]) if len(x) else x
+
+
+class GradeTrainer:
+    """Trains one grade's parameters with AdamW, a cosine learning-rate schedule and early stopping.
+
+    Its whole state (weights, optimiser, schedule, best weights, shuffling generator) round-trips through
+    `state_dict`, so a run interrupted between epochs resumes exactly.
+    """
+
+    def __init__(self, grade: GradeNetwork, grade_index: int, config: MGDLConfig, epochs: int):
+        self.grade, self.grade_index, self.config, self.epochs = grade, grade_index, config, epochs
+        self.optimizer = torch.optim.AdamW(grade.parameters(), lr=config.learning_rate,
+                                           weight_decay=config.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(epochs, 1))
+        self.generator = torch.Generator().manual_seed(config.seed * 1000 + grade_index)
+        self.epoch = 0
+        self.best_val = math.inf
+        self.best_state = copy.deepcopy(grade.state_dict())
+        self.bad_epochs = 0
+        self.history: list[EpochRecord] = []
+
+    @property
+    def done(self) -> bool:
+        return self.epoch >= self.epochs or self.bad_epochs >= self.config.patience
+
+    def run_epoch(self, inputs: Tensor, base: Tensor, targets: Tensor, loss_fn: LossFn) -> float:
+        self.grade.train()
+        order = torch.randperm(len(inputs), generator=self.generator)
+        total, count = 0.0, 0
+        for start in range(0, len(order), self.config.batch_size):
+            rows = order[start : start + self.config.batch_size]
+            _, out = self.grade(inputs[rows])
+            loss = loss_fn(base[rows] + out, targets[rows])
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total, count = total + loss.item() * len(rows), count + len(rows)
+        self.scheduler.step()
+        return total / max(count, 1)
+
+    @torch.no_grad()
+    def validation_loss(self, inputs: Tensor, base: Tensor, targets: Tensor, loss_fn: LossFn) -> float:
+        self.grade.eval()
+        return float(loss_fn(base + _in_chunks(lambda x: self.grade(x)[1], inputs), targets))
+
+    def step(self, train: tuple[Tensor, Tensor, Tensor], val: tuple[Tensor, Tensor, Tensor],
+             loss_fn: LossFn) -> EpochRecord:
+        learning_rate = self.optimizer.param_groups[0]["lr"]
+        train_loss = self.run_epoch(*train, loss_fn)
+        val_loss = self.validation_loss(*val, loss_fn)
+        self.epoch += 1
+        if val_loss < self.best_val:
+            self.best_val, self.bad_epochs = val_loss, 0
+            self.best_state = copy.deepcopy(self.grade.state_dict())
+        else:
+            self.bad_epochs += 1
+        record = EpochRecord(self.grade_index, self.epoch, train_loss, val_loss, learning_rate)
+        self.history.append(record)
+        return record
+
+    def restore_best(self) -> None:
+        self.grade.load_state_dict(self.best_state)
+
+    def state_dict(self) -> dict:
+        return {"grade": self.grade.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "generator": self.generator.get_state(),
+                "epoch": self.epoch, "best_val": self.best_val, "best_state": self.best_state,
+                "bad_epochs": self.bad_epochs, "history": [asdict(r) for r in self.history]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.grade.load_state_dict(state["grade"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+        self.epoch, self.best_val, self.bad_epochs = state["epoch"], state["best_val"], state["bad_epochs"]
+        self.best_state = state["best_state"]
+        self.history = [EpochRecord(**r) for r in state["history"]]
+
+
+def _train_grade(trainer: GradeTrainer, train: tuple[Tensor, Tensor, Tensor],
+                 val: tuple[Tensor, Tensor, Tensor], loss_fn: LossFn, desc: str,
+                 on_epoch: EpochCallback | None) -> None:
+    with tqdm(total=trainer.epochs, initial=trainer.epoch, desc=desc, leave=False,
+              disable=not trainer.config.show_progress) as bar:
+        while not trainer.done:
+            record = trainer.step(train, val, loss_fn)
+            bar.update(1)
+            bar.set_postfix(train=f"{record.train_loss:.4f}", val=f"{record.val_loss:.4f}")
+            if on_epoch is not None:
+                on_epoch(trainer)
+    trainer.restore_best()
+
+
+@dataclass
+class GradeOutcome:
+    grade: int
+    val_loss_before: float
+    val_loss_after: float
+    accepted: bool
+    epochs: int
+
+
+@dataclass
+class FitResult:
+    history: list[EpochRecord] = field(default_factory=list)
+    grades: list[GradeOutcome] = field(default_factory=list)
+
+
+class MGDLRegressor:
+    """Grade-by-grade regressor for any X (N, F) -> Y (N, D); `loss_fn` acts on the summed heads."""
+
+    def __init__(self, config: MGDLConfig | None = None, loss_fn: LossFn = mse_loss):
+        self.config = config or MGDLConfig()
+        self.loss_fn = loss_fn
+        self.network = MultiGradeNetwork()
+        self.result = FitResult()
+        self._resume: dict | None = None
+
+    def new_grade(self, index: int, in_features: int, out_features: int) -> GradeNetwork:
+        torch.manual_seed(self.config.seed * 1000 + index)
+        return GradeNetwork(in_features, self.config.width, self.config.layers_per_grade, out_features)
+
+    def fit(self, X, Y, X_val, Y_val, on_epoch: EpochCallback | None = None) -> MGDLRegressor:
+        x, y, x_val, y_val = _as_tensor(X), _as_tensor(Y), _as_tensor(X_val), _as_tensor(Y_val)
+        features, base = x, torch.zeros_like(y)
+        features_val, base_val = x_val, torch.zeros_like(y_val)
+        previous_val = float(self.loss_fn(base_val, y_val))
+        for index in range(1, self.config.max_grades + 1):
+            if index <= len(self.network.grades):  # accepted before an interruption: replay its outputs
+                grade = self.network.grades[index - 1]
+            else:
+                grade = self.new_grade(index, features.shape[1], y.shape[1])
+                trainer = GradeTrainer(grade, index, self.config, self.config.epochs_per_grade)
+                if self._resume is not None and self._resume["grade"] == index:
+                    trainer.load_state_dict(self._resume["trainer"])
+                _train_grade(trainer, (features, base, y), (features_val, base_val, y_val), self.loss_fn,
+                             f"grade {index}", on_epoch)
+                val_loss = trainer.best_val
+                # grade 1 is always kept: a model needs at least one grade
+                accepted = index == 1 or val_loss < previous_val * (1 - self.config.min_improvement)
+                self.result.history += trainer.history
+                self.result.grades.append(GradeOutcome(index, previous_val, val_loss, accepted, trainer.epoch))
+                if not accepted:
+                    break
+                self.network.grades.append(grade)
+            for parameter in grade.parameters():
+                parameter.requires_grad_(False)
+            grade.eval()
+            features, base = _frozen_step(grade, features, base)
+            features_val, base_val = _frozen_step(grade, features_val, base_val)
+            previous_val = float(self.loss_fn(base_val, y_val))
+        self._resume = None
+        return self
+
+    def resume_from(self, state: dict, network_state: dict, n_grades: int, in_features: int,
+                    out_features: int) -> None:
+        """Rebuild `n_grades` accepted grades from `network_state` and the grade in progress from `state`."""
+        in_dims = [in_features] + [self.config.width] * (n_grades - 1)
+        self.network = MultiGradeNetwork([self.new_grade(i + 1, in_dims[i], out_features) for i in range(n_grades)])
+        self.network.load_state_dict(network_state)
+        self.result = FitResult([EpochRecord(**r) for r in state.get("history", [])],
+                                [GradeOutcome(**g) for g in state.get("grades", [])])
+        self._resume = state if state.get("trainer") else None
+
+    def predict(self, X) -> np.ndarray:
+        self.network.eval()
+        return _in_chunks(self.network, _as_tensor(X)).numpy()
+
+    def predict_grades(self, X) -> list[np.ndarray]:
+        """Each grade's head output; their sum is `predict(X)`."""
+        self.network.eval()
+        with torch.no_grad():
+            return [out.numpy() for out in self.network.head_outputs(_as_tensor(X))]
+
+
+@torch.no_grad()
+def _frozen_step(grade: GradeNetwork, features: Tensor, base: Tensor) -> tuple[Tensor, Tensor]:
+    """Pass the data through a frozen grade once: its hidden features feed the next grade."""
+    hidden = _in_chunks(lambda x: grade(x)[0], features)
+    out = _in_chunks(lambda x: grade(x)[1], features)
+    return hidden, base + out
+
+
+class StandardRegressor:
+    """Single-grade baseline: max_grades x layers_per_grade hidden layers, one head, trained end to end."""
+
+    def __init__(self, config: MGDLConfig | None = None, loss_fn: LossFn = mse_loss):
+        self.config = config or MGDLConfig()
+        self.loss_fn = loss_fn
+        self.network = MultiGradeNetwork()
+        self.result = FitResult()
+
+    def fit(self, X, Y, X_val, Y_val, on_epoch: EpochCallback | None = None) -> StandardRegressor:
+        x, y, x_val, y_val = _as_tensor(X), _as_tensor(Y), _as_tensor(X_val), _as_tensor(Y_val)
+        cfg = self.config
+        torch.manual_seed(cfg.seed * 1000)
+        depth = cfg.max_grades * cfg.layers_per_grade
+        # default (non-zero) head init: a deep net with a zero head trains its body only through the head
+        network = GradeNetwork(x.shape[1], cfg.width, depth, y.shape[1], zero_head=False)
+        trainer = GradeTrainer(network, 1, cfg, cfg.epochs_per_grade * cfg.max_grades)
+        _train_grade(trainer, (x, torch.zeros_like(y), y), (x_val, torch.zeros_like(y_val), y_val),
+                     self.loss_fn, "standard", on_epoch)
+        self.network = MultiGradeNetwork([network])
+        self.result = FitResult(trainer.history, [GradeOutcome(1, math.inf, trainer.best_val, True, trainer.epoch)])
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        self.network.eval()
+        return _in_chunks(self.network, _as_tensor(X)).numpy()
