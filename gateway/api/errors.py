@@ -1,0 +1,57 @@
+"""How failures become HTTP answers: always a status that says whose fault it is, and a reason."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from gateway.analysis import SymbolNotFound
+from gateway.models import ErrorResponse
+from gateway.triton_client import TritonRejected, TritonUnavailable
+
+log = logging.getLogger(__name__)
+
+ERROR_RESPONSES: dict[int | str, dict] = {
+    404: {"model": ErrorResponse, "description": "unknown symbol or not enough bars stored"},
+    422: {"description": "invalid request (the reason says which field and why)"},
+    429: {"model": ErrorResponse, "description": "rate limit exceeded; see Retry-After"},
+    503: {"model": ErrorResponse, "description": "Triton or the bar store is unavailable"},
+}
+
+
+def _error(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+async def _not_found(request: Request, error: Exception) -> JSONResponse:
+    return _error(404, str(error))
+
+
+async def _rejected(request: Request, error: Exception) -> JSONResponse:
+    return _error(422, f"the model refused the input: {error}")
+
+
+async def _unavailable(request: Request, error: Exception) -> JSONResponse:
+    return _error(503, str(error))
+
+
+async def _store_unavailable(request: Request, error: Exception) -> JSONResponse:
+    log.warning("bar store failed on %s: %s", request.url.path, error)
+    return _error(503, f"bar store unavailable: {type(error).__name__}: {error}")
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s", request.url.path)
+    return _error(500, f"internal error: {type(error).__name__}: {error}")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(SymbolNotFound, _not_found)
+    app.add_exception_handler(TritonRejected, _rejected)
+    app.add_exception_handler(TritonUnavailable, _unavailable)
+    app.add_exception_handler(OSError, _store_unavailable)
+    app.add_exception_handler(sqlite3.Error, _store_unavailable)
+    app.add_exception_handler(Exception, _unexpected)

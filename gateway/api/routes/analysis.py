@@ -1,0 +1,31 @@
+"""POST /analyze and POST /batch_analyze."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway import metrics
+from gateway.api.deps import AnalysisDep
+from gateway.api.errors import ERROR_RESPONSES
+from gateway.models import AnalysisRequest, BatchAnalysisRequest, BatchAnalysisResponse, PredictionResponse
+
+router = APIRouter(tags=["predictions"], responses=ERROR_RESPONSES)
+
+
+@router.post("/analyze", response_model=PredictionResponse)
+async def analyze(request: AnalysisRequest, analysis: AnalysisDep) -> PredictionResponse:
+    """Forecast one symbol over `prediction_horizon` trading days."""
+    with metrics.PREDICTION_DURATION.labels(endpoint="analyze").time():
+        prediction, source = await analysis.analyze(request)
+    metrics.PREDICTIONS_TOTAL.labels(endpoint="analyze", source=source).inc()
+    return prediction
+
+
+@router.post("/batch_analyze", response_model=BatchAnalysisResponse)
+async def batch_analyze(request: BatchAnalysisRequest, analysis: AnalysisDep) -> BatchAnalysisResponse:
+    """Forecast several symbols in one Triton request; a symbol that fails is reported in its own item."""
+    with metrics.PREDICTION_DURATION.labels(endpoint="batch_analyze").time():
+        response = await analysis.analyze_batch(request)
+    answered = sum(item.prediction is not None for item in response.results)
+    metrics.PREDICTIONS_TOTAL.labels(endpoint="batch_analyze", source="triton").inc(answered)
+    return response

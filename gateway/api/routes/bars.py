@@ -1,0 +1,43 @@
+"""POST /bars: live bars in, validated like imports, stored, announced to every replica."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from fastapi import APIRouter, HTTPException
+
+from gateway import metrics
+from gateway.analysis import ticker_of
+from gateway.api.deps import ApiKeyDep, ServicesDep
+from gateway.api.errors import ERROR_RESPONSES
+from gateway.models import BarsRequest, BarsResponse
+from market_data.bars import Bar, BarSeries, validate_bars
+
+router = APIRouter(tags=["bars"], dependencies=[ApiKeyDep], responses=ERROR_RESPONSES)
+
+MAX_REASONS_SHOWN = 20
+
+
+@router.post("/bars", response_model=BarsResponse)
+async def post_bars(request: BarsRequest, services: ServicesDep) -> BarsResponse:
+    """Append bars (all or none: any invalid bar rejects the request with every reason, 422)."""
+    bars = [Bar(ticker_of(b.symbol), b.date, b.open, b.high, b.low, b.close, b.volume) for b in request.bars]
+    accepted, rejections = validate_bars(bars)
+    if rejections:
+        metrics.BARS_RECEIVED.labels(outcome="rejected").inc(len(bars))
+        reasons = [f"bars[{r.index}] {r.bar.symbol} {r.bar.date.isoformat()}: {r.reason}" for r in rejections]
+        raise HTTPException(422, "; ".join(reasons[:MAX_REASONS_SHOWN]) + _more(len(reasons)))
+    by_symbol: dict[str, list[Bar]] = defaultdict(list)
+    for bar in accepted:
+        by_symbol[bar.symbol].append(bar)
+    result = await services.store.append_many([BarSeries.from_bars(group) for group in by_symbol.values()])
+    metrics.BARS_RECEIVED.labels(outcome="stored").inc(result.stored)
+    metrics.BARS_RECEIVED.labels(outcome="duplicate").inc(result.duplicates)
+    announced = sorted(by_symbol) if result.stored else []
+    for symbol in announced:
+        await services.events.publish(symbol, max(bar.date for bar in by_symbol[symbol]).isoformat())
+    return BarsResponse(stored=result.stored, duplicates=result.duplicates, symbols=announced)
+
+
+def _more(count: int) -> str:
+    return f" (and {count - MAX_REASONS_SHOWN} more)" if count > MAX_REASONS_SHOWN else ""

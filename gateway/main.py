@@ -1,0 +1,47 @@
+"""The FastAPI application: `create_app(settings)`, and `app` for `uvicorn gateway.main:app`."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from gateway.api.errors import install_error_handlers
+from gateway.api.routes import analysis, bars, health, metrics, realtime, spectrum, symbols
+from gateway.api.routes.health import package_version
+from gateway.rate_limit import RateLimiter, limiter_storage, rate_limit_middleware
+from gateway.services import open_services
+from wig80.settings import Settings, get_settings
+
+DEFAULT_REDIS_PREFIX = "wig80"
+
+
+def create_app(settings: Settings, redis_prefix: str = DEFAULT_REDIS_PREFIX) -> FastAPI:
+    """The gateway; `redis_prefix` namespaces its Redis keys and channel (replicas of one deployment share it)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_services(settings, redis_prefix) as services:
+            app.state.services = services
+            yield
+
+    app = FastAPI(
+        title="WIG80 spectral forecasting gateway",
+        version=package_version(),
+        description="Predictions of the MGDL model served by Triton, with caching, rate limits and push.",
+        lifespan=lifespan,
+    )
+    limiter = RateLimiter(
+        limiter_storage(settings.redis_url, redis_prefix),
+        settings.rate_limit_per_minute,
+        settings.rate_limit_burst_per_second,
+    )
+    app.middleware("http")(rate_limit_middleware(limiter, settings.api_key))
+    install_error_handlers(app)
+    for module in (health, analysis, spectrum, symbols, bars, metrics, realtime):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app(get_settings())

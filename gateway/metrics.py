@@ -1,0 +1,29 @@
+"""Prometheus metrics of the gateway (one set per process; scrape every worker, or run one per pod)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+PREDICTIONS_TOTAL = Counter(
+    "predictions_total", "Predictions answered, by endpoint and source", ["endpoint", "source"]
+)
+PREDICTION_DURATION = Histogram(
+    "prediction_duration_seconds",
+    "Time to answer one prediction request (store read, cache, Triton, response)",
+    ["endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+WEBSOCKET_CONNECTIONS = Gauge("websocket_connections", "Open WebSocket connections on this process")
+MODEL_ACCURACY = Gauge(
+    "model_accuracy",
+    "Realised directional accuracy of past non-neutral predictions whose outcome bars have arrived",
+)
+PREDICTIONS_EVALUATED = Counter("predictions_evaluated_total", "Past predictions scored against their outcome")
+CACHE_HITS = Counter("cache_hits_total", "Responses served from the cache")
+CACHE_MISSES = Counter("cache_misses_total", "Responses computed because the cache had none")
+CACHE_ERRORS = Counter("cache_errors_total", "Cache operations that failed (Redis down); served uncached")
+RATE_LIMITED = Counter("rate_limited_requests_total", "Requests refused with 429", ["scope"])
+RATE_LIMITER_ERRORS = Counter("rate_limiter_errors_total", "Limiter checks that failed (Redis down); let through")
+TRITON_ERRORS = Counter("triton_errors_total", "Failed calls to Triton")
+WEBSOCKET_DROPPED = Counter("websocket_dropped_messages_total", "Updates dropped from full per-connection queues")
+BARS_RECEIVED = Counter("bars_received_total", "Bars accepted by POST /bars", ["outcome"])

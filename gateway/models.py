@@ -1,0 +1,182 @@
+"""The API's request and response models: the field names, types and ranges clients are written against."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_HORIZON = 30
+MAX_BATCH_SYMBOLS = 100
+MAX_BARS_PER_POST = 5000
+
+Symbol = str
+Direction = Literal["bullish", "bearish", "neutral"]
+RiskLevel = Literal["low", "medium", "high"]
+
+
+class AnalysisRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: Symbol = Field(min_length=1, max_length=32, description="ticker or GPW short name")
+    timeframe: Literal["1d"] = "1d"
+    prediction_horizon: int = Field(5, ge=1, le=MAX_HORIZON, description="trading days ahead")
+    include_spectral: bool = True
+    include_rag_context: bool = Field(False, description="accepted; currently adds nothing to the answer")
+    confidence_threshold: float = Field(0.6, ge=0.0, le=1.0)
+
+
+class SpectralAnalysis(BaseModel):
+    low_freq_trend: float = Field(ge=0, le=1, description="share of spectral power in the low band")
+    mid_freq_cycle: float = Field(ge=0, le=1, description="share of spectral power in the mid band")
+    high_freq_noise: float = Field(ge=0, le=1, description="share of spectral power in the high band")
+
+
+class TechnicalIndicators(BaseModel):
+    rsi: float = Field(ge=0, le=100, description="RSI(14)")
+    volatility_20d: float = Field(ge=0, description="daily std of log returns over 20 days")
+    sma_ratio: float = Field(description="close / SMA(20)")
+    volume_trend: float = Field(ge=0, description="volume / mean volume over 20 days")
+
+
+class MarketContext(BaseModel):
+    current_price: float = Field(gt=0)
+    price_change_1d: float = Field(description="percent change of the close against the previous bar")
+    price_change_7d: float = Field(description="percent change against the last close at least 7 days back")
+    volume_rank: float = Field(ge=0, le=1, description="percentile rank of the last volume in the window")
+
+
+class PredictionResponse(BaseModel):
+    symbol: str
+    timestamp: dt.datetime
+    current_price: float = Field(gt=0)
+    predicted_price: float = Field(gt=0)
+    prediction_horizon: int = Field(ge=1, le=MAX_HORIZON)
+    confidence: float = Field(ge=0, le=1)
+    direction: Direction
+    expected_return: float = Field(description="percent")
+    risk_level: RiskLevel
+    spectral_analysis: SpectralAnalysis | None
+    technical_indicators: TechnicalIndicators
+    market_context: MarketContext
+    model_version: str
+    processing_time_ms: float = Field(ge=0)
+
+
+class BatchAnalysisRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    symbols: list[Symbol] = Field(min_length=1, max_length=MAX_BATCH_SYMBOLS)
+    timeframe: Literal["1d"] = "1d"
+    prediction_horizon: int = Field(5, ge=1, le=MAX_HORIZON)
+
+
+class BatchItem(BaseModel):
+    symbol: str
+    status_code: int = Field(description="what /analyze would have answered for this symbol")
+    prediction: PredictionResponse | None = None
+    error: str | None = None
+
+
+class BatchAnalysisResponse(BaseModel):
+    results: list[BatchItem]
+    processing_time_ms: float = Field(ge=0)
+
+
+class FrequencyBand(BaseModel):
+    name: Literal["low_freq_trend", "mid_freq_cycle", "high_freq_noise"]
+    range: tuple[float, float] = Field(description="cycles per trading day, [low, high)")
+    power: float = Field(ge=0)
+    share: float = Field(ge=0, le=1, description="power / total power")
+    interpretation: str
+
+
+class SpectrumResponse(BaseModel):
+    symbol: str
+    analysis_date: dt.date = Field(description="date of the last bar analysed")
+    days: int = Field(description="bars analysed")
+    frequency_bands: list[FrequencyBand]
+    spectral_centroid: float = Field(ge=0, description="cycles per trading day")
+    total_power: float = Field(ge=0)
+
+
+class SymbolInfo(BaseModel):
+    symbol: str
+    name: str | None
+    isin: str | None
+    index: str | None
+    data_available: bool
+    bars: int = Field(ge=0)
+    first_date: dt.date | None
+    last_date: dt.date | None
+
+
+class SymbolsResponse(BaseModel):
+    symbols: list[SymbolInfo]
+    count: int
+
+
+class SystemMetrics(BaseModel):
+    cpu_percent: float
+    memory_percent: float
+    disk_percent: float
+
+
+class HealthResponse(BaseModel):
+    status: Literal["healthy", "degraded"]
+    timestamp: dt.datetime
+    version: str
+    model_loaded: bool
+    database_connected: bool
+    websocket_connections: int = Field(ge=0)
+    uptime_seconds: float = Field(ge=0)
+    system_metrics: SystemMetrics
+
+
+class BarIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: Symbol = Field(min_length=1, max_length=32)
+    date: dt.date
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class BarsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bars: list[BarIn] = Field(min_length=1, max_length=MAX_BARS_PER_POST)
+
+
+class BarsResponse(BaseModel):
+    stored: int
+    duplicates: int
+    symbols: list[str] = Field(description="symbols that received new bars (announced to subscribers)")
+
+
+class WebSocketSubscription(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    symbols: list[Symbol] = Field(min_length=1, max_length=MAX_BATCH_SYMBOLS)
+    update_frequency: float = Field(60.0, ge=1.0, le=3600.0, description="seconds between pushes")
+    include_spectral: bool = True
+
+
+class WebSocketPrediction(BaseModel):
+    type: Literal["prediction"] = "prediction"
+    symbol: str
+    data: PredictionResponse
+
+
+class WebSocketError(BaseModel):
+    type: Literal["error"] = "error"
+    symbol: str | None = None
+    detail: str
+
+
+class ErrorResponse(BaseModel):
+    detail: str

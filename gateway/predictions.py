@@ -1,0 +1,126 @@
+"""How every number of a `PredictionResponse` derives from the predicted distribution or from the bars.
+
+The model predicts, per horizon h (1..30 trading days), the forward log return r_h ~ Normal(mu_h, sigma_h).
+- predicted_price = current_price * exp(mu_h): the median of the implied log-normal price.
+- expected_return = 100 * (exp(mu_h) - 1), percent; the same median, as a return.
+- confidence = P(sign(r_h) = sign(mu_h)) = Phi(|mu_h| / sigma_h), in [0.5, 1].
+- direction = bullish (mu_h > 0) or bearish (mu_h < 0) when confidence >= confidence_threshold,
+  else neutral (also when mu_h == 0).
+- risk_level from the daily-equivalent predicted volatility sigma_h / sqrt(h): low below
+  RISK_DAILY_VOL_MEDIUM, high from RISK_DAILY_VOL_HIGH, medium between.
+- spectral_analysis: the ensemble's BAND_SHARES (share of spectral power per band of the window).
+- technical_indicators: the ensemble's FEATURES, read by name (rsi_14, volatility_20, sma_ratio_20,
+  volume_ratio_20).
+- market_context: arithmetic on the bars (see `market_context`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+
+from gateway.models import MarketContext, PredictionResponse, SpectralAnalysis, TechnicalIndicators
+
+RISK_DAILY_VOL_MEDIUM = 0.015
+RISK_DAILY_VOL_HIGH = 0.03
+CALENDAR_DAYS_FOR_WEEK_CHANGE = 7
+CLOSE, VOLUME = 3, 4
+
+
+def normal_cdf(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def sign_confidence(mu: float, sigma: float) -> float:
+    """Probability that the realised log return has the predicted sign."""
+    if sigma <= 0 or not math.isfinite(sigma):
+        return 0.5 if mu == 0 else 1.0
+    return normal_cdf(abs(mu) / sigma)
+
+
+def direction(mu: float, confidence: float, threshold: float) -> str:
+    if mu == 0 or confidence < threshold:
+        return "neutral"
+    return "bullish" if mu > 0 else "bearish"
+
+
+def risk_level(sigma: float, horizon: int) -> str:
+    daily = sigma / math.sqrt(horizon)
+    if daily >= RISK_DAILY_VOL_HIGH:
+        return "high"
+    return "medium" if daily >= RISK_DAILY_VOL_MEDIUM else "low"
+
+
+def percent_change(new: float, old: float) -> float:
+    return 100.0 * (new / old - 1.0) if old > 0 else 0.0
+
+
+def market_context(dates: np.ndarray, ohlcv: np.ndarray) -> MarketContext:
+    """Price changes and the volume's rank, from the window's bars alone.
+
+    price_change_1d: last close against the previous bar's close; price_change_7d: against the last
+    close on or before the date 7 calendar days before the last bar (the first bar if none is that old);
+    volume_rank: share of the window's bars whose volume is at most the last bar's volume.
+    """
+    closes, volumes = ohlcv[:, CLOSE], ohlcv[:, VOLUME]
+    week_ago = dates[-1] - np.timedelta64(CALENDAR_DAYS_FOR_WEEK_CHANGE, "D")
+    week_index = max(int(np.searchsorted(dates, week_ago, side="right")) - 1, 0)
+    previous = closes[-2] if len(closes) > 1 else closes[-1]
+    return MarketContext(
+        current_price=float(closes[-1]),
+        price_change_1d=percent_change(closes[-1], previous),
+        price_change_7d=percent_change(closes[-1], closes[week_index]),
+        volume_rank=float(np.mean(volumes <= volumes[-1])),
+    )
+
+
+def technical_indicators(features: dict[str, float]) -> TechnicalIndicators:
+    return TechnicalIndicators(
+        rsi=features["rsi_14"],
+        volatility_20d=features["volatility_20"],
+        sma_ratio=features["sma_ratio_20"],
+        volume_trend=features["volume_ratio_20"],
+    )
+
+
+def spectral_analysis(band_shares: np.ndarray) -> SpectralAnalysis:
+    low, mid, high = (float(np.clip(share, 0.0, 1.0)) for share in band_shares)
+    return SpectralAnalysis(low_freq_trend=low, mid_freq_cycle=mid, high_freq_noise=high)
+
+
+def build_prediction(
+    *,
+    symbol: str,
+    dates: np.ndarray,
+    ohlcv: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    features: dict[str, float],
+    band_shares: np.ndarray,
+    horizon: int,
+    confidence_threshold: float,
+    include_spectral: bool,
+    model_version: str,
+) -> PredictionResponse:
+    """The response for one window's forecast (processing_time_ms is filled in by the caller)."""
+    mu, sigma = float(mean[horizon - 1]), float(std[horizon - 1])
+    context = market_context(dates, ohlcv)
+    confidence = sign_confidence(mu, sigma)
+    return PredictionResponse(
+        symbol=symbol,
+        timestamp=dt.datetime.now(dt.UTC),
+        current_price=context.current_price,
+        predicted_price=context.current_price * math.exp(mu),
+        prediction_horizon=horizon,
+        confidence=confidence,
+        direction=direction(mu, confidence, confidence_threshold),
+        expected_return=100.0 * math.expm1(mu),
+        risk_level=risk_level(sigma, horizon),
+        spectral_analysis=spectral_analysis(band_shares) if include_spectral else None,
+        technical_indicators=technical_indicators(features),
+        market_context=context,
+        model_version=model_version,
+        processing_time_ms=0.0,
+    )
