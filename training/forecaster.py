@@ -88,6 +88,7 @@ class ForecastLoss:
 
     def __call__(self, output: Tensor, target: Tensor) -> Tensor:
         mean, logvar = split_output(output)
+        target = target[:, : mean.shape[1]]  # targets may be padded to the output width (see pipeline)
         return gaussian_nll(mean, logvar, target) + spectral_loss(target - mean, self.lambdas)
 
 

@@ -1,0 +1,59 @@
+"""`wig80 train` and `wig80 evaluate`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser("train", help="train the MGDL forecaster; prints the run directory last")
+    train.add_argument("--profile", choices=("tiny", "quick", "full"), default="quick")
+    train.add_argument("--config", type=Path, help="JSON file overriding training settings")
+    train.add_argument("--symbols", nargs="+", help="train on these tickers only (default: every stored symbol)")
+    train.add_argument("--experiment", help="run directory prefix (default: mgdl)")
+    train.add_argument("--resume", type=Path, help="a checkpoint_epoch_N.pth to continue from")
+    train.set_defaults(handler=run_train)
+
+    evaluate = subparsers.add_parser("evaluate", help="recompute a run's metrics and training_report.md")
+    evaluate.add_argument("run_dir", type=Path)
+    evaluate.set_defaults(handler=run_evaluate)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from training.config import TrainConfig, load_config_file
+    from training.pipeline import train_run
+    from wig80.settings import get_settings
+
+    try:
+        if args.resume is not None:
+            run_dir = train_run(None, resume=args.resume)
+        else:
+            config = TrainConfig.from_settings(get_settings(), args.profile)
+            if args.config is not None:
+                config = load_config_file(args.config, config)
+            if args.symbols:
+                config.symbols = [s.upper() for s in args.symbols]
+            if args.experiment:
+                config.experiment = args.experiment
+            run_dir = train_run(config)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"wig80 train: {error}", file=sys.stderr)
+        return 2
+    print(run_dir)
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from training.pipeline import evaluate_run
+    from wig80.settings import get_settings
+
+    settings = get_settings()
+    try:
+        report = evaluate_run(args.run_dir, settings.market_db_url, settings.home)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"wig80 evaluate: {error}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0

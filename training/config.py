@@ -1,0 +1,109 @@
+"""The one typed configuration of a training run, with the `tiny`, `quick` and `full` profiles.
+
+`TrainConfig.from_settings(settings, profile)` starts from the profile and takes the home, the store
+URL and (for `full`) the optimiser settings from `wig80.settings.Settings`; a JSON file given with
+`--config` overrides any field (nested sections by name, e.g. {"mgdl": {"width": 128}}).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training.dataset import SplitConfig
+from training.forecaster import ForecastLossConfig
+from training.mgdl import MGDLConfig
+
+PROFILES = ("tiny", "quick", "full")
+
+
+@dataclass
+class TrainConfig:
+    profile: str = "quick"
+    experiment: str = "mgdl"
+    home: Path = Path("var")
+    market_db_url: str | None = None
+    symbols: list[str] | None = None  # None: every symbol in the store
+    window: int = 256
+    seed: int = 0
+    threads: int = 1  # small networks: one thread is as fast and keeps the machine free
+    checkpoint_every: int = 5  # epochs between checkpoint_epoch_N.pth files
+    synthetic_symbols: int = 80  # written into an empty store by the tiny/quick profiles
+    synthetic_days: int = 800
+    synthetic_seed: int = 7
+    mgdl: MGDLConfig = field(default_factory=MGDLConfig)
+    loss: ForecastLossConfig = field(default_factory=ForecastLossConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+
+    @property
+    def models_dir(self) -> Path:
+        return Path(self.home) / "models"
+
+    @classmethod
+    def for_profile(cls, profile: str, **overrides: Any) -> TrainConfig:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        return apply_overrides(cls(profile=profile, **_PROFILE_FIELDS[profile]), overrides)
+
+    @classmethod
+    def from_settings(cls, settings: Any, profile: str = "quick") -> TrainConfig:
+        config = cls.for_profile(profile, home=Path(settings.home), market_db_url=settings.market_db_url)
+        if profile == "full":
+            config.window = settings.window
+            config.mgdl = dataclasses.replace(config.mgdl, learning_rate=settings.learning_rate,
+                                              batch_size=settings.batch_size, epochs_per_grade=settings.epochs,
+                                              patience=settings.patience)
+        elif profile == "quick":
+            config.window = settings.window
+        return config
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["home"] = str(self.home)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        return apply_overrides(cls(), data)
+
+
+_PROFILE_FIELDS: dict[str, dict[str, Any]] = {
+    # seconds: for test fixtures
+    "tiny": {"window": 64, "synthetic_symbols": 6, "synthetic_days": 360, "checkpoint_every": 2,
+             "mgdl": MGDLConfig(max_grades=2, width=16, epochs_per_grade=3, patience=3, batch_size=128,
+                                learning_rate=3e-3)},
+    # the embedded demo: 80 synthetic symbols x 800 days in at most 3 minutes on 2 cores
+    "quick": {"mgdl": MGDLConfig(max_grades=3, width=64, epochs_per_grade=12, patience=3, batch_size=512,
+                                 learning_rate=2e-3)},
+    "full": {"mgdl": MGDLConfig(max_grades=4, width=128, epochs_per_grade=100, patience=10, batch_size=256,
+                                learning_rate=1e-3)},
+}
+
+
+def apply_overrides(config: Any, overrides: dict) -> Any:
+    """A copy of a dataclass with `overrides` applied; nested dataclasses take dicts; unknown keys fail."""
+    names = {f.name: f for f in dataclasses.fields(config)}
+    changes = {}
+    for key, value in overrides.items():
+        if key not in names:
+            raise ValueError(f"unknown training setting {key!r}; known: {', '.join(sorted(names))}")
+        current = getattr(config, key)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            value = apply_overrides(current, value)
+        elif key == "home":
+            value = Path(value)
+        changes[key] = value
+    return dataclasses.replace(config, **changes)
+
+
+def load_config_file(path: Path, base: TrainConfig) -> TrainConfig:
+    try:
+        overrides = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from error
+    if not isinstance(overrides, dict):
+        raise ValueError(f"{path}: expected a JSON object of settings")
+    return apply_overrides(base, overrides)
