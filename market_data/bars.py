@@ -59,11 +59,12 @@ def validate_bar(bar: Bar, today: datetime.date | None = None) -> str | None:
 
 
 def validate_bars(
-    bars: Iterable[Bar], today: datetime.date | None = None
+    bars: Iterable[Bar], today: datetime.date | None = None, positions: Sequence[str] | None = None
 ) -> tuple[list[Bar], list[BarRejection]]:
     """Split bars into (accepted, rejections). Also rejects a second bar with the same symbol and date.
 
-    The one validation used by the importers and by the gateway's `POST /bars`.
+    The one validation used by the importers and by the gateway's `POST /bars`. `positions` names
+    where each bar came from (e.g. "line 12"), for the message about a repeated date.
     """
     today = today or datetime.date.today()
     accepted: list[Bar] = []
@@ -73,7 +74,8 @@ def validate_bars(
         reason = validate_bar(bar, today)
         key = (bar.symbol, bar.date)
         if reason is None and key in first_index:
-            reason = f"repeated date {bar.date.isoformat()} for {bar.symbol} (first at item {first_index[key]})"
+            first = positions[first_index[key]] if positions else f"item {first_index[key]}"
+            reason = f"repeated date {bar.date.isoformat()} for {bar.symbol} (first at {first})"
         if reason is None:
             first_index[key] = index
             accepted.append(bar)
