@@ -1,0 +1,177 @@
+"""The Triton model repository: render the configs, add a numbered version of every model.
+
+Layout (one export adds version N to all three models, so their numbers line up):
+
+    <repository>/features/config.pbtxt      rendered from config.template.pbtxt
+    <repository>/features/N/model.py         + model_metadata.json
+    <repository>/mgdl/config.pbtxt           from config.cpu.template.pbtxt or config.gpu.template.pbtxt
+    <repository>/mgdl/configs/tensorrt_plan.pbtxt   (gpu target, only when a model.plan was built)
+    <repository>/mgdl/N/model.onnx           + model_metadata.json, model.py (cpu target),
+                                             model.plan (gpu target with --tensorrt)
+    <repository>/wig80/config.pbtxt          the ensemble
+    <repository>/wig80/N/model_metadata.json
+
+The templates and `model.py` files are source in the project's `model_repository/`; when exporting to
+another folder they are copied there too, so any repository explains itself. `version_policy` keeps
+the latest two versions loaded; older version folders stay on disk until removed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import feature_kernels
+
+SOURCE_REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
+MODELS = ("features", "mgdl", "wig80")
+Target = Literal["cpu", "gpu"]
+TARGETS: tuple[Target, ...] = ("cpu", "gpu")
+TEMPLATES: dict[Target, dict[str, str]] = {
+    "cpu": {
+        "features": "config.template.pbtxt",
+        "mgdl": "config.cpu.template.pbtxt",
+        "wig80": "config.template.pbtxt",
+    },
+    "gpu": {
+        "features": "config.template.pbtxt",
+        "mgdl": "config.gpu.template.pbtxt",
+        "wig80": "config.template.pbtxt",
+    },
+}
+PLAN_TEMPLATE = "config.tensorrt_plan.template.pbtxt"
+PLAN_CONFIG_NAME = "tensorrt_plan"  # tritonserver --model-config-name=tensorrt_plan
+PYTHON_MODELS = {"cpu": ("features", "mgdl"), "gpu": ("features",)}
+TRT_ENGINE_CACHE = "/tmp/wig80_trt_engine_cache"
+DYNAMIC_BATCHING_BLOCK = re.compile(r"^dynamic_batching \{.*?^\}\n", re.MULTILINE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ServingShape:
+    """Everything the configs need to know about the exported model and the serving settings."""
+
+    run: str
+    window: int
+    feature_names: tuple[str, ...]
+    horizon_count: int
+    max_batch_size: int
+    max_queue_delay_microseconds: int
+    dynamic_batching: bool = True
+
+    def template_values(self, version: int) -> dict[str, object]:
+        return {
+            "run": self.run,
+            "model_version": version,
+            "window": self.window,
+            "feature_count": len(self.feature_names),
+            "feature_names": ",".join(self.feature_names),
+            "band_share_names": ",".join(feature_kernels.BAND_SHARE_NAMES),
+            "band_edges": ",".join(f"{edge:g}" for edge in feature_kernels.BAND_EDGES),
+            "min_window": feature_kernels.MIN_WINDOW,
+            "horizon_count": self.horizon_count,
+            "max_batch_size": self.max_batch_size,
+            "max_queue_delay_microseconds": self.max_queue_delay_microseconds,
+            "opt_batch_size": max(1, self.max_batch_size // 2),
+            "trt_engine_cache_path": TRT_ENGINE_CACHE,
+        }
+
+
+def render(template: str, shape: ServingShape, version: int) -> str:
+    text = string.Template(template).substitute(shape.template_values(version))
+    return text if shape.dynamic_batching else DYNAMIC_BATCHING_BLOCK.sub("", text)
+
+
+def render_configs(
+    shape: ServingShape,
+    target: Target,
+    version: int,
+    source: Path = SOURCE_REPOSITORY,
+) -> dict[str, str]:
+    """model name -> config.pbtxt text for `target`."""
+    return {
+        model: render((source / model / name).read_text(), shape, version)
+        for model, name in TEMPLATES[target].items()
+    }
+
+
+def render_plan_config(shape: ServingShape, version: int, source: Path = SOURCE_REPOSITORY) -> str:
+    return render((source / "mgdl" / PLAN_TEMPLATE).read_text(), shape, version)
+
+
+def existing_versions(repository: Path) -> list[int]:
+    return sorted(
+        {
+            int(p.name)
+            for model in MODELS
+            if (repository / model).is_dir()
+            for p in (repository / model).iterdir()
+            if p.is_dir() and p.name.isdigit()
+        }
+    )
+
+
+def next_version(repository: Path) -> int:
+    versions = existing_versions(repository)
+    return versions[-1] + 1 if versions else 1
+
+
+def copy_sources(repository: Path, source: Path = SOURCE_REPOSITORY) -> None:
+    """Templates and model.py next to the rendered configs, unless the repository is the source itself."""
+    if repository.resolve() == source.resolve():
+        return
+    for model in MODELS:
+        (repository / model).mkdir(parents=True, exist_ok=True)
+        for path in (source / model).iterdir():
+            if path.is_file() and (path.name.endswith(".template.pbtxt") or path.name == "model.py"):
+                shutil.copy2(path, repository / model / path.name)
+
+
+def write_version(
+    repository: Path,
+    shape: ServingShape,
+    target: Target,
+    onnx_path: Path,
+    metadata: dict,
+    plan_path: Path | None = None,
+    source: Path = SOURCE_REPOSITORY,
+) -> int:
+    """Add version N (returned) of every model and rewrite the configs; a reader never sees half a version."""
+    repository.mkdir(parents=True, exist_ok=True)
+    copy_sources(repository, source)
+    version = next_version(repository)
+    configs = render_configs(shape, target, version, source)  # fails before anything is written
+    metadata = {**metadata, "model_version": version, "target": target}
+    for model in MODELS:
+        staging = repository / model / f".{version}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        if model in PYTHON_MODELS[target]:
+            shutil.copy2(source / model / "model.py", staging / "model.py")
+        if model == "mgdl":
+            shutil.copy2(onnx_path, staging / "model.onnx")
+            if plan_path is not None:
+                shutil.copy2(plan_path, staging / "model.plan")
+        (staging / "model_metadata.json").write_text(
+            json.dumps({**metadata, "model": model}, indent=2, default=str) + "\n"
+        )
+        staging.rename(repository / model / str(version))
+    for model, text in configs.items():
+        write_text_atomically(repository / model / "config.pbtxt", text)
+    plan_config = repository / "mgdl" / "configs" / f"{PLAN_CONFIG_NAME}.pbtxt"
+    if plan_path is not None:
+        plan_config.parent.mkdir(exist_ok=True)
+        write_text_atomically(plan_config, render_plan_config(shape, version, source))
+    elif plan_config.exists():
+        plan_config.unlink()  # a stale plan config would point at a version without a model.plan
+    return version
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -1,0 +1,182 @@
+"""The embedded Triton Inference Server: start it on a model repository, wait until ready, stop it cleanly.
+
+The server runs with explicit model control: it loads the named models at start, and a new export
+is picked up with the repository API (`reload`). Triton keeps the loaded version answering until
+the reloaded model is ready, so a reload costs no failed request.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+from serving.triton_binary import TritonBinary
+
+MODELS = ("features", "mgdl", "wig80")  # load order: an ensemble after the models it composes
+LOG_TAIL_CHARS = 4000
+EXIT_TIMEOUT_SECONDS = 5  # Triton waits this long for open connections and in-flight requests on SIGTERM
+
+
+class TritonStartError(RuntimeError):
+    """tritonserver exited or did not become ready; the message carries the end of its log."""
+
+
+class TritonServer:
+    """One `tritonserver` process on `repository`, bound to `host` with the given ports."""
+
+    def __init__(
+        self,
+        repository: Path,
+        http_port: int = 8000,
+        grpc_port: int = 8001,
+        metrics_port: int = 8002,
+        *,
+        home: Path = Path("var"),
+        host: str = "127.0.0.1",
+        models: Iterable[str] = MODELS,
+        log_path: Path | None = None,
+        extra_args: Iterable[str] = (),
+    ) -> None:
+        self.repository = Path(repository).resolve()
+        self.http_port, self.grpc_port, self.metrics_port = http_port, grpc_port, metrics_port
+        self.home = Path(home).resolve()
+        self.host = host
+        self.models = tuple(models)
+        self.log_path = Path(log_path) if log_path else self.home / "logs" / f"tritonserver-{http_port}.log"
+        self.extra_args = tuple(extra_args)
+        self._process: subprocess.Popen | None = None
+
+    # addresses: tritonclient wants "host:port" without a scheme; browsers and Prometheus want URLs
+    @property
+    def http_address(self) -> str:
+        return f"{self.host}:{self.http_port}"
+
+    @property
+    def grpc_address(self) -> str:
+        return f"{self.host}:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.http_address}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.host}:{self.metrics_port}/metrics"
+
+    def command(self, binary: TritonBinary) -> list[str]:
+        backends = binary.prepare_backend_directory(self.home / "triton" / "backends")
+        return [
+            str(binary.server),
+            f"--model-repository={self.repository}",
+            f"--backend-directory={backends}",
+            "--model-control-mode=explicit",
+            *(f"--load-model={name}" for name in self.models),
+            f"--http-address={self.host}",
+            f"--http-port={self.http_port}",
+            f"--grpc-address={self.host}",
+            f"--grpc-port={self.grpc_port}",
+            f"--metrics-address={self.host}",
+            f"--metrics-port={self.metrics_port}",
+            f"--exit-timeout-secs={EXIT_TIMEOUT_SECONDS}",
+            "--log-verbose=0",
+            *self.extra_args,
+        ]
+
+    def start(self) -> TritonServer:
+        if self.is_running():
+            return self
+        binary = TritonBinary.from_wheel()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            # own session: a terminal's Ctrl-C reaches us, and we stop the server in order
+            self._process = subprocess.Popen(
+                self.command(binary),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=binary.environment(),
+                start_new_session=True,
+            )
+        return self
+
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-LOG_TAIL_CHARS:]
+        except OSError:
+            return ""
+
+    def _get_ok(self, path: str) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.http_url}{path}", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def is_ready(self) -> bool:
+        return self._get_ok("/v2/health/ready") and all(
+            self._get_ok(f"/v2/models/{name}/ready") for name in self.models
+        )
+
+    def wait_ready(self, timeout: float = 180.0) -> TritonServer:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise TritonStartError(
+                    f"tritonserver exited with code {self._process.returncode} (log {self.log_path}):\n"
+                    f"{self.log_tail()}"
+                )
+            if self.is_ready():
+                return self
+            time.sleep(0.25)
+        raise TritonStartError(
+            f"tritonserver not ready after {timeout:.0f} s (log {self.log_path}):\n{self.log_tail()}"
+        )
+
+    def reload(self, models: Iterable[str] | None = None, timeout: float = 300.0) -> None:
+        """Load the newest versions of `models` from the repository; the loaded ones serve until then.
+
+        Composing models go first, the ensemble last, so the ensemble never routes to a model that
+        is not loaded.
+        """
+        import tritonclient.http as httpclient
+
+        client = httpclient.InferenceServerClient(self.http_address, network_timeout=timeout)
+        try:
+            for name in models or self.models:
+                client.load_model(name)
+        finally:
+            client.close()
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM (Triton drains in-flight requests and unloads), SIGKILL only if it hangs."""
+        process, self._process = self._process, None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        return process.returncode
+
+    def __enter__(self) -> TritonServer:
+        return self.start().wait_ready()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
