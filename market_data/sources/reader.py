@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from market_data.bars import Bar, is_no_trade_day
-from market_data.sources.formats import STOOQ_POLISH, DetectedFormat, FormatError, detect_format
+from market_data.sources.formats import DetectedFormat, FormatError, detect_format
 from market_data.sources.symbol_names import symbol_for_file, symbol_for_ticker
 
 
@@ -53,12 +53,9 @@ def count_data_lines(path: Path) -> int:
     return sum(1 for line in lines[1:] if line.strip())
 
 
-def _number(text: str, name: str, decimal_comma: bool) -> float:
-    cleaned = text.strip()
-    if decimal_comma:
-        cleaned = cleaned.replace(",", ".")
+def _number(text: str, name: str) -> float:
     try:
-        value = float(cleaned)
+        value = float(text.strip())
     except ValueError:
         raise ValueError(f"{name} is not a number: {text.strip()!r}") from None
     if not math.isfinite(value):
@@ -79,9 +76,8 @@ def _parse_line(detected: DetectedFormat, fields: list[str], file_symbol: str | 
     symbol = file_symbol
     if bar_format.ticker_column:
         symbol = symbol_for_ticker(fields[detected.column(bar_format.ticker_column)])
-    decimal_comma = bar_format is STOOQ_POLISH and detected.delimiter == ";"
     values = {
-        name: _number(fields[detected.column(bar_format.columns[name])], name, decimal_comma)
+        name: _number(fields[detected.column(bar_format.columns[name])], name)
         for name in ("open", "high", "low", "close", "volume")
     }
     day = bar_format.parse_date(fields[detected.column(bar_format.columns["date"])].strip())
