@@ -1,0 +1,87 @@
+"""MGDL mechanics: frozen earlier grades, grade acceptance on validation, prediction = sum of heads."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from training.mgdl import MGDLConfig, MGDLRegressor, StandardRegressor
+
+
+@pytest.fixture(scope="module")
+def sines() -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(0)
+
+    def target(x: np.ndarray) -> np.ndarray:
+        return np.sin(2 * np.pi * 2 * x) + np.sin(2 * np.pi * 9 * x)
+
+    x, x_val = rng.uniform(0, 1, (800, 1)), rng.uniform(0, 1, (200, 1))
+    return x, target(x), x_val, target(x_val)
+
+
+def small_config(**changes) -> MGDLConfig:
+    fields = {"max_grades": 3, "width": 32, "epochs_per_grade": 15, "batch_size": 64, "learning_rate": 3e-3,
+              "patience": 15, "min_improvement": 0.0, "show_progress": False}
+    return MGDLConfig(**(fields | changes))
+
+
+def test_earlier_grades_are_frozen_while_later_grades_train(sines) -> None:
+    snapshots: dict[int, dict] = {}
+    regressor = MGDLRegressor(small_config())
+
+    def snapshot_grade_one_when_grade_two_starts(trainer) -> None:
+        if trainer.grade_index == 2 and trainer.epoch == 1:
+            snapshots[2] = copy.deepcopy(regressor.network.grades[0].state_dict())
+            snapshots["grade2_start"] = copy.deepcopy(trainer.grade.state_dict())
+
+    regressor.fit(*sines, on_epoch=snapshot_grade_one_when_grade_two_starts)
+    assert len(regressor.network.grades) >= 2, regressor.result.grades
+    grade_one = regressor.network.grades[0].state_dict()
+    for name, value in snapshots[2].items():
+        assert torch.equal(grade_one[name], value), name
+    assert not any(p.requires_grad for p in regressor.network.grades[0].parameters())
+    grade_two = regressor.network.grades[1].state_dict()
+    assert any(not torch.equal(grade_two[n], v) for n, v in snapshots["grade2_start"].items())
+
+
+def test_grade_that_does_not_improve_validation_is_rejected(sines) -> None:
+    frozen = MGDLRegressor(small_config(learning_rate=0.0, weight_decay=0.0)).fit(*sines)
+    outcomes = frozen.result.grades
+    assert [g.accepted for g in outcomes] == [True, False]  # grade 1 is always kept; grade 3 is never tried
+    assert outcomes[1].val_loss_after == pytest.approx(outcomes[1].val_loss_before)
+    assert len(frozen.network.grades) == 1
+
+    demanding = MGDLRegressor(small_config(min_improvement=0.99)).fit(*sines)
+    assert demanding.result.grades[1].accepted is False
+    assert demanding.result.grades[1].val_loss_after < demanding.result.grades[1].val_loss_before
+    assert len(demanding.network.grades) == 1
+
+
+def test_prediction_is_the_sum_of_the_grade_heads(sines) -> None:
+    x, y, x_val, y_val = sines
+    regressor = MGDLRegressor(small_config()).fit(x, y, x_val, y_val)
+    heads = regressor.predict_grades(x_val)
+    assert len(heads) == len(regressor.network.grades) >= 2
+    np.testing.assert_allclose(regressor.predict(x_val), np.sum(heads, axis=0), rtol=1e-5, atol=1e-6)
+    first = regressor.result.grades[0].val_loss_after
+    last = regressor.result.grades[len(heads) - 1].val_loss_after
+    assert last < first  # later grades fitted what grade 1 left over
+
+
+def test_standard_network_has_the_same_depth_and_width(sines) -> None:
+    config = small_config(epochs_per_grade=2)
+    standard = StandardRegressor(config).fit(*sines)
+    linears = [m for m in standard.network.modules() if isinstance(m, nn.Linear)]
+    assert len(linears) == config.max_grades * config.layers_per_grade + 1
+    assert all(m.out_features == config.width for m in linears[:-1])
+    assert len(standard.result.history) == config.epochs_per_grade * config.max_grades  # the same epoch budget
+
+
+def test_fit_is_deterministic(sines) -> None:
+    a = MGDLRegressor(small_config(epochs_per_grade=4)).fit(*sines).predict(sines[2])
+    b = MGDLRegressor(small_config(epochs_per_grade=4)).fit(*sines).predict(sines[2])
+    np.testing.assert_array_equal(a, b)
