@@ -227,7 +227,9 @@ async def import_paths(
 def _abort(report: ImportReport) -> None:
     """Strict import with rejections: nothing is written, so every row read counts as rejected."""
     report.aborted = True
-    first = next(iter(report.issues()), None)
+    first = report.issues()[0]
     for file_report in report.files:
-        if file_report.error is None and not file_report.ignored:
-            file_report.fail(RowIssue(file_report.path, 0, f"not written: --strict and a rejection at {first}"))
+        if not file_report.ignored:
+            file_report.stored = file_report.duplicates = file_report.skipped = 0
+            file_report.rejected = file_report.rows_read
+            file_report.notes.append(f"{file_report.path}: not written (--strict, first rejection: {first})")

@@ -1,0 +1,125 @@
+"""Importing files: accounting, idempotence, malformed files, --strict, and all of the real data."""
+
+import datetime
+from pathlib import Path
+
+import pytest
+
+from market_data.importer import import_paths
+from tests.market_data.conftest import FIXTURES, REAL_DATA
+
+FORMAT_FOLDERS = ["stooq_pl", "stooq_en", "stooq_bulk", "gpw_archive"]
+MALFORMED = FIXTURES / "malformed"
+
+
+def assert_accounted(report) -> None:
+    totals = report.totals
+    assert totals["rows_read"] == totals["stored"] + totals["duplicates"] + totals["skipped"] + totals["rejected"]
+    assert report.balanced
+
+
+async def test_every_format_imports_and_the_accounting_adds_up(embedded_store):
+    report = await import_paths([FIXTURES / name for name in FORMAT_FOLDERS], embedded_store)
+    assert_accounted(report)
+    assert report.clean
+    assert report.totals["rows_read"] == 5 * 300
+    skipped = report.totals["skipped"]
+    assert skipped > 0 and report.totals["stored"] == 1500 - skipped
+    summary = await embedded_store.list_symbols()
+    assert set(summary) == {"ABE", "WIG", "ACG", "AMC", "TOA"}
+    assert summary["TOA"].rows == 300 - skipped
+    assert all(issue.path.name == "TOYA.csv" and issue.line >= 2 for issue in report.issues())
+
+
+async def test_importing_twice_stores_each_bar_once(any_store):
+    paths = [FIXTURES / name for name in FORMAT_FOLDERS]
+    first = await import_paths(paths, any_store)
+    before = await any_store.list_symbols()
+    second = await import_paths(paths, any_store)
+    assert_accounted(second)
+    assert second.totals["stored"] == 0
+    assert second.totals["duplicates"] == first.totals["stored"]
+    assert await any_store.list_symbols() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "reason_part"),
+    [
+        ("missing_column", 1, "missing column(s) najnizszy"),
+        ("wrong_delimiter", 2, "expected 6 fields separated by ';', found 1 (wrong delimiter?)"),
+        ("empty", 1, "empty file"),
+        ("non_utf8", 5, "not UTF-8 text: byte 0xff"),
+        ("bad_number", 8, "open is not a number: '6,04'"),
+        ("duplicate_dates", 12, "repeated date 2021-04-06 for BIO (first at line 6)"),
+    ],
+)
+@pytest.mark.parametrize("strict", [True, False], ids=["strict", "lenient"])
+async def test_malformed_files_name_file_and_line(embedded_store, name, line, reason_part, strict):
+    await import_paths([FIXTURES / "stooq_pl" / "ABE.csv"], embedded_store)
+    before = await embedded_store.list_symbols()
+    path = MALFORMED / name / "BIO.csv"
+    report = await import_paths([path], embedded_store, strict=strict)
+    assert_accounted(report)
+    assert not report.clean
+    issue = report.issues()[0]
+    assert (issue.path, issue.line) == (path, line)
+    assert reason_part in issue.reason
+    assert f"{path}:{line}: " in str(issue)
+    file_level = name in {"missing_column", "empty", "non_utf8", "wrong_delimiter"}
+    if strict or file_level:
+        assert await embedded_store.list_symbols() == before
+        assert report.totals["stored"] == 0
+    else:  # the lenient import stores the good rows and reports the bad one
+        assert report.totals["rejected"] == 1
+        assert (await embedded_store.list_symbols())["BIO"].rows == report.totals["stored"]
+
+
+async def test_strict_import_writes_nothing_when_any_file_has_a_rejection(embedded_store):
+    paths = [FIXTURES / "stooq_pl" / "ABE.csv", MALFORMED / "bad_number" / "BIO.csv"]
+    report = await import_paths(paths, embedded_store, strict=True)
+    assert report.aborted and not report.clean
+    assert_accounted(report)
+    assert report.totals["rejected"] == report.totals["rows_read"]
+    assert "bad_number/BIO.csv:8: open is not a number" in report.files[0].notes[-1]
+    assert await embedded_store.list_symbols() == {}
+    lenient = await import_paths(paths, embedded_store)
+    assert lenient.totals["stored"] == 300 + 19
+
+
+async def test_future_dates_are_rejected(embedded_store, tmp_path):
+    path = tmp_path / "ABE.csv"
+    path.write_text("Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10,11,9,10.5,100\n")
+    report = await import_paths([path], embedded_store, today=datetime.date(2024, 1, 2))
+    assert report.totals == {"rows_read": 2, "stored": 1, "duplicates": 0, "skipped": 0, "rejected": 1}
+    assert "2024-01-03 is in the future" in report.issues()[0].reason
+
+
+async def test_non_bar_files_in_folders_are_listed_as_ignored_but_named_ones_fail(embedded_store, tmp_path):
+    (tmp_path / "members.csv").write_text("ticker,name,isin\nABE,AB,PLAB00000019\n")
+    in_folder = await import_paths([tmp_path], embedded_store)
+    assert in_folder.files[0].ignored and in_folder.clean
+    named = await import_paths([tmp_path / "members.csv", tmp_path / "missing.csv"], embedded_store)
+    assert "unrecognised header" in named.files[0].error.reason
+    assert "cannot read" in named.files[1].error.reason
+
+
+async def test_all_of_the_real_data_imports_with_the_accounting(embedded_store):
+    if not REAL_DATA.is_dir():
+        pytest.skip(f"SKIPPED LOUDLY: real data folder {REAL_DATA} is absent, the full import is not tested")
+    report = await import_paths([REAL_DATA], embedded_store)
+    assert_accounted(report)
+    assert report.clean, [str(issue) for issue in report.issues()[:5]]
+    bar_files = [f for f in report.files if not f.ignored]
+    assert {f.path.parent.name for f in report.files if f.ignored} == {"constituents"}
+    expected_rows = sum(_data_lines(f.path) for f in bar_files)
+    assert report.totals["rows_read"] == expected_rows
+    summary = await embedded_store.list_symbols()
+    assert {"AMC", "APT", "TOA", "WIG", "ABE", "ECH"} <= set(summary)
+    assert sum(s.rows for s in summary.values()) == report.totals["stored"]
+    # AMICA.csv (GPW archive) and stooq's AMC.csv are the same company: the overlap is counted once
+    assert report.totals["duplicates"] > 0
+    assert any("AMC:" in note for f in bar_files for note in f.notes)
+
+
+def _data_lines(path: Path) -> int:
+    return sum(1 for line in path.read_bytes().splitlines()[1:] if line.strip())
