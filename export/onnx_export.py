@@ -53,10 +53,13 @@ def export_onnx(module: torch.nn.Module, feature_count: int, path: Path, opset: 
 def check_onnx_file(path: Path, feature_count: int) -> onnx.ModelProto:
     """onnx.checker plus the interface Triton relies on: names, FP32, dynamic batch, no external data."""
     model = onnx.load(str(path), load_external_data=False)
-    onnx.checker.check_model(model, full_check=True)
-    problems = []
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
-        problems.append("weights stored as external data; the file must be self-contained")
+        raise ValueError(f"{path}: weights stored as external data; the file must be self-contained")
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as error:
+        raise ValueError(f"{path}: onnx.checker: {error}") from error
+    problems = []
     inputs = {i.name: i for i in model.graph.input}
     if set(inputs) != {INPUT_NAME}:
         problems.append(f"inputs {sorted(inputs)} != ['{INPUT_NAME}']")

@@ -1,0 +1,178 @@
+"""`wig80 serve [--triton-only]` and `wig80 up` (synthesize if empty -> train quick -> export -> serve)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from serving.tritonserver import MODELS, TritonServer, TritonStartError
+
+GATEWAY_APP = "gateway.main:app"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="start the embedded Triton (unless TRITON_URL is set) and the gateway",
+        description="Start the embedded tritonserver on the model repository (explicit model control), "
+        "wait until the models are ready, then the FastAPI gateway. Ctrl-C stops both cleanly.",
+    )
+    add_serving_arguments(serve)
+    serve.set_defaults(handler=serve_command)
+    up = subparsers.add_parser(
+        "up",
+        help="synthesize data if the store is empty, train the quick profile, export, serve",
+    )
+    up.add_argument("--profile", choices=("tiny", "quick", "full"), default="quick", help="training profile")
+    add_serving_arguments(up)
+    up.set_defaults(handler=up_command)
+
+
+def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--triton-only", action="store_true", help="serve Triton alone, without the gateway")
+    parser.add_argument(
+        "--repository",
+        type=Path,
+        default=None,
+        help="model repository (default: WIG80_MODEL_REPOSITORY, model_repository/)",
+    )
+    parser.add_argument("--http-port", type=int, default=None, help="Triton HTTP port (default 8000)")
+    parser.add_argument("--grpc-port", type=int, default=None, help="Triton gRPC port (default 8001)")
+    parser.add_argument("--metrics-port", type=int, default=None, help="Triton metrics port (default 8002)")
+
+
+def say(message: str) -> None:
+    print(f"[serve] {message}", flush=True)
+
+
+def fail(message: str, code: int = 2) -> int:
+    print(f"wig80: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def missing_models(repository: Path) -> list[str]:
+    return [
+        m
+        for m in MODELS
+        if not (repository / m / "config.pbtxt").is_file()
+        or not any(p.name.isdigit() for p in (repository / m).iterdir() if p.is_dir())
+    ]
+
+
+def embedded_server(args: argparse.Namespace, settings) -> TritonServer:
+    return TritonServer(
+        Path(args.repository or settings.model_repository),
+        args.http_port or settings.triton_http_port,
+        args.grpc_port or settings.triton_grpc_port,
+        args.metrics_port or settings.triton_metrics_port,
+        home=Path(settings.home),
+        host=settings.triton_host,
+    )
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    from wig80.settings import get_settings
+
+    settings = get_settings()
+    if not args.triton_only and importlib.util.find_spec("gateway.main") is None:
+        return fail(
+            "the gateway (gateway/main.py) is not installed yet; run `wig80 serve --triton-only` "
+            "to serve Triton alone"
+        )
+    if settings.triton_url:
+        say(f"TRITON_URL={settings.triton_url}: using that Triton, not starting the embedded one")
+        return 0 if args.triton_only else run_gateway(settings)
+    server = embedded_server(args, settings)
+    missing = missing_models(server.repository)
+    if missing:
+        return fail(
+            f"{server.repository} has no exported version of {', '.join(missing)}: "
+            "run `wig80 export RUN_DIR` (or `wig80 up`) first"
+        )
+    stop_on_sigterm()
+    try:
+        say(f"starting tritonserver on {server.repository} (log {server.log_path})")
+        server.start().wait_ready()
+        print_triton_urls(server)
+        if args.triton_only:
+            return wait_for_interrupt(server)
+        publish_triton_address(server)
+        return run_gateway(get_settings())
+    except TritonStartError as error:
+        return fail(str(error), 1)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if server.is_running():
+            say("stopping tritonserver ...")
+        server.stop()
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (docker stop, kill) takes the same clean path as Ctrl-C."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def wait_for_interrupt(server: TritonServer) -> int:
+    say("serving; Ctrl-C stops")
+    while server.is_running():
+        time.sleep(0.5)
+    return fail(f"tritonserver exited unexpectedly (log {server.log_path}):\n{server.log_tail()}", 1)
+
+
+def print_triton_urls(server: TritonServer) -> None:
+    say(f"Triton HTTP    {server.http_url}  (tritonclient.http: {server.http_address})")
+    say(f"Triton gRPC    {server.grpc_address}")
+    say(f"Triton metrics {server.metrics_url}")
+    say(f"models ready: {', '.join(server.models)}")
+
+
+def publish_triton_address(server: TritonServer) -> None:
+    """The gateway reads its Triton address from the settings: point them at the server we started."""
+    from wig80.settings import get_settings
+
+    os.environ["WIG80_TRITON_HOST"] = server.host
+    os.environ["WIG80_TRITON_HTTP_PORT"] = str(server.http_port)
+    os.environ["WIG80_TRITON_GRPC_PORT"] = str(server.grpc_port)
+    get_settings.cache_clear()
+
+
+def run_gateway(settings) -> int:
+    import uvicorn
+
+    say(f"gateway        http://{settings.api_host}:{settings.api_port}  (docs /docs, metrics /metrics)")
+    uvicorn.run(GATEWAY_APP, host=settings.api_host, port=settings.api_port, workers=settings.api_workers)
+    return 0
+
+
+def up_command(args: argparse.Namespace) -> int:
+    from export.exporter import export_run
+    from export.onnx_export import ParityError
+    from training.pipeline import train_run
+    from wig80.settings import get_settings
+
+    settings = get_settings()
+    repository = Path(args.repository or settings.model_repository)
+    say(f"training the {args.profile} profile (an empty bar store gets a synthetic market first)")
+    run_dir = train_run(settings, profile=args.profile)
+    say(f"trained {run_dir}")
+    try:
+        export_run(run_dir, repository, "cpu", settings=settings)
+    except (ParityError, ValueError) as error:
+        return fail(str(error), 1)
+    if settings.triton_url:
+        say(
+            f"TRITON_URL={settings.triton_url}: load the new version there "
+            f"(POST /v2/repository/models/<model>/load for {', '.join(MODELS)})"
+        )
+    args.repository = repository
+    return serve_command(args)
