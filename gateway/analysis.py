@@ -68,7 +68,7 @@ class AnalysisService:
         """The prediction and where it came from ("cache" or "triton")."""
         started = time.perf_counter()
         ticker = ticker_of(request.symbol)
-        info = await self.forecaster.model_info()
+        info = await self._model_info_for(ticker)
         series = await self.window(ticker, info.window, info.window)
         key = cache_key(
             self.cache_prefix, request.model_dump(mode="json") | {"symbol": ticker},
@@ -108,7 +108,7 @@ class AnalysisService:
 
     async def spectrum(self, symbol: str, days: int) -> SpectrumResponse:
         ticker = ticker_of(symbol)
-        info = await self.forecaster.model_info()
+        info = await self._model_info_for(ticker)
         series = await self.window(ticker, days, info.min_window)
         features, _ = await self.forecaster.features(series.ohlcv)
         named = self._named_features(features, info, SPECTRUM_FEATURES)
@@ -125,6 +125,14 @@ class AnalysisService:
             symbol=ticker, analysis_date=series.dates[-1].astype(dt.date), days=len(series),
             frequency_bands=bands, spectral_centroid=named["spectral_centroid"], total_power=total,
         )
+
+    async def _model_info_for(self, ticker: str) -> ModelInfo:
+        """The model's info; when Triton is down, an unknown symbol still answers 404 rather than 503."""
+        try:
+            return await self.forecaster.model_info()
+        except TritonUnavailable:
+            await self.window(ticker, 1, 1)
+            raise
 
     def _batch_item(self, symbol, series, forecast, row, info, request, started) -> BatchItem:
         try:

@@ -134,12 +134,13 @@ def _model_info(ensemble: dict, features: dict, default_window: int) -> ModelInf
     names = tuple(n.strip() for n in (_parameter(features, "feature_names") or "").split(",") if n.strip())
     if not names:
         raise TritonUnavailable("the `features` model config has no `feature_names` parameter")
-    version = _parameter(ensemble, "model_version") or _parameter(ensemble, "run") or "unknown"
+    run, version = _parameter(ensemble, "run"), _parameter(ensemble, "model_version")
+    model_version = "/".join(filter(None, (run, f"v{version}" if version else None))) or "unknown"
     return ModelInfo(
         window=int(ohlcv["dims"][0]) if int(ohlcv["dims"][0]) > 0 else default_window,
         min_window=int(_parameter(features, "min_window") or 1),
         max_batch_size=int(ensemble.get("max_batch_size", 1)),
         feature_names=names,
         band_edges=_floats(_parameter(features, "band_edges")),
-        model_version=version,
+        model_version=model_version,
     )

@@ -1,0 +1,101 @@
+"""Real gateways (uvicorn processes) over the real Triton of the session, real Redis and an embedded store."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from market_data.stores import open_store
+from market_data.synthetic import synthesize
+from tests.gateway.process import GatewayProcess
+
+API_KEY = "test-gateway-key"
+SYMBOL_COUNT, DAYS, SEED = 4, 400, 11
+UNLIMITED = {"WIG80_RATE_LIMIT_PER_MINUTE": "1000000", "WIG80_RATE_LIMIT_BURST_PER_SECOND": "1000000"}
+
+
+def triton_part(server, name: str):
+    """A field of what the `triton_server` fixture yields (attribute or mapping key)."""
+    return server[name] if isinstance(server, dict) else getattr(server, name)
+
+
+@pytest.fixture(scope="session")
+def triton_grpc(triton_server) -> str:
+    return triton_part(triton_server, "grpc_address")
+
+
+@pytest.fixture(scope="session")
+def triton_http(triton_server) -> str:
+    return triton_part(triton_server, "http_url")
+
+
+@pytest.fixture(scope="session")
+def bars_home(tmp_path_factory) -> Path:
+    """A store of synthetic sWIG80 bars, long enough for the model's window; copied by tests that write."""
+    home = tmp_path_factory.mktemp("gateway-home")
+
+    async def fill() -> None:
+        async with open_store(None, home) as store:
+            await store.append_many(synthesize(SYMBOL_COUNT, DAYS, SEED))
+
+    asyncio.run(fill())
+    return home
+
+
+@pytest.fixture(scope="session")
+def stored_symbols(bars_home) -> list[str]:
+    return [series.symbol for series in synthesize(SYMBOL_COUNT, 3, SEED)]
+
+
+@pytest.fixture(scope="session")
+def redis_prefix(redis_url) -> Iterator[str]:
+    prefix = f"wig80test-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{prefix}*")) + list(client.scan_iter(f"*{prefix}*"))
+    if keys:
+        client.delete(*set(keys))
+    client.close()
+
+
+def gateway_env(home: Path, triton_grpc: str, redis_url: str | None, **extra: str) -> dict[str, str]:
+    env = {
+        "WIG80_HOME": str(home), "TRITON_URL": triton_grpc, "REDIS_URL": redis_url or "",
+        "MARKET_DB_URL": "", "WIG80_API_KEY": API_KEY, "WIG80_ENVIRONMENT": "development", **UNLIMITED,
+    }
+    return env | extra
+
+
+@pytest.fixture(scope="session")
+def gateway(bars_home, triton_grpc, redis_url, redis_prefix, tmp_path_factory) -> Iterator[GatewayProcess]:
+    """The shared read-only gateway (tests that post bars start their own)."""
+    log = tmp_path_factory.mktemp("gateway-logs") / "shared.log"
+    with GatewayProcess(gateway_env(bars_home, triton_grpc, redis_url), f"{redis_prefix}-shared", log) as process:
+        yield process
+
+
+@pytest.fixture
+def start_gateway(bars_home, triton_grpc, redis_url, redis_prefix, tmp_path) -> Iterator[Callable[..., GatewayProcess]]:
+    """Start gateways on a private copy of the store: start_gateway(home=None, prefix=None, **env)."""
+    started: list[GatewayProcess] = []
+    private_home = tmp_path / "home"
+    shutil.copytree(bars_home, private_home)
+    test_prefix = f"{redis_prefix}-{uuid.uuid4().hex[:6]}"
+
+    def start(home: Path | None = None, prefix: str | None = None, **env: str) -> GatewayProcess:
+        settings = gateway_env(home or private_home, triton_grpc, redis_url) | env
+        log = tmp_path / f"gateway-{len(started)}.log"
+        process = GatewayProcess(settings, prefix or test_prefix, log).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+

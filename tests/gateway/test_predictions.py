@@ -1,0 +1,72 @@
+"""How response numbers derive from the predicted distribution and the bars (pure functions, no services)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gateway import predictions
+from gateway.models import PredictionResponse
+
+
+def test_normal_cdf_matches_known_values():
+    assert predictions.normal_cdf(0.0) == pytest.approx(0.5)
+    assert predictions.normal_cdf(1.959964) == pytest.approx(0.975, abs=1e-6)
+    assert predictions.normal_cdf(-1.0) == pytest.approx(1 - 0.841344746, abs=1e-8)
+
+
+def test_confidence_is_probability_of_the_predicted_sign():
+    # mu = sigma: P(r > 0) for r ~ N(sigma, sigma) is Phi(1)
+    assert predictions.sign_confidence(0.02, 0.02) == pytest.approx(0.841344746, abs=1e-8)
+    assert predictions.sign_confidence(-0.02, 0.02) == pytest.approx(0.841344746, abs=1e-8)
+    assert predictions.sign_confidence(0.0, 0.02) == pytest.approx(0.5)
+    assert predictions.sign_confidence(0.01, 0.0) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("mu", "confidence", "threshold", "expected"),
+    [(0.01, 0.8, 0.6, "bullish"), (-0.01, 0.8, 0.6, "bearish"), (0.01, 0.55, 0.6, "neutral"), (0.0, 0.5, 0.0, "neutral")],
+)
+def test_direction_is_neutral_below_the_threshold(mu, confidence, threshold, expected):
+    assert predictions.direction(mu, confidence, threshold) == expected
+
+
+def test_risk_level_uses_the_daily_equivalent_volatility():
+    assert predictions.risk_level(0.01 * math.sqrt(4), 4) == "low"
+    assert predictions.risk_level(0.02 * math.sqrt(4), 4) == "medium"
+    assert predictions.risk_level(0.05, 1) == "high"
+
+
+def test_market_context_from_the_bars():
+    dates = np.arange(np.datetime64("2025-01-01"), np.datetime64("2025-01-11"))  # 10 calendar days
+    closes = np.arange(100.0, 110.0)
+    volumes = np.array([5, 1, 2, 3, 4, 6, 7, 8, 9, 3.0])
+    ohlcv = np.column_stack([closes, closes + 1, closes - 1, closes, volumes])
+    context = predictions.market_context(dates, ohlcv)
+    assert context.current_price == 109.0
+    assert context.price_change_1d == pytest.approx(100 * (109 / 108 - 1))
+    assert context.price_change_7d == pytest.approx(100 * (109 / 102 - 1))  # 2025-01-03 is 7 days before 01-10
+    assert context.volume_rank == pytest.approx(0.4)  # 1, 2, 3, 3 of 10 are <= 3
+
+
+def test_build_prediction_is_consistent_with_its_distribution():
+    dates = np.arange(np.datetime64("2025-01-01"), np.datetime64("2025-03-01"))
+    closes = np.linspace(50, 60, len(dates))
+    ohlcv = np.column_stack([closes, closes, closes, closes, np.full(len(dates), 1000.0)])
+    mean, std = np.linspace(-0.01, 0.05, 30), np.full(30, 0.02)
+    features = {"rsi_14": 55.0, "volatility_20": 0.01, "sma_ratio_20": 1.02, "volume_ratio_20": 1.1}
+    response = predictions.build_prediction(
+        symbol="ABC", dates=dates, ohlcv=ohlcv, mean=mean, std=std, features=features,
+        band_shares=np.array([0.7, 0.2, 0.1]), horizon=30, confidence_threshold=0.6,
+        include_spectral=True, model_version="run-1",
+    )
+    PredictionResponse.model_validate(response.model_dump())
+    assert response.predicted_price == pytest.approx(60 * math.exp(0.05))
+    assert response.expected_return == pytest.approx(100 * (math.exp(0.05) - 1))
+    assert response.confidence == pytest.approx(predictions.normal_cdf(2.5))
+    assert response.direction == "bullish"
+    assert response.risk_level == "low"
+    assert response.spectral_analysis.low_freq_trend == pytest.approx(0.7)
+    assert response.technical_indicators.rsi == 55.0
