@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import itertools
 import re
 from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -25,6 +26,7 @@ from market_data.stores.base import AppendResult, BarStore, SymbolSummary
 
 DEFAULT_TABLE = "bars"
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 COLUMNS = ("symbol", "ts", "open", "high", "low", "close", "volume")
 
 POSTGRES_DDL = """
@@ -75,11 +77,12 @@ def _records(series: BarSeries, keep: np.ndarray | None = None) -> list[tuple]:
 
 
 def _series_from_records(symbol: str, rows: Sequence[asyncpg.Record]) -> BarSeries:
+    """Columns from (ts, open, high, low, close, volume) records; ordinals avoid slow datetime parsing."""
     if not rows:
         return BarSeries.empty(symbol)
-    dates = np.array([row[0] for row in rows], dtype="datetime64[us]").astype("datetime64[D]")
-    ohlcv = np.array([tuple(row)[1:] for row in rows], dtype=np.float64)
-    return BarSeries(symbol, dates, ohlcv)
+    days = np.array([row[0].toordinal() for row in rows], dtype=np.int64) - EPOCH_ORDINAL
+    flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=object, count=len(rows) * 6)
+    return BarSeries(symbol, days.astype("datetime64[D]"), flat.reshape(-1, 6)[:, 1:].astype(np.float64))
 
 
 def _start_of(day: datetime.date | None, default: datetime.datetime) -> datetime.datetime:
