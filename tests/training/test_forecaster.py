@@ -66,3 +66,24 @@ def test_untrained_run_round_trips_through_load_forecaster(tmp_path) -> None:
     mean, std = model(torch.zeros(2, 6))
     assert mean.dtype == torch.float32 and (std > 0).all()
     assert not model.training
+
+
+def test_forecaster_exports_to_onnx_with_a_dynamic_batch(tmp_path) -> None:
+    import onnxruntime
+
+    model = Forecaster.empty(Architecture(in_features=5, width=8, layers_per_grade=2, grades=2))
+    with torch.no_grad():
+        for parameter in model.network.parameters():
+            parameter.copy_(0.3 * torch.randn(parameter.shape, generator=torch.Generator().manual_seed(4)))
+    model.eval()
+    path = tmp_path / "forecaster.onnx"
+    torch.onnx.export(model, (torch.zeros(2, 5),), path, opset_version=17, input_names=["FEATURES"],
+                      output_names=["MEAN", "STD"], dynamo=False,
+                      dynamic_axes={name: {0: "batch"} for name in ("FEATURES", "MEAN", "STD")})
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    features = np.random.default_rng(0).normal(size=(7, 5)).astype(np.float32)
+    features[0, 1] = np.nan
+    mean, std = session.run(None, {"FEATURES": features})
+    expected_mean, expected_std = model(torch.from_numpy(features))
+    np.testing.assert_allclose(mean, expected_mean.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(std, expected_std.detach().numpy(), rtol=1e-5, atol=1e-7)
