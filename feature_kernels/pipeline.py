@@ -160,24 +160,32 @@ def _price_features(o, h, lo, c, log_c, t, f, j):  # noqa: ANN001
 
 @njit(cache=True)
 def _trend_momentum_features(h, lo, c, t, f, j):  # noqa: ANN001
+    n = c.shape[0]
+    a = np.empty(n)  # scratch outputs of the indicator kernels
+    b = np.empty(n)
+    d = np.empty(n)
     for p in (5, 10, 20, 50):
-        f[j] = c[t] / ind.sma(c, p)[t]
+        ind.sma_into(c, p, a)
+        f[j] = c[t] / a[t]
         j += 1
     for p in (12, 26):
-        f[j] = c[t] / ind.ema(c, p)[t]
+        ind.ema_into(c, p, a)
+        f[j] = c[t] / a[t]
         j += 1
     for p in (7, 14, 28):
-        f[j] = ind.rsi(c, p)[t]
+        ind.rsi_into(c, p, a)
+        f[j] = a[t]
         j += 1
-    line, signal, hist = ind.macd(c, 12, 26, 9)
-    f[j] = line[t] / c[t]
-    f[j + 1] = signal[t] / c[t]
-    f[j + 2] = hist[t] / c[t]
-    upper, middle, lower = ind.bollinger(c, 20, 2.0, 2.0)
-    width = upper[t] - lower[t]
-    f[j + 3] = (c[t] - lower[t]) / width if width > 0.0 else 0.5
-    f[j + 4] = width / middle[t]
-    f[j + 5] = ind.atr(h, lo, c, 14)[t] / c[t]
+    ind.macd_into(c, 12, 26, 9, a, b, d)
+    f[j] = a[t] / c[t]
+    f[j + 1] = b[t] / c[t]
+    f[j + 2] = d[t] / c[t]
+    ind.bollinger_into(c, 20, 2.0, 2.0, a, b, d)
+    width = a[t] - d[t]
+    f[j + 3] = (c[t] - d[t]) / width if width > 0.0 else 0.5
+    f[j + 4] = width / b[t]
+    ind.atr_into(h, lo, c, 14, a)
+    f[j + 5] = a[t] / c[t]
     return j + 6
 
 
