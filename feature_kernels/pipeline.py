@@ -20,6 +20,10 @@ COLUMNS = ("open", "high", "low", "close", "volume")
 # produce a genuine non-zero spread this small.
 _TINY = 1e-12
 
+# Smaller batches run on one thread: a parallel launch costs more than it saves there, and far
+# more when other processes keep the cores busy (measured in benchmarks/feature_kernels_bench.py).
+PARALLEL_MIN_BATCH = 16
+
 _OK, _NON_FINITE, _NON_POSITIVE_PRICE, _NEGATIVE_VOLUME, _NON_FINITE_FEATURE = 0, 1, 2, 3, 4
 _REASONS = {
     _NON_FINITE: "is not finite (NaN or inf)",
@@ -29,11 +33,14 @@ _REASONS = {
 }
 
 
-def compute_features(windows: np.ndarray, *, band_edges: tuple[float, float] = BAND_EDGES) -> np.ndarray:
+def compute_features(windows: np.ndarray, *, band_edges: tuple[float, float] = BAND_EDGES,
+                     parallel: bool | None = None) -> np.ndarray:
     """Features at the last day of each window.
 
     windows: float32 (B, W, 5), columns open, high, low, close, volume, oldest day first,
     W >= MIN_WINDOW. Returns float32 (B, len(FEATURE_NAMES)), always finite.
+    band_edges: the low/mid and mid/high cut-offs in cycles per trading day.
+    parallel: spread the batch over Numba's threads (prange); None = when B >= PARALLEL_MIN_BATCH.
     Raises ValueError naming the window and row of the first bad value.
     """
     _check_batch(windows)
@@ -41,8 +48,11 @@ def compute_features(windows: np.ndarray, *, band_edges: tuple[float, float] = B
     windows = np.ascontiguousarray(windows)
     out = np.zeros((windows.shape[0], N_FEATURES), dtype=np.float32)
     status = np.zeros((windows.shape[0], 3), dtype=np.int64)
+    if parallel is None:
+        parallel = windows.shape[0] >= PARALLEL_MIN_BATCH
+    batch_kernel = _features_batch_parallel if parallel else _features_batch_serial
     if windows.shape[0]:
-        _features_batch(windows, edges, ROLLOFF_FRACTION, out, status)
+        batch_kernel(windows, edges, ROLLOFF_FRACTION, out, status)
     bad = np.flatnonzero(status[:, 0])
     if bad.size:
         raise ValueError(_describe_bad_window(windows, int(bad[0]), status[bad[0]]))
@@ -78,18 +88,30 @@ def _describe_bad_window(windows: np.ndarray, b: int, status: np.ndarray) -> str
 
 
 @njit(parallel=True, cache=True)
-def _features_batch(windows, edges, rolloff_fraction, out, status):  # noqa: ANN001
+def _features_batch_parallel(windows, edges, rolloff_fraction, out, status):  # noqa: ANN001
     for b in prange(windows.shape[0]):
-        code, row, column = _validate_window(windows[b])
-        status[b, 0] = code
-        status[b, 1] = row
-        status[b, 2] = column
-        if code == _OK:
-            features = _window_features(windows[b], edges, rolloff_fraction)
-            for j in range(N_FEATURES):
-                if not np.isfinite(features[j]) or not np.isfinite(np.float32(features[j])):
-                    status[b, 0] = _NON_FINITE_FEATURE
-                out[b, j] = features[j]
+        _features_row(windows, b, edges, rolloff_fraction, out, status)
+
+
+@njit(cache=True)
+def _features_batch_serial(windows, edges, rolloff_fraction, out, status):  # noqa: ANN001
+    for b in range(windows.shape[0]):
+        _features_row(windows, b, edges, rolloff_fraction, out, status)
+
+
+@njit(cache=True)
+def _features_row(windows, b, edges, rolloff_fraction, out, status):  # noqa: ANN001
+    code, row, column = _validate_window(windows[b])
+    status[b, 0] = code
+    status[b, 1] = row
+    status[b, 2] = column
+    if code != _OK:
+        return
+    features = _window_features(windows[b], edges, rolloff_fraction)
+    for j in range(N_FEATURES):
+        if not np.isfinite(features[j]) or not np.isfinite(np.float32(features[j])):
+            status[b, 0] = _NON_FINITE_FEATURE
+        out[b, j] = features[j]
 
 
 @njit(cache=True)

@@ -48,11 +48,19 @@ def test_output_shape_dtype_and_finite_on_real_windows(days: int) -> None:
     assert np.isfinite(features).all()
 
 
-def test_batch_equals_row_by_row() -> None:
+@pytest.mark.parametrize("parallel", [True, False, None])
+def test_batch_equals_row_by_row(parallel: bool | None) -> None:
     windows = real_windows()
-    batch = compute_features(windows)
+    batch = compute_features(windows, parallel=parallel)
     rows = np.concatenate([compute_features(windows[i:i + 1]) for i in range(windows.shape[0])])
     np.testing.assert_array_equal(batch, rows)
+
+
+def test_bad_window_is_reported_by_the_parallel_kernel_too() -> None:
+    windows = real_windows()
+    windows[41, 200, 3] = np.nan
+    with pytest.raises(ValueError, match=r"windows\[41\] row 200 \(close=nan\)"):
+        compute_features(windows, parallel=True)
 
 
 def test_empty_batch() -> None:
