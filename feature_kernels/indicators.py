@@ -149,7 +149,7 @@ def _seed_mean(values: np.ndarray, start: int, period: int) -> float:
     return total / period
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})  # fused multiply-adds, as TA-Lib's FMA build
 def _ema_from(values: np.ndarray, start: int, period: int, out: np.ndarray) -> None:
     """EMA of values[start:], seeded with the SMA of its first `period` values, written from
     index start+period-1 on; earlier positions are left untouched."""
@@ -180,7 +180,7 @@ def _rsi_value(gain: float, loss: float) -> float:
     return 100.0 * (gain / total)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})  # fused multiply-adds, as TA-Lib's FMA build
 def rsi_into(close: np.ndarray, period: int, out: np.ndarray) -> None:
     n = close.shape[0]
     _fill_warmup(out, period)
@@ -207,7 +207,7 @@ def rsi_into(close: np.ndarray, period: int, out: np.ndarray) -> None:
         out[i] = _rsi_value(gain, loss)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})  # fused multiply-adds, as TA-Lib's FMA build
 def macd_into(close: np.ndarray, fast_period: int, slow_period: int, signal_period: int,
               line: np.ndarray, signal: np.ndarray, hist: np.ndarray) -> None:
     """fast_period <= slow_period."""
@@ -219,18 +219,28 @@ def macd_into(close: np.ndarray, fast_period: int, slow_period: int, signal_peri
     _fill_warmup(hist, lookback)
     if n <= lookback:
         return
+    # One pass, three chains (slow, fast, signal EMAs) as TA-Lib's FMA build runs them.
     # `line` holds the raw MACD from `first` on; its warm-up part is reset to NaN at the end.
     k_slow, k_fast = 2.0 / (slow_period + 1), 2.0 / (fast_period + 1)
+    k_signal = 2.0 / (signal_period + 1)
     slow = _seed_mean(close, 0, slow_period)
     fast = _seed_mean(close, first - fast_period + 1, fast_period)
     line[first] = fast - slow
-    for i in range(first + 1, n):
+    for i in range(first + 1, lookback + 1):
         slow = (close[i] - slow) * k_slow + slow
         fast = (close[i] - fast) * k_fast + fast
         line[i] = fast - slow
-    _ema_from(line, first, signal_period, signal)
-    for i in range(lookback, n):
-        hist[i] = line[i] - signal[i]
+    sig = _seed_mean(line, first, signal_period)
+    signal[lookback] = sig
+    hist[lookback] = line[lookback] - sig
+    for i in range(lookback + 1, n):
+        slow = (close[i] - slow) * k_slow + slow
+        fast = (close[i] - fast) * k_fast + fast
+        value = fast - slow
+        sig = (value - sig) * k_signal + sig
+        line[i] = value
+        signal[i] = sig
+        hist[i] = value - sig
     line[first:lookback] = np.nan
 
 
@@ -252,7 +262,7 @@ def _true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray, i: int) ->
     return max(high[i] - low[i], abs(prev_close - high[i]), abs(low[i] - prev_close))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})  # fused multiply-adds, as TA-Lib's FMA build
 def atr_into(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int, out: np.ndarray) -> None:
     n = close.shape[0]
     _fill_warmup(out, period)
