@@ -1,0 +1,164 @@
+"""A second export is loaded while a client loops with no failed request; `wig80 serve` stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+
+from export.exporter import export_run
+from export.parity_inputs import stored_windows
+from tests.fixtures.services import free_port
+from tests.fixtures.triton import start_triton
+from tests.serving.conftest import in_process, ohlcv_input
+from training.checkpoint import write_untrained_run
+
+pytestmark = pytest.mark.triton
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ClientLoop(threading.Thread):
+    """Sends one window to wig80 over and over; records every answer's model version and every failure."""
+
+    def __init__(self, address: str, windows: np.ndarray):
+        super().__init__(daemon=True)
+        self.address, self.windows = address, windows
+        self.stop = threading.Event()
+        self.answers: list[tuple[str, np.ndarray]] = []
+        self.failures: list[str] = []
+
+    def run(self) -> None:
+        client = grpcclient.InferenceServerClient(self.address)
+        try:
+            while not self.stop.is_set():
+                try:
+                    result = client.infer("wig80", [ohlcv_input(grpcclient, self.windows)])
+                    self.answers.append((result.get_response().model_version, result.as_numpy("MEAN")))
+                except Exception as error:  # every failure counts, whatever its kind
+                    self.failures.append(str(error))
+        finally:
+            client.close()
+
+
+def test_reload_of_a_second_export_while_a_client_loops_loses_no_request(tiny_run, tmp_path):
+    settings = tiny_run.settings()
+    repository = tmp_path / "repo"
+    export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
+    windows = stored_windows(None, tiny_run.home, tiny_run.window)[:1]
+    # a different network (same features and window), so the switch shows in the numbers
+    other_run = write_untrained_run(
+        tmp_path / "other_run", settings_feature_names(tiny_run), window=tiny_run.window, seed=3
+    ).parent
+    server = start_triton(repository, tmp_path / "home")
+    loop = ClientLoop(server.grpc_address, windows)
+    try:
+        loop.start()
+        time.sleep(1.0)
+        assert export_run(other_run, repository, "cpu", settings=settings).version == 2
+        server.reload()
+        before = len(loop.answers)
+        deadline = time.monotonic() + 30
+        while len(loop.answers) < before + 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        loop.stop.set()
+        loop.join(timeout=30)
+        server.stop()
+    assert loop.failures == []
+    versions = [version for version, _ in loop.answers]
+    assert versions[0] == "1" and versions[-1] == "2"
+    assert versions == sorted(versions)  # once version 2 answers, version 1 never does again
+    np.testing.assert_allclose(loop.answers[-1][1], in_process(repository, windows)["MEAN"], atol=1e-5)
+    assert not np.allclose(loop.answers[0][1], loop.answers[-1][1], atol=1e-5)
+
+
+def settings_feature_names(tiny_run) -> list[str]:
+    from training.checkpoint import load_forecaster
+
+    return list(load_forecaster(tiny_run.run_dir)[1]["feature_names"])
+
+
+def ready(http_port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v2/health/ready", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_wig80_serve_triton_only_starts_and_stops_cleanly(stop_signal, triton_server, tmp_path):
+    http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "WIG80_HOME": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("TRITON_URL", None)
+    command = [
+        sys.executable,
+        "-m",
+        "wig80.cli",
+        "serve",
+        "--triton-only",
+        "--repository",
+        str(triton_server.repository),
+        "--http-port",
+        str(http_port),
+        "--grpc-port",
+        str(grpc_port),
+        "--metrics-port",
+        str(metrics_port),
+    ]
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not any("Ctrl-C stops" in line for line in lines):
+            assert process.poll() is None, "".join(lines)
+            assert time.monotonic() < deadline, "wig80 serve --triton-only not serving in 120 s"
+            time.sleep(0.25)
+        assert ready(http_port)
+        process.send_signal(stop_signal)
+        process.wait(timeout=60)
+        reader.join(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = "".join(lines)
+    assert process.returncode == 0, output
+    assert f"127.0.0.1:{grpc_port}" in output and "stopping tritonserver" in output
+    assert not ready(http_port)
+    assert (tmp_path / "logs" / f"tritonserver-{http_port}.log").stat().st_size > 0
+
+
+def test_wig80_serve_refuses_an_empty_repository(tmp_path):
+    env = {**os.environ, "WIG80_HOME": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("TRITON_URL", None)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wig80.cli",
+            "serve",
+            "--triton-only",
+            "--repository",
+            str(tmp_path / "empty"),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "no exported version" in result.stderr and "wig80 export" in result.stderr
