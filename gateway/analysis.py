@@ -31,6 +31,10 @@ BAND_NAMES = ("low_freq_trend", "mid_freq_cycle", "high_freq_noise")
 NYQUIST = 0.5  # cycles per trading day
 
 
+class InvalidRequest(Exception):
+    """A request the schema allows but the model cannot answer (-> 422 with this reason)."""
+
+
 class SymbolNotFound(Exception):
     """Unknown symbol, or too few stored bars to answer (-> 404 with this reason)."""
 
@@ -109,6 +113,8 @@ class AnalysisService:
     async def spectrum(self, symbol: str, days: int) -> SpectrumResponse:
         ticker = ticker_of(symbol)
         info = await self._model_info_for(ticker)
+        if days < info.min_window:
+            raise InvalidRequest(f"days={days} is below the model's minimum window of {info.min_window} bars")
         series = await self.window(ticker, days, info.min_window)
         features, _ = await self.forecaster.features(series.ohlcv)
         named = self._named_features(features, info, SPECTRUM_FEATURES)

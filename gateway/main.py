@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from gateway.api.errors import install_error_handlers
+from gateway.api.errors import COMMON_RESPONSES, install_error_handlers
 from gateway.api.routes import analysis, bars, health, metrics, realtime, spectrum, symbols
 from gateway.api.routes.health import package_version
 from gateway.rate_limit import RateLimiter, limiter_storage, rate_limit_middleware
@@ -31,6 +31,7 @@ def create_app(settings: Settings, redis_prefix: str = DEFAULT_REDIS_PREFIX) -> 
         version=package_version(),
         description="Predictions of the MGDL model served by Triton, with caching, rate limits and push.",
         lifespan=lifespan,
+        responses=COMMON_RESPONSES,
     )
     limiter = RateLimiter(
         limiter_storage(settings.redis_url, redis_prefix),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,7 +11,7 @@ MAX_HORIZON = 30
 MAX_BATCH_SYMBOLS = 100
 MAX_BARS_PER_POST = 5000
 
-Symbol = str
+Symbol = Annotated[str, Field(min_length=1, max_length=32, description="ticker or GPW short name")]
 Direction = Literal["bullish", "bearish", "neutral"]
 RiskLevel = Literal["low", "medium", "high"]
 
@@ -19,7 +19,7 @@ RiskLevel = Literal["low", "medium", "high"]
 class AnalysisRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    symbol: Symbol = Field(min_length=1, max_length=32, description="ticker or GPW short name")
+    symbol: Symbol
     timeframe: Literal["1d"] = "1d"
     prediction_horizon: int = Field(5, ge=1, le=MAX_HORIZON, description="trading days ahead")
     include_spectral: bool = True
@@ -137,7 +137,7 @@ class HealthResponse(BaseModel):
 class BarIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    symbol: Symbol = Field(min_length=1, max_length=32)
+    symbol: Symbol
     date: dt.date
     open: float
     high: float

@@ -8,16 +8,19 @@ import sqlite3
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from gateway.analysis import SymbolNotFound
+from gateway.analysis import InvalidRequest, SymbolNotFound
 from gateway.models import ErrorResponse
 from gateway.triton_client import TritonRejected, TritonUnavailable
 
 log = logging.getLogger(__name__)
 
+COMMON_RESPONSES: dict[int | str, dict] = {
+    400: {"model": ErrorResponse, "description": "the body is not parseable JSON"},
+    429: {"model": ErrorResponse, "description": "rate limit exceeded; see Retry-After"},
+}
 ERROR_RESPONSES: dict[int | str, dict] = {
     404: {"model": ErrorResponse, "description": "unknown symbol or not enough bars stored"},
     422: {"description": "invalid request (the reason says which field and why)"},
-    429: {"model": ErrorResponse, "description": "rate limit exceeded; see Retry-After"},
     503: {"model": ErrorResponse, "description": "Triton or the bar store is unavailable"},
 }
 
@@ -28,6 +31,10 @@ def _error(status: int, detail: str) -> JSONResponse:
 
 async def _not_found(request: Request, error: Exception) -> JSONResponse:
     return _error(404, str(error))
+
+
+async def _invalid(request: Request, error: Exception) -> JSONResponse:
+    return _error(422, str(error))
 
 
 async def _rejected(request: Request, error: Exception) -> JSONResponse:
@@ -50,6 +57,7 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SymbolNotFound, _not_found)
+    app.add_exception_handler(InvalidRequest, _invalid)
     app.add_exception_handler(TritonRejected, _rejected)
     app.add_exception_handler(TritonUnavailable, _unavailable)
     app.add_exception_handler(OSError, _store_unavailable)

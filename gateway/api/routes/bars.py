@@ -10,10 +10,14 @@ from gateway import metrics
 from gateway.analysis import ticker_of
 from gateway.api.deps import ApiKeyDep, ServicesDep
 from gateway.api.errors import ERROR_RESPONSES
-from gateway.models import BarsRequest, BarsResponse
+from gateway.models import BarsRequest, BarsResponse, ErrorResponse
 from market_data.bars import Bar, BarSeries, validate_bars
 
-router = APIRouter(tags=["bars"], dependencies=[ApiKeyDep], responses=ERROR_RESPONSES)
+API_KEY_RESPONSES: dict[int | str, dict] = {
+    401: {"model": ErrorResponse, "description": "missing or wrong X-API-Key"},
+    403: {"model": ErrorResponse, "description": "no API key is configured, so POST /bars is disabled"},
+}
+router = APIRouter(tags=["bars"], dependencies=[ApiKeyDep], responses=ERROR_RESPONSES | API_KEY_RESPONSES)
 
 MAX_REASONS_SHOWN = 20
 
