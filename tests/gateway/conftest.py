@@ -20,19 +20,14 @@ SYMBOL_COUNT, DAYS, SEED = 4, 400, 11
 UNLIMITED = {"WIG80_RATE_LIMIT_PER_MINUTE": "1000000", "WIG80_RATE_LIMIT_BURST_PER_SECOND": "1000000"}
 
 
-def triton_part(server, name: str):
-    """A field of what the `triton_server` fixture yields (attribute or mapping key)."""
-    return server[name] if isinstance(server, dict) else getattr(server, name)
-
-
 @pytest.fixture(scope="session")
 def triton_grpc(triton_server) -> str:
-    return triton_part(triton_server, "grpc_address")
+    return triton_server.grpc_url
 
 
 @pytest.fixture(scope="session")
 def triton_http(triton_server) -> str:
-    return triton_part(triton_server, "http_url")
+    return triton_server.http_url
 
 
 @pytest.fixture(scope="session")

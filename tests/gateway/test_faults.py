@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from serving.tritonserver import TritonServer
 from tests.fixtures.services import free_port
-from tests.gateway.conftest import API_KEY, triton_part
+from tests.fixtures.triton import start_triton
+from tests.gateway.conftest import API_KEY
 
 pytestmark = [pytest.mark.triton, pytest.mark.redis]
 
@@ -18,10 +18,8 @@ def analyze(gateway, symbol: str) -> httpx.Response:
 
 def test_triton_stopped_gives_503_and_degraded_health(start_gateway, triton_server, stored_symbols, tmp_path):
     # a private Triton on the session's repository: the shared one keeps serving the other tests
-    private = TritonServer(triton_part(triton_server, "repository"), free_port(), free_port(), free_port(),
-                           home=tmp_path / "triton").start()
+    private = start_triton(triton_server.repository, tmp_path / "triton")
     try:
-        private.wait_ready()
         gateway = start_gateway(TRITON_URL=private.grpc_address)
         assert analyze(gateway, stored_symbols[0]).status_code == 200
     finally:
