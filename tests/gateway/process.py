@@ -68,6 +68,13 @@ class GatewayProcess:
         ]
         return sum(values)
 
+    def wait_for_metric(self, name: str, minimum: float, timeout: float = 15.0) -> float:
+        """The metric once it reaches `minimum` (announcements are asynchronous), or its last value."""
+        deadline = time.monotonic() + timeout
+        while (value := self.metric(name)) < minimum and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return value
+
     def __enter__(self) -> GatewayProcess:
         return self.start()
 

@@ -1,0 +1,32 @@
+"""model_accuracy: a past prediction is scored when its outcome bar arrives through POST /bars."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from gateway.models import PredictionResponse
+from tests.gateway.conftest import API_KEY
+
+pytestmark = [pytest.mark.triton, pytest.mark.redis]
+
+
+def test_prediction_is_scored_when_its_outcome_bar_arrives(start_gateway, stored_symbols):
+    gateway = start_gateway()
+    symbol = stored_symbols[3]
+    body = {"symbol": symbol, "prediction_horizon": 1, "confidence_threshold": 0.0}
+    prediction = PredictionResponse.model_validate(
+        httpx.post(f"{gateway.url}/analyze", json=body, timeout=30.0).json()
+    )
+    assert prediction.direction in ("bullish", "bearish")
+    assert gateway.metric("predictions_evaluated_total") == 0
+
+    # the next close rises 5 %: the prediction was right exactly when it said bullish
+    close = round(prediction.current_price * 1.05, 4)
+    bar = {"symbol": symbol, "date": "2026-01-02", "open": close, "high": close, "low": close, "close": close,
+           "volume": 1000.0}
+    posted = httpx.post(f"{gateway.url}/bars", json={"bars": [bar]}, headers={"X-API-Key": API_KEY}, timeout=30.0)
+    assert posted.status_code == 200, posted.text
+
+    assert gateway.wait_for_metric("predictions_evaluated_total", 1) == 1
+    assert gateway.metric("model_accuracy") == (1.0 if prediction.direction == "bullish" else 0.0)
