@@ -162,3 +162,56 @@ def test_wig80_serve_refuses_an_empty_repository(tmp_path):
     )
     assert result.returncode == 2
     assert "no exported version" in result.stderr and "wig80 export" in result.stderr
+
+
+def test_wig80_up_trains_exports_and_serves(tmp_path):
+    """`wig80 up` on an empty home: synthetic market -> tiny training run -> export -> Triton serving it."""
+    http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "WIG80_HOME": str(tmp_path / "home"), "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("TRITON_URL", None)
+    env.pop("MARKET_DB_URL", None)
+    repository = tmp_path / "repo"
+    command = [
+        sys.executable,
+        "-m",
+        "wig80.cli",
+        "up",
+        "--profile",
+        "tiny",
+        "--triton-only",
+        "--repository",
+        str(repository),
+        "--http-port",
+        str(http_port),
+        "--grpc-port",
+        str(grpc_port),
+        "--metrics-port",
+        str(metrics_port),
+    ]
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 240
+        while not any("Ctrl-C stops" in line for line in lines):
+            assert process.poll() is None, "".join(lines)
+            assert time.monotonic() < deadline, "wig80 up not serving in 240 s:\n" + "".join(lines)
+            time.sleep(0.5)
+        client = grpcclient.InferenceServerClient(f"127.0.0.1:{grpc_port}")
+        window = int(client.get_model_config("wig80", as_json=True)["config"]["input"][0]["dims"][0])
+        windows = stored_windows(None, tmp_path / "home", window)[:2]
+        result = client.infer("wig80", [ohlcv_input(grpcclient, windows)])
+        client.close()
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+        reader.join(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = "".join(lines)
+    assert process.returncode == 0, output
+    np.testing.assert_allclose(result.as_numpy("MEAN"), in_process(repository, windows)["MEAN"], atol=1e-5)
+    assert "synthetic market" in output and "wrote version 1" in output
