@@ -15,9 +15,9 @@ def test_prediction_is_scored_when_its_outcome_bar_arrives(start_gateway, stored
     gateway = start_gateway()
     symbol = stored_symbols[3]
     body = {"symbol": symbol, "prediction_horizon": 1, "confidence_threshold": 0.0}
-    prediction = PredictionResponse.model_validate(
-        httpx.post(f"{gateway.url}/analyze", json=body, timeout=30.0).json()
-    )
+    response = httpx.post(f"{gateway.url}/analyze", json=body, timeout=30.0)
+    assert response.status_code == 200, response.text
+    prediction = PredictionResponse.model_validate(response.json())
     assert prediction.direction in ("bullish", "bearish")
     assert gateway.metric("predictions_evaluated_total") == 0
 
