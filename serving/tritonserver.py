@@ -7,6 +7,7 @@ the reloaded model is ready, so a reload costs no failed request.
 
 from __future__ import annotations
 
+import atexit
 import signal
 import subprocess
 import time
@@ -20,6 +21,7 @@ from serving.triton_binary import TritonBinary
 
 MODELS = ("features", "mgdl", "wig80")  # load order: an ensemble after the models it composes
 LOG_TAIL_CHARS = 4000
+GPU_NOISE = ("CudaDriverHelper has not been initialized", "DCGM", "NVML")  # expected without a GPU
 EXIT_TIMEOUT_SECONDS = 5  # Triton waits this long for open connections and in-flight requests on SIGTERM
 
 
@@ -102,6 +104,7 @@ class TritonServer:
                 env=binary.environment(),
                 start_new_session=True,
             )
+        atexit.register(self.stop)  # its own session: no Ctrl-C reaches it, so never leave it behind
         return self
 
     def is_running(self) -> bool:
@@ -116,6 +119,20 @@ class TritonServer:
             return self.log_path.read_text(errors="replace")[-LOG_TAIL_CHARS:]
         except OSError:
             return ""
+
+    def log_errors(self) -> str:
+        """Triton's error lines (glog severity E, and `error:`), without the CPU machine's GPU noise."""
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        errors = [
+            line for line in lines if (line.startswith("E") and "] " in line) or line.startswith("error:")
+        ]
+        return "\n".join(line for line in errors if not any(noise in line for noise in GPU_NOISE))
+
+    def failure_report(self) -> str:
+        return f"(log {self.log_path}):\n{self.log_errors() or self.log_tail()}"
 
     def _get_ok(self, path: str) -> bool:
         try:
@@ -134,15 +151,12 @@ class TritonServer:
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
                 raise TritonStartError(
-                    f"tritonserver exited with code {self._process.returncode} (log {self.log_path}):\n"
-                    f"{self.log_tail()}"
+                    f"tritonserver exited with code {self._process.returncode} {self.failure_report()}"
                 )
             if self.is_ready():
                 return self
             time.sleep(0.25)
-        raise TritonStartError(
-            f"tritonserver not ready after {timeout:.0f} s (log {self.log_path}):\n{self.log_tail()}"
-        )
+        raise TritonStartError(f"tritonserver not ready after {timeout:.0f} s {self.failure_report()}")
 
     def reload(self, models: Iterable[str] | None = None, timeout: float = 300.0) -> None:
         """Load the newest versions of `models` from the repository; the loaded ones serve until then.
@@ -164,6 +178,7 @@ class TritonServer:
         process, self._process = self._process, None
         if process is None:
             return None
+        atexit.unregister(self.stop)
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,14 @@ def ohlcv_input(module, windows: np.ndarray, datatype: str = "FP32"):
     tensor = module.InferInput("OHLCV", list(windows.shape), datatype)
     tensor.set_data_from_numpy(windows)
     return tensor
+
+
+def http_ready(http_port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v2/health/ready", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def in_process(repository: Path, windows: np.ndarray) -> dict[str, np.ndarray]:
