@@ -163,11 +163,11 @@ def up_command(args: argparse.Namespace) -> int:
     settings = get_settings()
     repository = Path(args.repository or settings.model_repository)
     say(f"training the {args.profile} profile (an empty bar store gets a synthetic market first)")
-    run_dir = train_run(settings, profile=args.profile)
-    say(f"trained {run_dir}")
     try:
+        run_dir = train_run(settings, profile=args.profile)
+        say(f"trained {run_dir}")
         export_run(run_dir, repository, "cpu", settings=settings)
-    except (ParityError, ValueError) as error:
+    except (ParityError, ValueError, FileNotFoundError) as error:  # e.g. an empty store for --profile full
         return fail(str(error), 1)
     if settings.triton_url:
         say(
