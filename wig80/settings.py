@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     triton_grpc_port: int = 8001
     triton_metrics_port: int = 8002
     max_batch_size: int = Field(32, ge=1)
-    max_queue_delay_microseconds: int = Field(2000, ge=0)
+    max_queue_delay_microseconds: int = Field(500, ge=0)
     model_repository: Path = Path("model_repository")
 
     # serving: gateway
