@@ -4,8 +4,8 @@ Run headless through `make loadtest`, or by hand:
     locust -f benchmarks/locustfile.py --headless -u 50 -r 10 -t 60s --host http://127.0.0.1:8080 \
         --csv benchmarks/results/load --html benchmarks/results/load.html
 The budgets of `benchmarks/budgets.toml` are checked when Locust quits: any missed budget is
-printed and makes the exit code 1. `WIG80_LOAD_USERS` picks user classes (comma-separated class
-names); Triton's gRPC address comes from `TRITON_GRPC` (default 127.0.0.1:8001).
+printed and makes the exit code 1. Name user classes after the options to run only those;
+Triton's gRPC address comes from `TRITON_GRPC` (default 127.0.0.1:8001).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import os
 import random
 import time
+import urllib.request
 
 # grpcio blocks gevent's loop unless told to cooperate; this must run before any channel exists.
 from grpc.experimental import gevent as grpc_gevent
@@ -50,12 +51,13 @@ def _symbols_with_data(client) -> list[str]:
     response = client.get("/symbols", name="GET /symbols")
     rows = response.json() if response.status_code == 200 else []
     rows = rows.get("symbols", rows) if isinstance(rows, dict) else rows
-    return [row["symbol"] if "symbol" in row else row["ticker"] for row in rows if row.get("has_data")]
+    return [row["symbol"] for row in rows if row.get("data_available")]
 
 
 class GatewayRestUser(FastHttpUser):
     """A quant's client: mostly cached lookups, some fresh questions, batches and spectra."""
 
+    weight = 7
     wait_time = between(0.05, 0.2)
 
     def on_start(self):
@@ -94,12 +96,15 @@ class GatewayRestUser(FastHttpUser):
 class WebSocketSubscriber(User):
     """A dashboard: subscribes to a few symbols and waits for the first pushed prediction."""
 
+    weight = 1
     wait_time = between(0.5, 1.0)
 
     def on_start(self):
         self.http_base = self.host.rstrip("/")
         self.ws_url = self.http_base.replace("http", "ws", 1) + "/ws/realtime"
-        self.symbols = ["ABE", "ACG", "AMC"]
+        with urllib.request.urlopen(f"{self.http_base}/symbols", timeout=10) as response:
+            rows = json.loads(response.read())["symbols"]
+        self.symbols = [row["symbol"] for row in rows if row["data_available"]][:3] or ["ABE"]
 
     @task
     def first_push(self):
@@ -128,6 +133,7 @@ class WebSocketSubscriber(User):
 class TritonGrpcUser(User):
     """A client that skips the gateway: raw windows straight to the `wig80` ensemble."""
 
+    weight = 2
     wait_time = between(0.02, 0.1)
     window = 256
 
