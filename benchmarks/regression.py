@@ -5,7 +5,8 @@ same run (kernel time / TA-Lib time, ORT time / PyTorch time, batched / unbatche
 slower or busier machine moves both sides alike. A ratio more than `--tolerance` (default 25%)
 worse than the baseline fails the check; a ratio without a baseline is reported as new.
 
-Refresh the baseline after an intended change: `python -m benchmarks.regression --update`.
+Refresh the baseline after an intended change, on a quiet machine, as the median of a few runs:
+`python -m benchmarks.regression --update --repeat 3`.
 """
 
 from __future__ import annotations
@@ -13,13 +14,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 BENCHMARK_MODULES = (
     "benchmarks.feature_kernels_bench",
+    "benchmarks.market_data_bench",
+    "benchmarks.mgdl_sines_bench",
     "benchmarks.export_bench",
     "benchmarks.serving_bench",
 )
@@ -46,16 +52,30 @@ def judge(name: str, measured: dict, baseline: dict | None, tolerance: float) ->
     return Verdict(name, value, reference, higher, worse, worse <= tolerance)
 
 
+def measure_module(module_name: str) -> dict[str, dict]:
+    """One module's ratios, measured in a fresh interpreter so that no module's threads, caches or
+    allocations colour the next one's figures."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run([sys.executable, "-m", "benchmarks.regression", "--child", module_name, out.name],
+                       check=True)
+        return json.loads(Path(out.name).read_text())
+
+
 def measure(modules: tuple[str, ...]) -> dict[str, dict]:
     ratios: dict[str, dict] = {}
     for module_name in modules:
         started = time.perf_counter()
         print(f"[bench-check] {module_name} ...", flush=True)
-        module = importlib.import_module(module_name)
-        for name, measured in module.regression_ratios().items():
+        for name, measured in measure_module(module_name).items():
             ratios[f"{module_name.rsplit('.', 1)[-1]}.{name}"] = measured
         print(f"[bench-check] {module_name} done in {time.perf_counter() - started:.1f} s", flush=True)
     return ratios
+
+
+def median_ratios(runs: list[dict[str, dict]]) -> dict[str, dict]:
+    """Per ratio, the median value over repeated runs (a baseline should not be one lucky draw)."""
+    return {name: {**runs[0][name], "value": statistics.median(run[name]["value"] for run in runs)}
+            for name in runs[0]}
 
 
 def print_table(verdicts: list[Verdict], tolerance: float) -> None:
@@ -72,10 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update", action="store_true", help="write the measured ratios as the new baseline")
     parser.add_argument("--tolerance", type=float, default=0.25)
     parser.add_argument("--only", nargs="*", help="benchmark modules to run (default: all)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs to take the median of")
+    parser.add_argument("--child", nargs=2, metavar=("MODULE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        module_name, out = args.child
+        Path(out).write_text(json.dumps(importlib.import_module(module_name).regression_ratios()))
+        return 0
 
     modules = tuple(args.only) if args.only else BENCHMARK_MODULES
-    measured = measure(modules)
+    measured = median_ratios([measure(modules) for _ in range(args.repeat)])
     baseline = json.loads(BASELINE_PATH.read_text()) if BASELINE_PATH.exists() else {}
     verdicts = [judge(name, value, baseline.get(name), args.tolerance) for name, value in measured.items()]
     print_table(verdicts, args.tolerance)

@@ -19,3 +19,10 @@ def test_improvement_and_new_ratio_pass():
     assert judge("time_ratio", {"value": 0.1, "higher_is_better": False}, baseline, 0.25).passed
     new = judge("fresh", {"value": 3.0, "higher_is_better": True}, None, 0.25)
     assert new.passed and new.baseline is None
+
+
+def test_baseline_is_the_median_of_repeated_runs():
+    from benchmarks.regression import median_ratios
+
+    runs = [{"r": {"value": value, "higher_is_better": True}} for value in (2.0, 9.0, 3.0)]
+    assert median_ratios(runs) == {"r": {"value": 3.0, "higher_is_better": True}}
