@@ -86,5 +86,9 @@ class TritonPythonModel:
         features = np.ascontiguousarray(features, dtype=np.float32)
         shares = np.ascontiguousarray(features[:, self.band_columns])
         return pb_utils.InferenceResponse(
-            output_tensors=[pb_utils.Tensor("FEATURES", features), pb_utils.Tensor("BAND_SHARES", shares)]
+            output_tensors=[
+                pb_utils.Tensor("FEATURES", features),
+                pb_utils.Tensor("BAND_SHARES", shares),
+                pb_utils.Tensor("MODEL_FEATURES", features),
+            ]
         )

@@ -41,7 +41,9 @@ def test_every_config_parses_into_triton_model_config(target):
     features, mgdl, wig80 = configs["features"], configs["mgdl"], configs["wig80"]
     assert features.backend == "python"
     assert [(i.name, list(i.dims)) for i in features.input] == [("OHLCV", [-1, 5])]
-    assert [(o.name, list(o.dims)) for o in features.output] == [("FEATURES", [F]), ("BAND_SHARES", [3])]
+    assert [(o.name, list(o.dims)) for o in features.output] == [
+        ("FEATURES", [F]), ("BAND_SHARES", [3]), ("MODEL_FEATURES", [F])
+    ]
     assert features.parameters["feature_names"].string_value.split(",") == list(feature_kernels.FEATURE_NAMES)
     assert features.parameters["band_edges"].string_value.split(",") == [
         f"{e:g}" for e in feature_kernels.BAND_EDGES
@@ -56,6 +58,9 @@ def test_every_config_parses_into_triton_model_config(target):
     assert [(i.name, list(i.dims)) for i in wig80.input] == [("OHLCV", [128, 5])]
     assert [o.name for o in wig80.output] == ["MEAN", "STD", "FEATURES", "BAND_SHARES"]
     assert [s.model_name for s in wig80.ensemble_scheduling.step] == ["features", "mgdl"]
+    # mgdl reads a tensor that is no ensemble output, so no client's choice of outputs prunes it
+    mgdl_step = wig80.ensemble_scheduling.step[1]
+    assert mgdl_step.input_map["FEATURES"] not in {o.name for o in wig80.output}
 
 
 def test_gpu_target_uses_onnxruntime_with_tensorrt_fp16_cache_profiles_and_warmup():

@@ -36,6 +36,19 @@ def test_wig80_equals_in_process_pipeline(protocol, triton_server, real_windows,
     assert (result.as_numpy("STD") > 0).all()
 
 
+@pytest.mark.parametrize("requested", [("MEAN", "STD"), ("MEAN",), ("FEATURES",), ("BAND_SHARES", "STD")])
+def test_any_subset_of_outputs_can_be_requested(requested, triton_server, real_windows, grpc_client):
+    windows = real_windows[:2]
+    outputs = [grpcclient.InferRequestedOutput(name) for name in requested]
+    result = grpc_client.infer("wig80", [ohlcv_input(grpcclient, windows)], outputs=outputs)
+    expected = in_process(triton_server.repository, windows)
+    for name in requested:
+        if name in expected:
+            np.testing.assert_allclose(result.as_numpy(name), expected[name], rtol=0, atol=TOLERANCE)
+        else:
+            assert result.as_numpy(name).shape == (2, 3)
+
+
 def test_features_model_takes_any_window_length_from_min_window(triton_server, real_windows, grpc_client):
     windows = np.ascontiguousarray(real_windows[:3, -feature_kernels.MIN_WINDOW :])
     result = grpc_client.infer("features", [ohlcv_input(grpcclient, windows)])
