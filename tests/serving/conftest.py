@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -22,6 +23,26 @@ def ohlcv_input(module, windows: np.ndarray, datatype: str = "FP32"):
     tensor = module.InferInput("OHLCV", list(windows.shape), datatype)
     tensor.set_data_from_numpy(windows)
     return tensor
+
+
+def infer_each_at_once(grpc_client, windows: np.ndarray, model: str = "wig80") -> list:
+    """One request per window, all in flight at once (so the dynamic batcher can group them);
+    each window's result, or the error it got."""
+    results: dict[int, object] = {}
+    done = threading.Semaphore(0)
+
+    def collect(index):
+        def callback(result, error):
+            results[index] = error or result
+            done.release()
+
+        return callback
+
+    for i in range(len(windows)):
+        grpc_client.async_infer(model, [ohlcv_input(grpcclient, windows[i : i + 1])], collect(i))
+    for _ in range(len(windows)):
+        assert done.acquire(timeout=60), "a request got no answer in 60 s"
+    return [results[i] for i in range(len(windows))]
 
 
 def http_ready(http_port: int) -> bool:

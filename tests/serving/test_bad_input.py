@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
@@ -11,7 +9,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 import feature_kernels
-from tests.serving.conftest import ohlcv_input
+from tests.serving.conftest import infer_each_at_once, ohlcv_input
 
 pytestmark = pytest.mark.triton
 
@@ -69,20 +67,7 @@ def test_a_bad_request_fails_alone_when_batched_with_good_ones(real_windows, grp
     n = 12
     windows = real_windows[:n].copy()
     windows[5, 0, 0] = np.inf
-    results: dict[int, object] = {}
-    done = threading.Semaphore(0)
-
-    def collect(index):
-        def callback(result, error):
-            results[index] = error or result
-            done.release()
-
-        return callback
-
-    for i in range(n):
-        grpc_client.async_infer("wig80", [ohlcv_input(grpcclient, windows[i : i + 1])], collect(i))
-    for _ in range(n):
-        assert done.acquire(timeout=60)
+    results = infer_each_at_once(grpc_client, windows[:n])
     assert isinstance(results[5], InferenceServerException)
     assert "windows[0] row 0 (open=inf) is not finite" in str(results[5])
     for i in set(range(n)) - {5}:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
 import feature_kernels
-from tests.serving.conftest import in_process, ohlcv_input
+from tests.serving.conftest import in_process, infer_each_at_once, ohlcv_input
 
 pytestmark = pytest.mark.triton
 OUTPUTS = ("MEAN", "STD", "FEATURES", "BAND_SHARES")
@@ -73,20 +71,7 @@ def test_concurrent_single_window_requests_are_batched_and_equal_one_batched_req
     windows = real_windows[:n]
     one_request = grpc_client.infer("wig80", [ohlcv_input(grpcclient, windows)])
     before = {m: model_counts(grpc_client, m) for m in ("features", "mgdl")}
-    results: dict[int, object] = {}
-    done = threading.Semaphore(0)
-
-    def collect(index):
-        def callback(result, error):
-            results[index] = error or result
-            done.release()
-
-        return callback
-
-    for i in range(n):  # all in flight at once: the dynamic batcher groups them
-        grpc_client.async_infer("wig80", [ohlcv_input(grpcclient, windows[i : i + 1])], collect(i))
-    for _ in range(n):
-        assert done.acquire(timeout=60)
+    results = infer_each_at_once(grpc_client, windows[:n])
     for i in range(n):
         assert not isinstance(results[i], Exception), results[i]
         for name in OUTPUTS:

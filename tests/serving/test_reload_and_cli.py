@@ -87,6 +87,43 @@ def settings_feature_names(tiny_run) -> list[str]:
     return list(load_forecaster(tiny_run.run_dir)[1]["feature_names"])
 
 
+class ServingCli:
+    """`python -m wig80.cli ARGS` in a child process, read until it says it is serving."""
+
+    def __init__(self, args: list[str], env: dict[str, str]):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "wig80.cli", *args],
+            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
+        self.reader.start()
+
+    def wait_serving(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not any("Ctrl-C stops" in line for line in self.lines):
+            assert self.process.poll() is None, self.output
+            assert time.monotonic() < deadline, f"not serving in {timeout} s:\n{self.output}"
+            time.sleep(0.25)
+
+    def stop(self, stop_signal: int = signal.SIGINT) -> None:
+        self.process.send_signal(stop_signal)
+        self.process.wait(timeout=60)
+        self.reader.join(timeout=10)
+
+    def kill_if_running(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+
+def port_arguments(http_port: int, grpc_port: int, metrics_port: int) -> list[str]:
+    return ["--http-port", str(http_port), "--grpc-port", str(grpc_port), "--metrics-port", str(metrics_port)]
+
+
 def ready(http_port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v2/health/ready", timeout=1) as response:
@@ -100,43 +137,16 @@ def test_wig80_serve_triton_only_starts_and_stops_cleanly(stop_signal, triton_se
     http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
     env = {**os.environ, "WIG80_HOME": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)}
     env.pop("TRITON_URL", None)
-    command = [
-        sys.executable,
-        "-m",
-        "wig80.cli",
-        "serve",
-        "--triton-only",
-        "--repository",
-        str(triton_server.repository),
-        "--http-port",
-        str(http_port),
-        "--grpc-port",
-        str(grpc_port),
-        "--metrics-port",
-        str(metrics_port),
-    ]
-    process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
-    reader.start()
+    cli = ServingCli(["serve", "--triton-only", "--repository", str(triton_server.repository),
+                      *port_arguments(http_port, grpc_port, metrics_port)], env)
     try:
-        deadline = time.monotonic() + 120
-        while not any("Ctrl-C stops" in line for line in lines):
-            assert process.poll() is None, "".join(lines)
-            assert time.monotonic() < deadline, "wig80 serve --triton-only not serving in 120 s"
-            time.sleep(0.25)
+        cli.wait_serving(timeout=120)
         assert ready(http_port)
-        process.send_signal(stop_signal)
-        process.wait(timeout=60)
-        reader.join(timeout=10)
+        cli.stop(stop_signal)
     finally:
-        if process.poll() is None:
-            process.kill()
-    output = "".join(lines)
-    assert process.returncode == 0, output
-    assert f"127.0.0.1:{grpc_port}" in output and "stopping tritonserver" in output
+        cli.kill_if_running()
+    assert cli.process.returncode == 0, cli.output
+    assert f"127.0.0.1:{grpc_port}" in cli.output and "stopping tritonserver" in cli.output
     assert not ready(http_port)
     assert (tmp_path / "logs" / f"tritonserver-{http_port}.log").stat().st_size > 0
 
@@ -171,47 +181,19 @@ def test_wig80_up_trains_exports_and_serves(tmp_path):
     env.pop("TRITON_URL", None)
     env.pop("MARKET_DB_URL", None)
     repository = tmp_path / "repo"
-    command = [
-        sys.executable,
-        "-m",
-        "wig80.cli",
-        "up",
-        "--profile",
-        "tiny",
-        "--triton-only",
-        "--repository",
-        str(repository),
-        "--http-port",
-        str(http_port),
-        "--grpc-port",
-        str(grpc_port),
-        "--metrics-port",
-        str(metrics_port),
-    ]
-    process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
-    reader.start()
+    cli = ServingCli(["up", "--profile", "tiny", "--triton-only", "--repository", str(repository),
+                      *port_arguments(http_port, grpc_port, metrics_port)], env)
     try:
-        deadline = time.monotonic() + 240
-        while not any("Ctrl-C stops" in line for line in lines):
-            assert process.poll() is None, "".join(lines)
-            assert time.monotonic() < deadline, "wig80 up not serving in 240 s:\n" + "".join(lines)
-            time.sleep(0.5)
+        cli.wait_serving(timeout=240)
         client = grpcclient.InferenceServerClient(f"127.0.0.1:{grpc_port}")
         window = int(client.get_model_config("wig80", as_json=True)["config"]["input"][0]["dims"][0])
         windows = stored_windows(None, tmp_path / "home", window)[:2]
         result = client.infer("wig80", [ohlcv_input(grpcclient, windows)])
         client.close()
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
-        reader.join(timeout=10)
+        cli.stop()
     finally:
-        if process.poll() is None:
-            process.kill()
-    output = "".join(lines)
-    assert process.returncode == 0, output
+        cli.kill_if_running()
+    output = cli.output
+    assert cli.process.returncode == 0, output
     np.testing.assert_allclose(result.as_numpy("MEAN"), in_process(repository, windows)["MEAN"], atol=1e-5)
     assert "synthetic market" in output and "wrote version 1" in output
