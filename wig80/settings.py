@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     api_workers: int = Field(1, ge=1)
+    api_access_log: bool = True
     api_key: str | None = None
     cache_ttl_seconds: int = Field(300, ge=0)
     rate_limit_per_minute: int = Field(100, ge=1)
