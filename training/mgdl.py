@@ -44,6 +44,9 @@ class MGDLConfig:
     weight_decay: float = 1e-4
     patience: int = 10  # epochs without a better validation loss before a grade stops
     min_improvement: float = 1e-4  # relative validation-loss drop a grade must bring to be kept
+    dropout: float = 0.0  # on each hidden layer while training (identity in eval mode and in the export)
+    input_noise: float = 0.0  # std of Gaussian noise added to each grade's input while training
+    warmup_epochs: int = 0  # linear learning-rate warm-up before the cosine decay
     seed: int = 0
     show_progress: bool = True
 
@@ -58,10 +61,16 @@ class EpochRecord:
 
 
 class GradeNetwork(nn.Module):
-    """One shallow grade: `layers` x (Linear, ReLU), then a linear head."""
+    """One shallow grade: `layers` x (Linear, ReLU), then a linear head.
 
-    def __init__(self, in_features: int, width: int, layers: int, out_features: int, zero_head: bool = True):
+    `dropout` acts after each ReLU in training mode only; it is applied functionally so that the
+    state dict (and the rebuilt, exported module) is the same with or without it.
+    """
+
+    def __init__(self, in_features: int, width: int, layers: int, out_features: int, zero_head: bool = True,
+                 dropout: float = 0.0):
         super().__init__()
+        self.dropout = dropout
         blocks: list[nn.Module] = []
         for i in range(layers):
             blocks += [nn.Linear(in_features if i == 0 else width, width), nn.ReLU()]
@@ -72,7 +81,14 @@ class GradeNetwork(nn.Module):
             nn.init.zeros_(self.head.bias)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        hidden = self.body(x)  # (B, width)
+        if self.training and self.dropout > 0:
+            hidden = x
+            for block in self.body:
+                hidden = block(hidden)
+                if isinstance(block, nn.ReLU):
+                    hidden = nn.functional.dropout(hidden, self.dropout, training=True)
+        else:
+            hidden = self.body(x)  # (B, width)
         return hidden, self.head(hidden)  # (B, width), (B, D)
 
 
@@ -125,7 +141,7 @@ class GradeTrainer:
         self.grade, self.grade_index, self.config, self.epochs = grade, grade_index, config, epochs
         self.optimizer = torch.optim.AdamW(grade.parameters(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(epochs, 1))
+        self.scheduler = _warmup_cosine(self.optimizer, epochs, config.warmup_epochs)
         self.generator = torch.Generator().manual_seed(config.seed * 1000 + grade_index)
         self.epoch = 0
         self.best_val = math.inf
@@ -143,7 +159,10 @@ class GradeTrainer:
         total, count = 0.0, 0
         for start in range(0, len(order), self.config.batch_size):
             rows = order[start : start + self.config.batch_size]
-            _, out = self.grade(inputs[rows])
+            x = inputs[rows]
+            if self.config.input_noise > 0:
+                x = x + self.config.input_noise * torch.randn(x.shape, generator=self.generator)
+            _, out = self.grade(x)
             loss = loss_fn(base[rows] + out, targets[rows])
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -178,6 +197,7 @@ class GradeTrainer:
     def state_dict(self) -> dict:
         return {"grade": self.grade.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "generator": self.generator.get_state(),
+                "dropout_rng": torch.get_rng_state(),  # dropout draws from the global generator
                 "epoch": self.epoch, "best_val": self.best_val, "best_state": self.best_state,
                 "bad_epochs": self.bad_epochs, "history": [asdict(r) for r in self.history]}
 
@@ -186,9 +206,21 @@ class GradeTrainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.generator.set_state(state["generator"])
+        if "dropout_rng" in state:
+            torch.set_rng_state(state["dropout_rng"])
         self.epoch, self.best_val, self.bad_epochs = state["epoch"], state["best_val"], state["bad_epochs"]
         self.best_state = state["best_state"]
         self.history = [EpochRecord(**r) for r in state["history"]]
+
+
+def _warmup_cosine(optimizer: torch.optim.Optimizer, epochs: int,
+                   warmup: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """Cosine decay over `epochs`, after `warmup` epochs of linear rise (plain cosine when warmup is 0)."""
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs - warmup, 1))
+    if warmup <= 0:
+        return cosine
+    rise = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1 / (warmup + 1), total_iters=warmup)
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, [rise, cosine], milestones=[warmup])
 
 
 def _train_grade(trainer: GradeTrainer, train: tuple[Tensor, Tensor, Tensor],
@@ -232,7 +264,8 @@ class MGDLRegressor:
 
     def new_grade(self, index: int, in_features: int, out_features: int) -> GradeNetwork:
         torch.manual_seed(self.config.seed * 1000 + index)
-        return GradeNetwork(in_features, self.config.width, self.config.layers_per_grade, out_features)
+        return GradeNetwork(in_features, self.config.width, self.config.layers_per_grade, out_features,
+                            dropout=self.config.dropout)
 
     def fit(self, X, Y, X_val, Y_val, on_epoch: EpochCallback | None = None) -> MGDLRegressor:
         x, y, x_val, y_val = _as_tensor(X), _as_tensor(Y), _as_tensor(X_val), _as_tensor(Y_val)
@@ -310,7 +343,7 @@ class StandardRegressor:
         torch.manual_seed(cfg.seed * 1000)
         depth = cfg.max_grades * cfg.layers_per_grade
         # default (non-zero) head init: a deep net with a zero head trains its body only through the head
-        network = GradeNetwork(x.shape[1], cfg.width, depth, y.shape[1], zero_head=False)
+        network = GradeNetwork(x.shape[1], cfg.width, depth, y.shape[1], zero_head=False, dropout=cfg.dropout)
         trainer = GradeTrainer(network, 1, cfg, cfg.epochs_per_grade * cfg.max_grades)
         _train_grade(trainer, (x, torch.zeros_like(y), y), (x_val, torch.zeros_like(y_val), y_val),
                      self.loss_fn, "standard", on_epoch)

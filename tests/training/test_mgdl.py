@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from training.mgdl import MGDLConfig, MGDLRegressor, StandardRegressor
+from training.mgdl import GradeNetwork, GradeTrainer, MGDLConfig, MGDLRegressor, StandardRegressor, mse_loss
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +85,52 @@ def test_fit_is_deterministic(sines) -> None:
     a = MGDLRegressor(small_config(epochs_per_grade=4)).fit(*sines).predict(sines[2])
     b = MGDLRegressor(small_config(epochs_per_grade=4)).fit(*sines).predict(sines[2])
     np.testing.assert_array_equal(a, b)
+
+
+def test_dropout_is_training_only_and_leaves_the_state_dict_unchanged() -> None:
+    torch.manual_seed(0)
+    plain = GradeNetwork(4, 8, 2, 3, zero_head=False)
+    dropped = GradeNetwork(4, 8, 2, 3, zero_head=False, dropout=0.5)
+    dropped.load_state_dict(plain.state_dict())  # same keys: the exported module needs no dropout at all
+    x = torch.randn(16, 4)
+    plain.eval(), dropped.eval()
+    assert torch.equal(plain(x)[1], dropped(x)[1])
+    dropped.train()
+    assert not torch.equal(plain(x)[0], dropped(x)[0])
+
+
+def test_warmup_raises_the_learning_rate_before_the_cosine_decay() -> None:
+    trainer = GradeTrainer(GradeNetwork(1, 4, 1, 1), 1, small_config(learning_rate=1e-2, warmup_epochs=3), 10)
+    rates = []
+    for _ in range(10):
+        rates.append(trainer.optimizer.param_groups[0]["lr"])
+        trainer.optimizer.step()
+        trainer.scheduler.step()
+    assert rates[0] < rates[1] < rates[2] < rates[3] == pytest.approx(1e-2)
+    assert all(a >= b for a, b in zip(rates[3:-1], rates[4:], strict=True))
+    assert rates[-1] < 1e-2 / 2
+
+
+def test_regularised_trainer_resumes_exactly_from_its_state(sines) -> None:
+    x, y, x_val, y_val = (torch.as_tensor(a, dtype=torch.float32) for a in sines)
+    config = small_config(dropout=0.2, input_noise=0.1, warmup_epochs=2)
+    train, val = (x, torch.zeros_like(y), y), (x_val, torch.zeros_like(y_val), y_val)
+
+    def trainer() -> GradeTrainer:
+        torch.manual_seed(0)
+        return GradeTrainer(GradeNetwork(1, 16, 2, 1, dropout=config.dropout), 1, config, 6)
+
+    straight = trainer()
+    for _ in range(2):
+        straight.step(train, val, mse_loss)
+    saved = copy.deepcopy(straight.state_dict())
+    for _ in range(2):
+        straight.step(train, val, mse_loss)
+    resumed = trainer()
+    torch.manual_seed(123)  # the global generator is part of the saved state (dropout draws from it)
+    resumed.load_state_dict(saved)
+    for _ in range(2):
+        resumed.step(train, val, mse_loss)
+    for name, value in straight.grade.state_dict().items():
+        assert torch.equal(resumed.grade.state_dict()[name], value), name
+    assert [r.val_loss for r in resumed.history] == [r.val_loss for r in straight.history]
