@@ -17,7 +17,10 @@ RiskLevel = Literal["low", "medium", "high"]
 
 
 class AnalysisRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # the example is the docs' curl example; it also lets schema fuzzers reach the model
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"symbol": "1AT", "timeframe": "1d", "prediction_horizon": 5, "include_spectral": True,
+         "include_rag_context": False, "confidence_threshold": 0.6}]})
 
     symbol: Symbol
     timeframe: Literal["1d"] = "1d"
@@ -65,7 +68,8 @@ class PredictionResponse(BaseModel):
 
 
 class BatchAnalysisRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"symbols": ["1AT", "ABE"], "timeframe": "1d", "prediction_horizon": 10}]})
 
     symbols: list[Symbol] = Field(min_length=1, max_length=MAX_BATCH_SYMBOLS)
     timeframe: Literal["1d"] = "1d"
