@@ -72,6 +72,8 @@ def run_locust(url: str, users: int, spawn_rate: int, seconds: int, prefix: str,
                "--csv", str(RESULTS / prefix), "--html", str(RESULTS / f"{prefix}.html"), "--only-summary",
                # ramp-up (users filling their cache entries, first /symbols) is not the steady state
                "--reset-stats",
+               # let each user finish its request before stopping (a gRPC call cut short can hang close)
+               "--stop-timeout", "10",
                *classes]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TRITON_GRPC": grpc}
     return subprocess.run(command, env=env, cwd=ROOT).returncode

@@ -21,6 +21,7 @@ from grpc.experimental import gevent as grpc_gevent
 
 grpc_gevent.init_gevent()
 
+import gevent  # noqa: E402
 import numpy as np  # noqa: E402
 import websocket  # noqa: E402  (websocket-client: a synchronous client that gevent makes cooperative)
 from locust import FastHttpUser, User, between, events, task  # noqa: E402
@@ -30,7 +31,8 @@ from benchmarks.budgets import EndpointStats, missed_budgets  # noqa: E402
 API_KEY = os.environ.get("WIG80_API_KEY", "")
 TRITON_GRPC = os.environ.get("TRITON_GRPC", "127.0.0.1:8001")
 HORIZONS = (1, 5, 10, 20, 30)
-CACHED_REQUESTS = 8  # distinct /analyze bodies per user, asked once at start, then only cache hits
+CACHED_BODIES = 64  # distinct /analyze bodies, asked once before the users start, then only cache hits
+WORKLOAD: dict[str, list] = {"symbols": [], "cached_bodies": []}
 
 
 @events.quitting.add_listener
@@ -47,11 +49,33 @@ def check_budgets(environment, **_kwargs):
         print("all latency budgets met")
 
 
-def _symbols_with_data(client) -> list[str]:
-    response = client.get("/symbols", name="GET /symbols")
-    rows = response.json() if response.status_code == 200 else []
-    rows = rows.get("symbols", rows) if isinstance(rows, dict) else rows
-    return [row["symbol"] for row in rows if row.get("data_available")]
+def _post_json(url: str, body: dict) -> None:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", **api_headers()})
+    urllib.request.urlopen(request, timeout=30).close()
+
+
+def api_headers() -> dict[str, str]:
+    return {"X-API-Key": API_KEY} if API_KEY else {}
+
+
+def analyze_body(symbols: list[str], threshold: float) -> dict:
+    return {"symbol": random.choice(symbols), "timeframe": "1d", "prediction_horizon": random.choice(HORIZONS),
+            "include_spectral": True, "include_rag_context": False, "confidence_threshold": round(threshold, 6)}
+
+
+@events.test_start.add_listener
+def prepare_workload(environment, **_kwargs):
+    """Once, before any user starts (outside the statistics): the symbols with bars, and the cache
+    filled for the bodies that "[cached]" requests will ask, so those count only hits."""
+    base = environment.host.rstrip("/")
+    with urllib.request.urlopen(f"{base}/symbols", timeout=30) as response:
+        rows = json.loads(response.read())["symbols"]
+    WORKLOAD["symbols"] = [row["symbol"] for row in rows if row["data_available"]] or ["ABE"]
+    WORKLOAD["cached_bodies"] = [analyze_body(WORKLOAD["symbols"], random.random() * 0.5)
+                                 for _ in range(CACHED_BODIES)]
+    for body in WORKLOAD["cached_bodies"]:
+        _post_json(f"{base}/analyze", body)
 
 
 class GatewayRestUser(FastHttpUser):
@@ -61,26 +85,18 @@ class GatewayRestUser(FastHttpUser):
     wait_time = between(0.5, 1.5)  # a person's or a dashboard's pace: about one request a second
 
     def on_start(self):
-        self.headers = {"X-API-Key": API_KEY} if API_KEY else {}
-        self.symbols = _symbols_with_data(self.client) or ["ABE"]
-        self.cached_bodies = [self._analyze_body(random.random() * 0.5) for _ in range(CACHED_REQUESTS)]
-        for body in self.cached_bodies:  # fill the cache, so that "[cached]" below counts only hits
-            self.client.post("/analyze", json=body, headers=self.headers, name="POST /analyze [cache fill]")
-
-    def _analyze_body(self, threshold: float) -> dict:
-        return {"symbol": random.choice(self.symbols), "timeframe": "1d",
-                "prediction_horizon": random.choice(HORIZONS), "include_spectral": True,
-                "include_rag_context": False, "confidence_threshold": round(threshold, 6)}
+        self.headers = api_headers()
+        self.symbols = WORKLOAD["symbols"]
 
     @task(6)
     def analyze_cached(self):
-        self.client.post("/analyze", json=random.choice(self.cached_bodies), headers=self.headers,
+        self.client.post("/analyze", json=random.choice(WORKLOAD["cached_bodies"]), headers=self.headers,
                          name="POST /analyze [cached]")
 
     @task(3)
     def analyze_uncached(self):
         # a threshold never asked before: a different cache key, so the answer comes from Triton
-        body = self._analyze_body(random.random())
+        body = analyze_body(self.symbols, random.random())
         self.client.post("/analyze", json=body, headers=self.headers, name="POST /analyze [uncached]")
 
     @task(1)
@@ -102,11 +118,8 @@ class WebSocketSubscriber(User):
     wait_time = between(0.5, 1.0)
 
     def on_start(self):
-        self.http_base = self.host.rstrip("/")
-        self.ws_url = self.http_base.replace("http", "ws", 1) + "/ws/realtime"
-        with urllib.request.urlopen(f"{self.http_base}/symbols", timeout=10) as response:
-            rows = json.loads(response.read())["symbols"]
-        self.symbols = [row["symbol"] for row in rows if row["data_available"]][:3] or ["ABE"]
+        self.ws_url = self.host.rstrip("/").replace("http", "ws", 1) + "/ws/realtime"
+        self.symbols = WORKLOAD["symbols"][:3]
 
     @task
     def first_push(self):
@@ -152,7 +165,9 @@ class TritonGrpcUser(User):
         self.windows = np.stack([close, high, low, close, volume], axis=-1).astype(np.float32)
 
     def on_stop(self):
-        self.client.close()
+        # grpcio under gevent can block in close() if a call was cut short; never let it hang the stop
+        with gevent.Timeout(5, False):
+            self.client.close()
 
     @task
     def infer(self):
