@@ -31,13 +31,18 @@ def save_forecaster(path: Path, model: Forecaster, arch: Architecture, metadata:
     return path
 
 
-def read_model_file(path: Path) -> dict:
+def read_payload(path: Path, expected_format: str, missing: str) -> dict:
+    """A torch file written by this package, checked to be of `expected_format` before use."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no model file (expected {BEST_MODEL} inside a training run directory)")
+        raise FileNotFoundError(f"{path}: {missing}")
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{path}: not a {MODEL_FORMAT} model file")
+    if not isinstance(payload, dict) or payload.get("format") != expected_format:
+        raise ValueError(f"{path}: not a {expected_format} file")
     return payload
+
+
+def read_model_file(path: Path) -> dict:
+    return read_payload(path, MODEL_FORMAT, f"no model file (expected {BEST_MODEL} inside a training run directory)")
 
 
 def load_forecaster(run_dir: str | Path) -> tuple[Forecaster, dict]:

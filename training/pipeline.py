@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from training import artifacts
-from training.checkpoint import BEST_MODEL, load_forecaster, read_model_file, save_forecaster
+from training.checkpoint import BEST_MODEL, load_forecaster, read_model_file, read_payload, save_forecaster
 from training.config import TrainConfig
 from training.dataset import MarketDataset, Samples, make_dataset
 from training.evaluation import (
@@ -246,12 +246,7 @@ def save_models(run_dir: Path, config: TrainConfig, dataset: MarketDataset, mode
 
 
 def read_checkpoint(path: Path) -> dict:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a {CHECKPOINT_FORMAT} checkpoint")
-    return payload
+    return read_payload(path, CHECKPOINT_FORMAT, "no such checkpoint")
 
 
 def evaluate_run(run_dir: Path, market_db_url: str | None = None, home: Path | None = None) -> Path:
