@@ -7,6 +7,7 @@ Every failure becomes `TritonUnavailable` (-> 503) or `TritonRejected` (the serv
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 ENSEMBLE_MODEL = "wig80"
 FEATURES_MODEL = "features"
 REQUEST_TIMEOUT_S = 30.0
+MODEL_INFO_MAX_AGE_S = 5.0  # how stale the served model version may be after a reload
 _REJECTION_STATUSES = ("INVALID_ARGUMENT", "OUT_OF_RANGE", "FAILED_PRECONDITION")
 
 
@@ -66,12 +68,15 @@ def _floats(text: str | None) -> tuple[float, ...]:
 
 
 class TritonForecaster:
-    def __init__(self, target: str, default_window: int, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
+    def __init__(self, target: str, default_window: int, timeout_s: float = REQUEST_TIMEOUT_S,
+                 info_max_age_s: float = MODEL_INFO_MAX_AGE_S) -> None:
         self.target = target
         self.default_window = default_window
         self.timeout_s = timeout_s
+        self.info_max_age_s = info_max_age_s
         self._client = grpcclient.InferenceServerClient(url=target)
         self._info: ModelInfo | None = None
+        self._info_read_at = 0.0
 
     async def close(self) -> None:
         await self._client.close()
@@ -83,11 +88,14 @@ class TritonForecaster:
             return False
 
     async def model_info(self) -> ModelInfo:
-        """The window, batch limit, feature names and version, read once from the model configs."""
-        if self._info is None:
+        """The window, batch limit, feature names and version from the model configs, read again once
+        they are `info_max_age_s` old: a model reloaded into Triton changes the version (and with it the
+        cache keys) within that time, without a request to Triton on every call."""
+        if self._info is None or time.monotonic() - self._info_read_at > self.info_max_age_s:
             ensemble = await self._call(self._client.get_model_config, ENSEMBLE_MODEL, as_json=True)
             features = await self._call(self._client.get_model_config, FEATURES_MODEL, as_json=True)
             self._info = _model_info(ensemble["config"], features["config"], self.default_window)
+            self._info_read_at = time.monotonic()
         return self._info
 
     async def forecast(self, windows: np.ndarray) -> Forecast:
