@@ -42,28 +42,32 @@ def _percentile(samples: list[float], q: float) -> float:
     return float(np.percentile(np.array(samples), q))
 
 
-async def measure_store(store: BarStore, market: list[BarSeries], reads: int) -> dict:
+async def measure_append(store: BarStore, market: list[BarSeries]) -> dict:
     rows = sum(len(series) for series in market)
     start = time.perf_counter()
     result = await store.append_many(market)
     append_s = time.perf_counter() - start
     assert result.stored == rows, result
-    symbol = market[len(market) // 2].symbol
-    for _ in range(20):  # warm caches and prepared statements
-        await store.last_bars(symbol, READ_BARS)
-    latencies = []
+    return {"rows": rows, "append_rows_per_s": rows / append_s}
+
+
+async def measure_reads(stores: dict[str, BarStore], symbol: str, reads: int) -> dict[str, dict]:
+    """Latency of reading the last 256 bars, the stores taking turns read by read, so that a busy
+    spell of the machine lands on every store alike and their ratio stays meaningful."""
+    for store in stores.values():
+        for _ in range(20):  # warm caches and prepared statements
+            await store.last_bars(symbol, READ_BARS)
+    latencies: dict[str, list[float]] = {name: [] for name in stores}
     for _ in range(reads):
-        start = time.perf_counter()
-        series = await store.last_bars(symbol, READ_BARS)
-        latencies.append((time.perf_counter() - start) * 1e3)
-    assert len(series) == READ_BARS
-    return {
-        "rows": rows,
-        "append_rows_per_s": rows / append_s,
-        "read_last_256_p50_ms": _percentile(latencies, 50),
-        "read_last_256_p99_ms": _percentile(latencies, 99),
-        "read_last_256_mean_ms": statistics.fmean(latencies),
-    }
+        for name, store in stores.items():
+            start = time.perf_counter()
+            series = await store.last_bars(symbol, READ_BARS)
+            latencies[name].append((time.perf_counter() - start) * 1e3)
+            assert len(series) == READ_BARS
+    return {name: {"read_last_256_p50_ms": _percentile(samples, 50),
+                   "read_last_256_p99_ms": _percentile(samples, 99),
+                   "read_last_256_mean_ms": statistics.fmean(samples)}
+            for name, samples in latencies.items()}
 
 
 def raw_sqlite_insert_rows_per_s(market: list[BarSeries]) -> float:
@@ -104,21 +108,30 @@ async def postgres_executemany_rows_per_s(market: list[BarSeries]) -> float:
 
 async def run(symbols: int, days: int, reads: int) -> dict:
     market = synthesize(symbols, days, seed=0)
+    symbol = market[len(market) // 2].symbol
     results: dict = {"symbols": symbols, "days": days, "reads": reads, "stores": {}}
     with tempfile.TemporaryDirectory() as home:
-        async with open_store(None, Path(home)) as store:
-            results["stores"]["embedded"] = await measure_store(store, market, reads)
-    results["stores"]["embedded"]["reference_raw_sqlite_rows_per_s"] = raw_sqlite_insert_rows_per_s(market)
-    if _postgres_reachable():
-        store = open_store(f"{POSTGRES_URL}?table=wig80_bench_{uuid.uuid4().hex[:10]}", Path("."))
-        try:
-            results["stores"]["postgres"] = await measure_store(store, market, reads)
-        finally:
-            await store.drop_table()
-            await store.close()
-        results["stores"]["postgres"]["reference_executemany_rows_per_s"] = await postgres_executemany_rows_per_s(market)
-    else:
-        print("PostgreSQL not reachable on 127.0.0.1:5432: only the embedded store is measured")
+        async with open_store(None, Path(home)) as embedded:
+            stores: dict[str, BarStore] = {"embedded": embedded}
+            results["stores"]["embedded"] = await measure_append(embedded, market)
+            results["stores"]["embedded"]["reference_raw_sqlite_rows_per_s"] = raw_sqlite_insert_rows_per_s(market)
+            postgres = None
+            if _postgres_reachable():
+                postgres = open_store(f"{POSTGRES_URL}?table=wig80_bench_{uuid.uuid4().hex[:10]}", Path("."))
+                stores["postgres"] = postgres
+            else:
+                print("PostgreSQL not reachable on 127.0.0.1:5432: only the embedded store is measured")
+            try:
+                if postgres is not None:
+                    results["stores"]["postgres"] = await measure_append(postgres, market)
+                    results["stores"]["postgres"]["reference_executemany_rows_per_s"] = \
+                        await postgres_executemany_rows_per_s(market)
+                for name, figures in (await measure_reads(stores, symbol, reads)).items():
+                    results["stores"][name].update(figures)
+            finally:
+                if postgres is not None:
+                    await postgres.drop_table()
+                    await postgres.close()
     return results
 
 
@@ -138,8 +151,10 @@ def regression_ratios() -> dict[str, dict]:
             "value": postgres["append_rows_per_s"] / postgres["reference_executemany_rows_per_s"],
             "higher_is_better": True,
         }
-        ratios["market_data_postgres_read_p99_vs_embedded"] = {
-            "value": postgres["read_last_256_p99_ms"] / embedded["read_last_256_p99_ms"],
+        # The median, not the p99: the p99 of a few hundred reads is a handful of samples, too few to
+        # gate on; the p99 is still measured and printed.
+        ratios["market_data_postgres_read_p50_vs_embedded"] = {
+            "value": postgres["read_last_256_p50_ms"] / embedded["read_last_256_p50_ms"],
             "higher_is_better": False,
         }
     return ratios

@@ -1,4 +1,5 @@
-from benchmarks.regression import judge
+from benchmarks.machine import machine_signature
+from benchmarks.regression import Baselines, confirm_failures, judge, median_ratios
 
 
 def test_ratio_within_tolerance_passes_and_beyond_fails():
@@ -22,7 +23,72 @@ def test_improvement_and_new_ratio_pass():
 
 
 def test_baseline_is_the_median_of_repeated_runs():
-    from benchmarks.regression import median_ratios
-
     runs = [{"r": {"value": value, "higher_is_better": True}} for value in (2.0, 9.0, 3.0)]
     assert median_ratios(runs) == {"r": {"value": 3.0, "higher_is_better": True}}
+
+
+def _ratio(value: float, higher_is_better: bool = False) -> dict:
+    return {"value": value, "higher_is_better": higher_is_better}
+
+
+def _one_machine(ratios: dict, machine_id: str = "this") -> Baselines:
+    return Baselines({"machines": {machine_id: {"cpu": "test", "ratios": ratios}}}, machine_id)
+
+
+def test_a_noisy_failure_that_does_not_reproduce_is_forgiven():
+    baseline = _one_machine({"bench_a.time_ratio": _ratio(1.0), "bench_b.speedup": _ratio(2.0, True)})
+    first = {"bench_a.time_ratio": _ratio(1.4), "bench_b.speedup": _ratio(2.0, True)}
+    asked: list[tuple[str, ...]] = []
+
+    def remeasure(modules):
+        asked.append(modules)
+        return {"bench_a.time_ratio": _ratio(1.05)}
+
+    confirmed = confirm_failures(first, baseline, 0.25, confirm=2, remeasure=remeasure)
+    assert asked == [("benchmarks.bench_a",)]  # only the failing module, and once: it then passed
+    assert confirmed["bench_a.time_ratio"]["value"] == 1.05
+    assert confirmed["bench_b.speedup"]["value"] == 2.0
+
+
+def test_a_regression_that_reproduces_in_every_run_still_fails():
+    baseline = _one_machine({"bench_b.speedup": _ratio(2.0, True)})
+    runs = iter([1.3, 1.2])
+    confirmed = confirm_failures({"bench_b.speedup": _ratio(1.1, True)}, baseline, 0.25, confirm=2,
+                                 remeasure=lambda modules: {"bench_b.speedup": _ratio(next(runs), True)})
+    assert confirmed["bench_b.speedup"]["value"] == 1.3  # the best of the three runs
+    assert not baseline.judge("bench_b.speedup", confirmed["bench_b.speedup"], 0.25).passed
+
+
+def test_a_machine_with_its_own_baseline_is_judged_by_it_alone():
+    document = {"machines": {"fast": {"ratios": {"r": _ratio(0.5)}}, "slow": {"ratios": {"r": _ratio(1.0)}}}}
+    assert not Baselines(document, "fast").judge("r", _ratio(0.9), 0.25).passed
+    assert Baselines(document, "slow").judge("r", _ratio(0.9), 0.25).passed
+
+
+def test_an_unknown_machine_is_judged_against_the_envelope_of_the_known_ones():
+    document = {"machines": {"fast": {"ratios": {"r": _ratio(0.5)}}, "slow": {"ratios": {"r": _ratio(1.0)}}}}
+    unknown = Baselines(document, "new")
+    assert not unknown.own
+    within = unknown.judge("r", _ratio(1.1), 0.25)
+    assert within.passed and within.baseline == 1.0  # the nearest known machine
+    assert not unknown.judge("r", _ratio(1.3), 0.25).passed  # outside every known machine's tolerance
+
+
+def test_recording_keeps_other_machines_and_this_machines_other_ratios():
+    document = {"machines": {"old": {"ratios": {"r": _ratio(0.5)}},
+                             "abc": {"cpu": "x", "ratios": {"r": _ratio(0.7), "s": _ratio(3.0, True)}}}}
+    signature = {"id": "abc", "cpu": "x", "isa": ["avx2"], "cpus": 2}
+    written = Baselines(document, "abc").record(signature, {"r": _ratio(0.8)}, "2026-12-01")
+    assert written["machines"]["old"] == document["machines"]["old"]
+    assert written["machines"]["abc"] == {"cpu": "x", "isa": ["avx2"], "cpus": 2, "recorded": "2026-12-01",
+                                          "ratios": {"r": _ratio(0.8), "s": _ratio(3.0, True)}}
+
+
+def test_machine_signature_names_the_vector_instruction_set(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("model name\t: Test CPU\nflags\t\t: fpu sse4_2 avx avx2 fma\n")
+    avx2 = machine_signature(cpuinfo)
+    cpuinfo.write_text("model name\t: Test CPU\nflags\t\t: fpu sse4_2 avx avx2 fma avx512f\n")
+    avx512 = machine_signature(cpuinfo)
+    assert avx2["cpu"] == "Test CPU" and avx2["isa"] == ["sse4_2", "avx", "avx2", "fma"]
+    assert avx2["id"] != avx512["id"]
