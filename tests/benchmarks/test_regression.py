@@ -74,6 +74,12 @@ def test_an_unknown_machine_is_judged_against_the_envelope_of_the_known_ones():
     assert not unknown.judge("r", _ratio(1.3), 0.25).passed  # outside every known machine's tolerance
 
 
+def test_another_machine_is_judged_with_a_doubled_tolerance():
+    document = {"machines": {"known": {"ratios": {"r": _ratio(1.0)}}}}
+    assert Baselines(document, "known").tolerance(0.25) == 0.25
+    assert Baselines(document, "other").tolerance(0.25) == 0.5
+
+
 def test_recording_keeps_other_machines_and_this_machines_other_ratios():
     document = {"machines": {"old": {"ratios": {"r": _ratio(0.5)}},
                              "abc": {"cpu": "x", "ratios": {"r": _ratio(0.7), "s": _ratio(3.0, True)}}}}
