@@ -7,7 +7,6 @@ synthetic market, and the parity report says so.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from feature_kernels import compute_features
 from market_data.bars import BarSeries
+from market_data.stores.sync import run_sync
 
 WINDOWS_PER_SYMBOL = 8
 MAX_SYMBOLS = 16
@@ -41,7 +41,7 @@ async def _stored_series(url: str | None, home: Path, n_bars: int) -> list[BarSe
 
 
 def stored_windows(url: str | None, home: Path, window: int) -> np.ndarray:
-    series = asyncio.run(_stored_series(url, home, window + WINDOWS_PER_SYMBOL - 1))
+    series = run_sync(_stored_series(url, home, window + WINDOWS_PER_SYMBOL - 1))
     return windows_of(series, window)
 
 

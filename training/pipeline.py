@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from market_data.stores.sync import run_sync
 from training import artifacts
 from training.checkpoint import BEST_MODEL, load_forecaster, read_model_file, read_payload, save_forecaster
 from training.config import TrainConfig
@@ -67,7 +67,7 @@ async def _read_store(config: TrainConfig) -> tuple[list, str]:
 
 
 def load_series(config: TrainConfig) -> tuple[list, str]:
-    return asyncio.run(_read_store(config))
+    return run_sync(_read_store(config))
 
 
 @dataclasses.dataclass

@@ -102,3 +102,10 @@ def test_wrong_feature_count_is_refused(onnx_file, forecaster):
     _, metadata = forecaster
     with pytest.raises(ValueError, match="FEATURES must be"):
         check_onnx_file(onnx_file, len(metadata["feature_names"]) + 1)
+
+
+async def test_real_inputs_are_read_from_the_store_inside_a_running_event_loop(forecaster, tiny_run):
+    """An export called from async code (a test, a notebook) still reads the stored bars."""
+    _, metadata = forecaster
+    real, source = real_feature_rows(None, tiny_run.home, metadata["window"])
+    assert source.startswith("bars store (") and len(real) > 0
