@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from gateway.api.errors import COMMON_RESPONSES, install_error_handlers
 from gateway.api.routes import analysis, bars, health, metrics, realtime, spectrum, symbols
 from gateway.api.routes.health import package_version
-from gateway.rate_limit import RateLimiter, limiter_storage, rate_limit_middleware
+from gateway.rate_limit import RateLimiter, RateLimitMiddleware, limiter_storage
 from gateway.services import open_services
 from wig80.settings import Settings, get_settings
 
@@ -38,7 +38,7 @@ def create_app(settings: Settings, redis_prefix: str = DEFAULT_REDIS_PREFIX) -> 
         settings.rate_limit_per_minute,
         settings.rate_limit_burst_per_second,
     )
-    app.middleware("http")(rate_limit_middleware(limiter, settings.api_key))
+    app.add_middleware(RateLimitMiddleware, limiter=limiter, api_key=settings.api_key)
     install_error_handlers(app)
     for module in (health, analysis, spectrum, symbols, bars, metrics, realtime):
         app.include_router(module.router)

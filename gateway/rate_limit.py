@@ -19,6 +19,7 @@ from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import metrics
 
@@ -101,21 +102,35 @@ def client_id(request: Request, api_key: str | None) -> str:
     return "addr:" + (request.client.host if request.client else "unknown")
 
 
-def rate_limit_middleware(limiter: RateLimiter, api_key: str | None):
-    async def middleware(request: Request, call_next):
-        if request.url.path in EXEMPT_PATHS:
-            return await call_next(request)
-        decision = await limiter.check(client_id(request, api_key))
-        if decision is not None and not decision.allowed:
+class RateLimitMiddleware:
+    """Plain ASGI middleware (Starlette's BaseHTTPMiddleware costs every request an extra task and
+    stream): limits HTTP requests outside EXEMPT_PATHS, answers 429 with Retry-After, and adds the
+    X-RateLimit-* headers to every limited path's response. WebSockets have their own message limit."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, api_key: str | None) -> None:
+        self.app, self.limiter, self.api_key = app, limiter, api_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
+            await self.app(scope, receive, send)
+            return
+        decision = await self.limiter.check(client_id(Request(scope), self.api_key))
+        if decision is None:
+            await self.app(scope, receive, send)
+            return
+        if not decision.allowed:
             metrics.RATE_LIMITED.labels(scope=decision.scope).inc()
             detail = f"rate limit exceeded: {decision.limit} requests per {decision.scope}"
-            return JSONResponse({"detail": detail}, status_code=429, headers=decision.headers())
-        response = await call_next(request)
-        if decision is not None:
-            response.headers.update(decision.headers())
-        return response
+            await JSONResponse({"detail": detail}, status_code=429, headers=decision.headers())(scope, receive, send)
+            return
+        extra = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in decision.headers().items()]
 
-    return middleware
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class MessageRateLimiter:
