@@ -73,17 +73,19 @@ class AnalysisService:
         started = time.perf_counter()
         ticker = ticker_of(request.symbol)
         info = await self._model_info_for(ticker)
-        series = await self.window(ticker, info.window, info.window)
-        key = cache_key(
-            self.cache_prefix, request.model_dump(mode="json") | {"symbol": ticker},
-            str(series.dates[-1]), info.model_version,
-        )
-        cached = await self.cache.get(key)
+        request_fields = request.model_dump(mode="json") | {"symbol": ticker}
+        # A hit needs only the last bar's date (the key); the whole window is read on a miss.
+        last_bar = await self.window(ticker, 1, 1)
+        cached = await self.cache.get(cache_key(self.cache_prefix, request_fields, str(last_bar.dates[-1]),
+                                                info.model_version))
         if cached is not None:
             metrics.CACHE_HITS.inc()
             response = PredictionResponse.model_validate_json(cached)
             return response.model_copy(update={"processing_time_ms": _elapsed_ms(started)}), "cache"
         metrics.CACHE_MISSES.inc()
+        series = await self.window(ticker, info.window, info.window)
+        # keyed by the window actually forecast, should a bar have arrived in between
+        key = cache_key(self.cache_prefix, request_fields, str(series.dates[-1]), info.model_version)
         forecast = await self.forecaster.forecast(series.ohlcv[np.newaxis])
         response = self._prediction(ticker, series, forecast, 0, info, request)
         response = response.model_copy(update={"processing_time_ms": _elapsed_ms(started)})
