@@ -120,6 +120,9 @@ class EmbeddedBarStore(BarStore):
             for symbol, count, first, last in rows
         }
 
+    async def ping(self) -> None:
+        await self._run(lambda connection: connection.execute("SELECT 1 FROM bars LIMIT 1").fetchall())
+
     async def close(self) -> None:
         if self._closed:
             return

@@ -198,6 +198,10 @@ class PostgresBarStore(BarStore):
         )
         return {row[0]: SymbolSummary(int(row[1]), row[2].date(), row[3].date()) for row in rows}
 
+    async def ping(self) -> None:
+        pool = await self._connection_pool()
+        await pool.fetch(f"SELECT 1 FROM {self.table} LIMIT 1")
+
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()

@@ -26,7 +26,7 @@ def package_version() -> str:
 
 async def _store_connected(store) -> bool:
     try:
-        await asyncio.wait_for(store.list_symbols(), STORE_CHECK_TIMEOUT_S)
+        await asyncio.wait_for(store.ping(), STORE_CHECK_TIMEOUT_S)
     except Exception:  # any failure of the store is what this check reports
         return False
     return True

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from market_data.bars import BarSeries
-from market_data.stores import AppendResult, SymbolSummary
+from market_data.stores import AppendResult, SymbolSummary, open_store
 from market_data.synthetic import synthesize
 
 
@@ -99,3 +99,18 @@ async def test_empty_append_stores_nothing(any_store):
 
 def test_a_date_is_a_date(market):
     assert isinstance(market[0].dates[0].item(), datetime.date)
+
+
+
+async def test_ping_answers_on_a_reachable_store(any_store, market):
+    await any_store.append_many(market)
+    await any_store.ping()
+
+
+async def test_ping_fails_when_the_database_is_unreachable(tmp_path):
+    from tests.fixtures.services import free_port
+
+    store = open_store(f"postgresql://postgres@127.0.0.1:{free_port()}/test", tmp_path)
+    with pytest.raises(OSError):
+        await store.ping()
+    await store.close()
