@@ -38,6 +38,13 @@ def write_json(path: Path, data: dict) -> Path:
     return path
 
 
+def _save(figure: plt.Figure, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
+
+
 def plot_training_curves(path: Path, history: dict) -> Path:
     """One panel per MGDL grade plus the single-grade network: train and validation loss per epoch."""
     panels = [(f"MGDL grade {g}", [r for r in history["mgdl"] if r["grade"] == g])
@@ -52,10 +59,7 @@ def plot_training_curves(path: Path, history: dict) -> Path:
         axis.set_xlabel("epoch")
         axis.set_ylabel("NLL + spectral")
         axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def plot_calibration(path: Path, split_metrics: dict) -> Path:
@@ -69,10 +73,7 @@ def plot_calibration(path: Path, split_metrics: dict) -> Path:
     axis.set_ylabel("realised hit rate")
     axis.set_title("calibration (test, all horizons)")
     axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def _cell(value: float | None, digits: int = 4) -> str:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from export.exporter import export_run
 from export.parity_inputs import stored_windows
 from tests.fixtures.services import free_port
 from tests.fixtures.triton import start_triton
-from tests.serving.conftest import in_process, ohlcv_input
+from tests.serving.conftest import http_ready, in_process, ohlcv_input
 from training.checkpoint import write_untrained_run
 
 pytestmark = pytest.mark.triton
@@ -124,14 +123,6 @@ def port_arguments(http_port: int, grpc_port: int, metrics_port: int) -> list[st
     return ["--http-port", str(http_port), "--grpc-port", str(grpc_port), "--metrics-port", str(metrics_port)]
 
 
-def ready(http_port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v2/health/ready", timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_wig80_serve_triton_only_starts_and_stops_cleanly(stop_signal, triton_server, tmp_path):
     http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
@@ -141,13 +132,13 @@ def test_wig80_serve_triton_only_starts_and_stops_cleanly(stop_signal, triton_se
                       *port_arguments(http_port, grpc_port, metrics_port)], env)
     try:
         cli.wait_serving(timeout=120)
-        assert ready(http_port)
+        assert http_ready(http_port)
         cli.stop(stop_signal)
     finally:
         cli.kill_if_running()
     assert cli.process.returncode == 0, cli.output
     assert f"127.0.0.1:{grpc_port}" in cli.output and "stopping tritonserver" in cli.output
-    assert not ready(http_port)
+    assert not http_ready(http_port)
     assert (tmp_path / "logs" / f"tritonserver-{http_port}.log").stat().st_size > 0
 
 
