@@ -17,7 +17,7 @@ VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl
                 "avx512ifma", "avx512vbmi", "amx_tile", "amx_bf16", "amx_int8", "neon", "asimd", "sve")
 
 
-def _cpuinfo(path: Path = Path("/proc/cpuinfo")) -> tuple[str, set[str]]:
+def _cpuinfo(path: Path) -> tuple[str, set[str]]:
     model, flags = platform.processor() or platform.machine(), set()
     if path.exists():
         for line in path.read_text().splitlines():

@@ -54,9 +54,9 @@ class BarStore(abc.ABC):
     async def list_symbols(self) -> dict[str, SymbolSummary]:
         """Every stored symbol with its row count and first/last date, in symbol order."""
 
+    @abc.abstractmethod
     async def ping(self) -> None:
         """Raise unless the store answers a query (a cheap one: health checks call this often)."""
-        await self.list_symbols()
 
     @abc.abstractmethod
     async def close(self) -> None:
