@@ -78,6 +78,7 @@ def embedded_server(args: argparse.Namespace, settings) -> TritonServer:
 def serve_command(args: argparse.Namespace) -> int:
     from wig80.settings import get_settings
 
+    stop_on_signals()
     settings = get_settings()
     if not args.triton_only and importlib.util.find_spec("gateway.main") is None:
         return fail(
@@ -94,7 +95,6 @@ def serve_command(args: argparse.Namespace) -> int:
             f"{server.repository} has no exported version of {', '.join(missing)}: "
             "run `wig80 export RUN_DIR` (or `wig80 up`) first"
         )
-    stop_on_sigterm()
     try:
         say(f"starting tritonserver on {server.repository} (log {server.log_path})")
         server.start().wait_ready()
@@ -113,13 +113,18 @@ def serve_command(args: argparse.Namespace) -> int:
         server.stop()
 
 
-def stop_on_sigterm() -> None:
-    """SIGTERM (docker stop, kill) takes the same clean path as Ctrl-C."""
+def stop_on_signals() -> None:
+    """SIGINT (Ctrl-C) and SIGTERM (docker stop, kill) both take the clean path: KeyboardInterrupt.
+
+    Set explicitly for both: a process started in the background of a non-interactive shell (as CI
+    does) starts with SIGINT ignored, and Python then installs no Ctrl-C handler of its own.
+    """
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupt)
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, interrupt)
 
 
 def wait_for_interrupt(server: TritonServer) -> int:
@@ -161,6 +166,7 @@ def up_command(args: argparse.Namespace) -> int:
     from training.pipeline import train_run
     from wig80.settings import get_settings
 
+    stop_on_signals()
     settings = get_settings()
     repository = Path(args.repository or settings.model_repository)
     say(f"training the {args.profile} profile (an empty bar store gets a synthetic market first)")

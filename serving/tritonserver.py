@@ -8,7 +8,6 @@ the reloaded model is ready, so a reload costs no failed request.
 from __future__ import annotations
 
 import atexit
-import signal
 import subprocess
 import time
 import urllib.error
@@ -17,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
+from serving import children
 from serving.triton_binary import TritonBinary
 
 MODELS = ("features", "mgdl", "wig80")  # load order: an ensemble after the models it composes
@@ -96,15 +96,11 @@ class TritonServer:
         binary = TritonBinary.from_wheel()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            # own session: a terminal's Ctrl-C reaches us, and we stop the server in order
-            self._process = subprocess.Popen(
-                self.command(binary),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=binary.environment(),
-                start_new_session=True,
+            # its own session (a terminal's Ctrl-C reaches us, and we stop it in order); dies with us
+            self._process = children.spawn(
+                self.command(binary), stdout=log, stderr=subprocess.STDOUT, env=binary.environment()
             )
-        atexit.register(self.stop)  # its own session: no Ctrl-C reaches it, so never leave it behind
+        atexit.register(self.stop)  # a clean exit drains it; a killed one takes it along (death signal)
         return self
 
     def is_running(self) -> bool:
@@ -179,14 +175,7 @@ class TritonServer:
         if process is None:
             return None
         atexit.unregister(self.stop)
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        return process.returncode
+        return children.stop(process, timeout)
 
     def __enter__(self) -> TritonServer:
         return self.start().wait_ready()

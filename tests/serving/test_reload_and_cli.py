@@ -1,4 +1,5 @@
-"""A second export is loaded while a client loops with no failed request; `wig80 serve` stops cleanly."""
+"""A second export is loaded while a client loops with no failed request; `wig80 serve` stops cleanly,
+also when started as a background job of a script (SIGINT ignored), and takes Triton along when killed."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import tritonclient.grpc as grpcclient
 
 from export.exporter import export_run
 from export.parity_inputs import stored_windows
+from tests.fixtures.processes import describe, process_tree, survivors
 from tests.fixtures.services import free_port
 from tests.fixtures.triton import start_triton
 from tests.serving.conftest import http_ready, in_process, ohlcv_input
@@ -86,12 +88,20 @@ def settings_feature_names(tiny_run) -> list[str]:
     return list(load_forecaster(tiny_run.run_dir)[1]["feature_names"])
 
 
+def ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class ServingCli:
-    """`python -m wig80.cli ARGS` in a child process, read until it says it is serving."""
+    """`python -m wig80.cli ARGS` in a child process, read until it says it is serving.
+
+    It starts with SIGINT ignored, as a command started in the background of a non-interactive
+    shell (CI's) does: the command must handle SIGINT itself.
+    """
 
     def __init__(self, args: list[str], env: dict[str, str]):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "wig80.cli", *args],
+            [sys.executable, "-m", "wig80.cli", *args], preexec_fn=ignore_sigint,
             cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         self.lines: list[str] = []
@@ -140,6 +150,25 @@ def test_wig80_serve_triton_only_starts_and_stops_cleanly(stop_signal, triton_se
     assert f"127.0.0.1:{grpc_port}" in cli.output and "stopping tritonserver" in cli.output
     assert not http_ready(http_port)
     assert (tmp_path / "logs" / f"tritonserver-{http_port}.log").stat().st_size > 0
+
+
+def test_a_sigkilled_wig80_serve_leaves_no_tritonserver_behind(triton_server, tmp_path):
+    http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "WIG80_HOME": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("TRITON_URL", None)
+    cli = ServingCli(["serve", "--triton-only", "--repository", str(triton_server.repository),
+                      *port_arguments(http_port, grpc_port, metrics_port)], env)
+    try:
+        cli.wait_serving(timeout=120)
+        tree = process_tree(cli.process.pid)
+        # tritonserver, and under it the Python backend's stub for the `features` model
+        assert any("tritonserver" in p.name() for p in tree) and len(tree) >= 3, describe(tree)
+        cli.process.kill()  # SIGKILL: no handler, no finally, no atexit runs in the CLI
+        cli.process.wait(timeout=10)
+        assert survivors(tree, timeout=10) == [], describe(tree)
+    finally:
+        cli.kill_if_running()
+    assert not http_ready(http_port)
 
 
 def test_wig80_serve_refuses_an_empty_repository(tmp_path):
