@@ -41,21 +41,30 @@ def gateway_ready(url: str) -> bool:
         return False
 
 
+def home_environment(settings) -> dict[str, str]:
+    """The children work in this home (absolute, whatever their working directory): its store, models and
+    repository belong together, so the served model always has its bars."""
+    return {**os.environ, "WIG80_HOME": str(Path(settings.home).resolve())}
+
+
 def ensure_exported_model(settings) -> None:
-    repository = Path(settings.model_repository)
+    repository = settings.repository_dir
     if any(p.is_dir() and p.name.isdigit() for p in (repository / "mgdl").glob("*")):
         return
-    print("[loadtest] no exported model: training the quick profile and exporting it", flush=True)
+    print(f"[loadtest] no exported model in {repository}: training the quick profile and exporting it",
+          flush=True)
+    env = home_environment(settings)
     train = subprocess.run([BIN / "wig80", "train", "--profile", "quick"], check=True, stdout=subprocess.PIPE,
-                           text=True)
+                           text=True, env=env)
     run_dir = train.stdout.strip().splitlines()[-1]
-    subprocess.run([BIN / "wig80", "export", run_dir], check=True)
+    subprocess.run([BIN / "wig80", "export", run_dir], check=True, env=env)
 
 
 def start_stack(settings, url: str) -> subprocess.Popen:
     ensure_exported_model(settings)
     print("[loadtest] starting `wig80 serve` (rate limits lifted, access log off)", flush=True)
-    server = subprocess.Popen([BIN / "wig80", "serve"], env={**os.environ, **LOAD_TEST_SERVER_ENV}, cwd=ROOT)
+    server = subprocess.Popen([BIN / "wig80", "serve"], env={**home_environment(settings), **LOAD_TEST_SERVER_ENV},
+                              cwd=ROOT)
     deadline = time.monotonic() + 300
     while not gateway_ready(url):
         if server.poll() is not None or time.monotonic() > deadline:

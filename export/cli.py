@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--repository",
         type=Path,
         default=None,
-        help="model repository folder (default: WIG80_MODEL_REPOSITORY, model_repository/)",
+        help="model repository folder (default: WIG80_MODEL_REPOSITORY, else WIG80_HOME/model_repository)",
     )
     parser.set_defaults(handler=run_export_command)
 

@@ -54,14 +54,14 @@ def export_run(
     settings: Settings | None = None,
     dynamic_batching: bool = True,
 ) -> ExportResult:
-    """Export `run_dir` into `repository` (default: settings.model_repository).
+    """Export `run_dir` into `repository` (default: the home's, settings.repository_dir).
 
     Raises ParityError when ONNX Runtime and PyTorch disagree; nothing is written then.
     """
     from training.checkpoint import load_forecaster
 
     settings = settings or get_settings()
-    repository = Path(repository or settings.model_repository)
+    repository = Path(repository or settings.repository_dir)
     module, metadata = load_forecaster(run_dir)
     feature_names = check_feature_names(metadata)
     shape = ServingShape(

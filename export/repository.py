@@ -11,8 +11,10 @@ Layout (one export adds version N to all three models, so their numbers line up)
     <repository>/wig80/config.pbtxt          the ensemble
     <repository>/wig80/N/model_metadata.json
 
-The templates and `model.py` files are source in the project's `model_repository/`; when exporting to
-another folder they are copied there too, so any repository explains itself. `version_policy` keeps
+The templates and `model.py` files are source in the project's `model_repository/`, which is never a
+repository itself: the one Triton serves is rendered under `WIG80_HOME/model_repository` (build output,
+beside the home's data, models and registry), and the templates are copied there too, so any repository
+explains itself. `version_policy` keeps
 the latest two versions loaded; older version folders stay on disk until removed by hand.
 """
 
@@ -120,10 +122,17 @@ def next_version(repository: Path) -> int:
     return versions[-1] + 1 if versions else 1
 
 
-def copy_sources(repository: Path, source: Path = SOURCE_REPOSITORY) -> None:
-    """Templates and model.py next to the rendered configs, unless the repository is the source itself."""
+def refuse_source_tree(repository: Path, source: Path = SOURCE_REPOSITORY) -> None:
+    """Version folders are build output of one home; the source tree's model_repository/ holds templates only."""
     if repository.resolve() == source.resolve():
-        return
+        raise ValueError(
+            f"{repository} is the source tree's template folder, not a repository: export into "
+            "WIG80_HOME/model_repository (the default) or pass another --repository"
+        )
+
+
+def copy_sources(repository: Path, source: Path = SOURCE_REPOSITORY) -> None:
+    """Templates and model.py next to the rendered configs, so any repository explains itself."""
     for model in MODELS:
         (repository / model).mkdir(parents=True, exist_ok=True)
         for path in (source / model).iterdir():
@@ -141,6 +150,7 @@ def write_version(
     source: Path = SOURCE_REPOSITORY,
 ) -> int:
     """Add version N (returned) of every model and rewrite the configs; a reader never sees half a version."""
+    refuse_source_tree(repository, source)
     repository.mkdir(parents=True, exist_ok=True)
     copy_sources(repository, source)
     version = next_version(repository)

@@ -39,7 +39,7 @@ def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
         "--repository",
         type=Path,
         default=None,
-        help="model repository (default: WIG80_MODEL_REPOSITORY, model_repository/)",
+        help="model repository (default: WIG80_MODEL_REPOSITORY, else WIG80_HOME/model_repository)",
     )
     parser.add_argument("--http-port", type=int, default=None, help="Triton HTTP port (default 8000)")
     parser.add_argument("--grpc-port", type=int, default=None, help="Triton gRPC port (default 8001)")
@@ -66,7 +66,7 @@ def missing_models(repository: Path) -> list[str]:
 
 def embedded_server(args: argparse.Namespace, settings) -> TritonServer:
     return TritonServer(
-        Path(args.repository or settings.model_repository),
+        Path(args.repository or settings.repository_dir),
         args.http_port or settings.triton_http_port,
         args.grpc_port or settings.triton_grpc_port,
         args.metrics_port or settings.triton_metrics_port,
@@ -168,7 +168,7 @@ def up_command(args: argparse.Namespace) -> int:
 
     stop_on_signals()
     settings = get_settings()
-    repository = Path(args.repository or settings.model_repository)
+    repository = Path(args.repository or settings.repository_dir)
     say(f"training the {args.profile} profile (an empty bar store gets a synthetic market first)")
     try:
         run_dir = train_run(settings, profile=args.profile)

@@ -36,3 +36,14 @@ def test_bad_value_is_refused_with_the_field_name(monkeypatch):
     monkeypatch.setenv("WIG80_BATCH_SIZE", "0")
     with pytest.raises(ValidationError, match="batch_size"):
         Settings(_env_file=None)
+
+
+def test_the_model_repository_follows_the_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("WIG80_MODEL_REPOSITORY", raising=False)
+    monkeypatch.setenv("WIG80_HOME", str(tmp_path / "a"))
+    settings = Settings(_env_file=None)
+    assert settings.repository_dir == tmp_path / "a" / "model_repository"
+    # a copy made for another home (as the tests and the benchmarks make them) follows that home
+    assert settings.model_copy(update={"home": tmp_path / "b"}).repository_dir == tmp_path / "b" / "model_repository"
+    monkeypatch.setenv("WIG80_MODEL_REPOSITORY", str(tmp_path / "elsewhere"))
+    assert Settings(_env_file=None).repository_dir == tmp_path / "elsewhere"

@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     triton_metrics_port: int = 8002
     max_batch_size: int = Field(32, ge=1)
     max_queue_delay_microseconds: int = Field(500, ge=0)
-    model_repository: Path = Path("model_repository")
+    model_repository: Path | None = Field(
+        None, description="the repository Triton serves (default: WIG80_HOME/model_repository)"
+    )
 
     # serving: gateway
     api_host: str = "127.0.0.1"
@@ -70,6 +72,11 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def repository_dir(self) -> Path:
+        """The Triton model repository of this home: rendered configs and version folders (build output)."""
+        return self.model_repository or self.home / "model_repository"
 
 
 @lru_cache

@@ -11,6 +11,7 @@ import feature_kernels
 from export.exporter import export_run
 from export.repository import (
     MODELS,
+    SOURCE_REPOSITORY,
     TARGETS,
     ServingShape,
     render_configs,
@@ -174,3 +175,17 @@ def test_a_run_trained_on_other_features_is_refused(tiny_run, tmp_path):
     with pytest.raises(ValueError, match="retrain before exporting"):
         export_run(run_dir, tmp_path / "repo", "cpu", settings=tiny_run.settings())
     assert not (tmp_path / "repo").exists()
+
+
+def test_the_source_tree_templates_are_never_a_repository(tiny_run):
+    before = sorted(p.name for p in SOURCE_REPOSITORY.rglob("*"))
+    with pytest.raises(ValueError, match="template folder"):
+        export_run(tiny_run.run_dir, SOURCE_REPOSITORY, "cpu", settings=tiny_run.settings())
+    assert sorted(p.name for p in SOURCE_REPOSITORY.rglob("*")) == before
+
+
+def test_an_export_without_a_repository_lands_in_its_home(tiny_run, tmp_path):
+    settings = tiny_run.settings(home=tmp_path / "home")
+    result = export_run(tiny_run.run_dir, settings=settings)
+    assert result.repository == tmp_path / "home" / "model_repository"
+    assert (result.repository / "wig80" / str(result.version)).is_dir()

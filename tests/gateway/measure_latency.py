@@ -1,9 +1,9 @@
 """Sequential latency of a real gateway over a real Triton: /analyze from Triton vs from the cache, a batch.
 
-    python -m tests.gateway.measure_latency --repository REPO --home HOME [--redis-url redis://127.0.0.1:6379/15]
+    python -m tests.gateway.measure_latency --home HOME [--repository REPO] [--redis-url redis://127.0.0.1:6379/15]
 
-REPO is an exported model repository (`wig80 export RUN --repository REPO`), HOME a WIG80_HOME whose
-store holds the run's symbols. Prints a Markdown table of p50/p95 in milliseconds. Not a load test
+HOME is a WIG80_HOME whose store holds the run's symbols, REPO an exported model repository (default:
+HOME/model_repository, where `wig80 export` writes). Prints a Markdown table of p50/p95 in milliseconds. Not a load test
 (that is benchmarks/' Locust file): one client, one request at a time.
 """
 
@@ -55,13 +55,13 @@ def measure(client: httpx.Client, symbols: list[str], count: int) -> dict[str, t
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repository", type=Path, required=True)
+    parser.add_argument("--repository", type=Path, default=None, help="default: HOME/model_repository")
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--redis-url", default="")
     parser.add_argument("--requests", type=int, default=120)
     args = parser.parse_args()
     prefix = f"measure-{uuid.uuid4().hex[:8]}"
-    triton = start_triton(args.repository, args.home)
+    triton = start_triton(args.repository or args.home / "model_repository", args.home)
     port = free_port()
     env = {**os.environ, **UNLIMITED, "WIG80_HOME": str(args.home), "TRITON_URL": triton.grpc_address,
            "REDIS_URL": args.redis_url, "WIG80_TEST_REDIS_PREFIX": prefix}

@@ -195,13 +195,14 @@ def test_wig80_serve_refuses_an_empty_repository(tmp_path):
 
 
 def test_wig80_up_trains_exports_and_serves(tmp_path):
-    """`wig80 up` on an empty home: synthetic market -> tiny training run -> export -> Triton serving it."""
+    """`wig80 up` on an empty home: synthetic market -> tiny training run -> export into the home's own
+    repository -> Triton serving it."""
     http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
     env = {**os.environ, "WIG80_HOME": str(tmp_path / "home"), "PYTHONPATH": str(PROJECT_ROOT)}
-    env.pop("TRITON_URL", None)
-    env.pop("MARKET_DB_URL", None)
-    repository = tmp_path / "repo"
-    cli = ServingCli(["up", "--profile", "tiny", "--triton-only", "--repository", str(repository),
+    for name in ("TRITON_URL", "MARKET_DB_URL", "WIG80_MODEL_REPOSITORY"):
+        env.pop(name, None)
+    repository = tmp_path / "home" / "model_repository"
+    cli = ServingCli(["up", "--profile", "tiny", "--triton-only",
                       *port_arguments(http_port, grpc_port, metrics_port)], env)
     try:
         cli.wait_serving(timeout=240)
