@@ -24,7 +24,13 @@ _TINY = 1e-12
 # more when other processes keep the cores busy (measured in benchmarks/feature_kernels_bench.py).
 PARALLEL_MIN_BATCH = 16
 
+# A bar's prices must satisfy low <= open, close <= high, within this fraction of high. Bars
+# validated in float64 stay consistent in float32 (rounding is monotone); the slack (~8 float32
+# ulps) admits prices a client derived in float32 by another path, e.g. adjusted by a factor.
+RANGE_TOLERANCE = 1e-6
+
 _OK, _NON_FINITE, _NON_POSITIVE_PRICE, _NEGATIVE_VOLUME, _NON_FINITE_FEATURE = 0, 1, 2, 3, 4
+_HIGH_BELOW_LOW, _OUTSIDE_RANGE = 5, 6
 _REASONS = {
     _NON_FINITE: "is not finite (NaN or inf)",
     _NON_POSITIVE_PRICE: "is not a positive price",
@@ -41,7 +47,8 @@ def compute_features(windows: np.ndarray, *, band_edges: tuple[float, float] = B
     W >= MIN_WINDOW. Returns float32 (B, len(FEATURE_NAMES)), always finite.
     band_edges: the low/mid and mid/high cut-offs in cycles per trading day.
     parallel: spread the batch over Numba's threads (prange); None = when B >= PARALLEL_MIN_BATCH.
-    Raises ValueError naming the window and row of the first bad value.
+    Raises ValueError naming the window and row of the first bad value: NaN/inf, a price <= 0, a
+    negative volume, or a price outside the bar's [low, high] (RANGE_TOLERANCE of slack).
     """
     _check_batch(windows)
     edges = _check_band_edges(band_edges)
@@ -84,7 +91,14 @@ def _describe_bad_window(windows: np.ndarray, b: int, status: np.ndarray) -> str
     if code == _NON_FINITE_FEATURE:
         return f"windows[{b}]: {_REASONS[code]}"
     value = windows[b, row, column]
-    return f"windows[{b}] row {row} ({COLUMNS[column]}={value!r}) {_REASONS[code]}"
+    high, low = windows[b, row, 1], windows[b, row, 2]
+    if code == _HIGH_BELOW_LOW:
+        reason = f"is below low={low!r}"
+    elif code == _OUTSIDE_RANGE:
+        reason = f"is outside [low, high] = [{low!r}, {high!r}]"
+    else:
+        reason = _REASONS[code]
+    return f"windows[{b}] row {row} ({COLUMNS[column]}={value!r}) {reason}"
 
 
 @njit(parallel=True, cache=True)
@@ -125,7 +139,24 @@ def _validate_window(window: np.ndarray) -> tuple[int, int, int]:
                 return _NON_POSITIVE_PRICE, i, c
             if c == 4 and value < 0.0:
                 return _NEGATIVE_VOLUME, i, c
+        code, c = _inconsistent_prices(window[i])
+        if code != _OK:
+            return code, i, c
     return _OK, 0, 0
+
+
+@njit(cache=True)
+def _inconsistent_prices(bar: np.ndarray) -> tuple[int, int]:
+    """(code, column) of the first price outside the bar's [low, high] range, or (_OK, 0)."""
+    high = bar[1]
+    low = bar[2]
+    slack = RANGE_TOLERANCE * high
+    if high < low - slack:
+        return _HIGH_BELOW_LOW, 1
+    for c in (3, 0):  # close first: it is the price every feature uses
+        if bar[c] < low - slack or bar[c] > high + slack:
+            return _OUTSIDE_RANGE, c
+    return _OK, 0
 
 
 @njit(cache=True)

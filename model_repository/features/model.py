@@ -2,8 +2,9 @@
 
 `execute` batches: the windows of every request in the batch go through
 `feature_kernels.compute_features` in one call, and the rows are split back per request. A request
-the kernels refuse (too short a window, NaN/inf, a non-positive price, a negative volume) gets its
-own error naming the window, row and column; the others in the batch are answered normally.
+the kernels refuse (too short a window, NaN/inf, a non-positive price, a negative volume, a price
+outside its bar's [low, high]) gets its own error naming the window, row and column; the others in
+the batch are answered normally.
 """
 
 import json
@@ -22,8 +23,9 @@ def invalid_argument(message):
 def window_problem(windows):
     """Why Triton's shape check let through windows the kernels cannot use, or None.
 
-    Values (NaN/inf, prices <= 0, negative volume) are checked by compute_features itself, in the
-    batch call; a refused batch is retried per request so that the error stays with its request.
+    Values (NaN/inf, prices <= 0, negative volume, a price outside its bar's [low, high]) are
+    checked by compute_features itself, in the batch call; a refused batch is retried per request
+    so that the error stays with its request.
     """
     if windows.shape[1] < MIN_WINDOW:
         return f"OHLCV window has {windows.shape[1]} bars; the features need at least {MIN_WINDOW}"

@@ -187,6 +187,45 @@ def test_bad_value_names_window_and_row(column: int, value: float, reason: str) 
         compute_features(windows)
 
 
+@pytest.mark.parametrize(("column", "factor", "message"), [
+    (1, 0.9, r"\(high=[\d.]+\) is below low=[\d.]+"),
+    (3, 1.1, r"\(close=[\d.]+\) is outside \[low, high\] = \[[\d.]+, [\d.]+\]"),
+    (3, 0.9, r"\(close=[\d.]+\) is outside \[low, high\]"),
+    (0, 1.1, r"\(open=[\d.]+\) is outside \[low, high\]"),
+    (0, 0.9, r"\(open=[\d.]+\) is outside \[low, high\]"),
+], ids=["high<low", "close>high", "close<low", "open>high", "open<low"])
+@pytest.mark.parametrize("parallel", [True, False])
+def test_inconsistent_bar_names_window_row_and_range(column: int, factor: float, message: str,
+                                                     parallel: bool) -> None:
+    windows = bad()
+    high, low = windows[1, 30, 1], windows[1, 30, 2]
+    windows[1, 30, column] = (low if factor < 1 else high) * factor
+    with pytest.raises(ValueError, match=rf"windows\[1\] row 30 {message}"):
+        compute_features(windows, parallel=parallel)
+
+
+def test_prices_a_float32_rounding_apart_are_consistent() -> None:
+    windows = bad()
+    windows[0, :, 0] = windows[0, :, 1]  # open at the high, close at the low, each one ulp outside
+    windows[0, :, 3] = windows[0, :, 2]
+    windows[0, :, 0] = np.nextafter(windows[0, :, 0], np.float32(np.inf))
+    windows[0, :, 3] = np.nextafter(windows[0, :, 3], np.float32(0.0))
+    assert np.isfinite(compute_features(windows)).all()
+    windows[0, 9, 3] = windows[0, 9, 2] * np.float32(1.0 - 10 * feature_kernels.pipeline.RANGE_TOLERANCE)
+    with pytest.raises(ValueError, match=r"windows\[0\] row 9 \(close="):
+        compute_features(windows)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_every_synthetic_and_real_bar_passes_the_range_check_in_float32(seed: int) -> None:
+    from market_data.synthetic import synthesize
+
+    whole_series = [s.ohlcv for s in synthesize(8, 1500, seed)]
+    whole_series += [load_stooq(s) for s in STOOQ_SYMBOLS] if seed == 0 else []
+    for ohlcv in whole_series:  # one window per series: every bar is checked
+        compute_features(ohlcv[None].astype(np.float32))
+
+
 @pytest.mark.parametrize(("windows", "message"), [
     (np.zeros((2, 256, 4), np.float32), "shape"),
     (np.zeros((256, 5), np.float32), "shape"),

@@ -73,3 +73,18 @@ def test_a_bad_request_fails_alone_when_batched_with_good_ones(real_windows, grp
     for i in set(range(n)) - {5}:
         assert not isinstance(results[i], Exception), results[i]
         assert np.isfinite(results[i].as_numpy("MEAN")).all()
+
+
+def test_inconsistent_bars_fail_alone_with_their_reason(real_windows, grpc_client):
+    n = 8
+    windows = real_windows[:n].copy()
+    windows[2, 7, 1] = windows[2, 7, 2] * 0.5  # high below low
+    windows[6, 40, 3] = windows[6, 40, 1] * 2.0  # close above high
+    results = infer_each_at_once(grpc_client, windows)
+    assert isinstance(results[2], InferenceServerException)
+    assert "windows[0] row 7 (high=" in str(results[2]) and ") is below low=" in str(results[2])
+    assert isinstance(results[6], InferenceServerException)
+    assert "windows[0] row 40 (close=" in str(results[6]) and "is outside [low, high]" in str(results[6])
+    for i in set(range(n)) - {2, 6}:
+        assert not isinstance(results[i], Exception), results[i]
+        assert np.isfinite(results[i].as_numpy("MEAN")).all()
