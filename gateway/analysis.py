@@ -16,23 +16,21 @@ from gateway.models import (
     BatchAnalysisRequest,
     BatchAnalysisResponse,
     BatchItem,
-    FrequencyBand,
     PredictionResponse,
     SpectrumResponse,
 )
 from gateway.predictions import build_prediction
+from gateway.spectrum_bands import BandEdgesInvalid, frequency_bands
 from gateway.triton_client import ModelInfo, TritonForecaster, TritonUnavailable
 from market_data.bars import BarSeries
 from market_data.symbols import resolve_ticker
 
 REQUIRED_FEATURES = ("rsi_14", "volatility_20", "sma_ratio_20", "volume_ratio_20")
 SPECTRUM_FEATURES = ("band_power_low", "band_power_mid", "band_power_high", "spectral_total_power", "spectral_centroid")
-BAND_NAMES = ("low_freq_trend", "mid_freq_cycle", "high_freq_noise")
-NYQUIST = 0.5  # cycles per trading day
 
 
 class InvalidRequest(Exception):
-    """A request the schema allows but the model cannot answer (-> 422 with this reason)."""
+    """A request the schema allows but the model cannot answer (-> 400 with this reason)."""
 
 
 class SymbolNotFound(Exception):
@@ -102,7 +100,8 @@ class AnalysisService:
             try:
                 windows.append((symbol, await self.window(ticker_of(symbol), info.window, info.window)))
             except SymbolNotFound as error:
-                items[symbol] = BatchItem(symbol=symbol, status_code=404, error=str(error))
+                items[symbol] = BatchItem(symbol=ticker_of(symbol), requested=symbol, status_code=404,
+                                          error=str(error))
         if windows:
             forecast = await self.forecaster.forecast(np.stack([series.ohlcv for _, series in windows]))
             single = AnalysisRequest(symbol="-", prediction_horizon=request.prediction_horizon)
@@ -122,13 +121,10 @@ class AnalysisService:
         named = self._named_features(features, info, SPECTRUM_FEATURES)
         total = named["spectral_total_power"]
         powers = (named["band_power_low"], named["band_power_mid"], named["band_power_high"])
-        bands = [
-            FrequencyBand(
-                name=name, range=band_range, power=power, share=min(power / total, 1.0) if total > 0 else 0.0,
-                interpretation=_interpretation(name, band_range),
-            )
-            for name, band_range, power in zip(BAND_NAMES, _band_ranges(info.band_edges), powers, strict=True)
-        ]
+        try:
+            bands = frequency_bands(info.band_edges, powers, total)
+        except BandEdgesInvalid as error:
+            raise TritonUnavailable(str(error)) from error
         return SpectrumResponse(
             symbol=ticker, analysis_date=series.dates[-1].astype(dt.date), days=len(series),
             frequency_bands=bands, spectral_centroid=named["spectral_centroid"], total_power=total,
@@ -146,9 +142,9 @@ class AnalysisService:
         try:
             prediction = self._prediction(ticker_of(symbol), series, forecast, row, info, request)
         except TritonUnavailable as error:
-            return BatchItem(symbol=symbol, status_code=503, error=str(error))
+            return BatchItem(symbol=ticker_of(symbol), requested=symbol, status_code=503, error=str(error))
         prediction = prediction.model_copy(update={"processing_time_ms": _elapsed_ms(started)})
-        return BatchItem(symbol=symbol, status_code=200, prediction=prediction)
+        return BatchItem(symbol=prediction.symbol, requested=symbol, status_code=200, prediction=prediction)
 
     def _prediction(self, ticker, series, forecast, row, info: ModelInfo, request) -> PredictionResponse:
         mean, std = forecast.mean[row], forecast.std[row]
@@ -172,29 +168,3 @@ class AnalysisService:
             raise TritonUnavailable(f"the features model does not provide {', '.join(missing)}")
         _finite_or_fail(f"features ({', '.join(needed)})", np.array([named[name] for name in needed]))
         return named
-
-
-def _band_ranges(edges: tuple[float, ...]) -> list[tuple[float, float]]:
-    """(low, high) per band from the features model's `band_edges` (inner cut-offs, or all edges)."""
-    points = list(edges)
-    if not points or points[0] > 0:
-        points.insert(0, 0.0)
-    if points[-1] < NYQUIST:
-        points.append(NYQUIST)
-    if len(points) != len(BAND_NAMES) + 1:
-        raise TritonUnavailable(f"the features model's band_edges {edges} do not define {len(BAND_NAMES)} bands")
-    return [(points[i], points[i + 1]) for i in range(len(BAND_NAMES))]
-
-
-def _period(frequency: float) -> str:
-    return "unbounded" if frequency <= 0 else f"{1.0 / frequency:.1f}"
-
-
-def _interpretation(name: str, band_range: tuple[float, float]) -> str:
-    low, high = band_range
-    periods = f"periods {_period(high)} to {_period(low)} trading days"
-    return {
-        "low_freq_trend": f"slow trend: {periods}",
-        "mid_freq_cycle": f"medium-term cycles: {periods}",
-        "high_freq_noise": f"day-to-day fluctuation (noise): {periods}",
-    }[name]

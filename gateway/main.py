@@ -7,8 +7,18 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from gateway.api.errors import COMMON_RESPONSES, install_error_handlers
-from gateway.api.routes import analysis, bars, health, metrics, realtime, spectrum, symbols
+from gateway.api.errors import COMMON_RESPONSES, install_error_handlers, without_validation_422
+from gateway.api.routes import (
+    analysis,
+    bars,
+    dashboard,
+    forecast,
+    health,
+    metrics,
+    realtime,
+    spectrum,
+    symbols,
+)
 from gateway.api.routes.health import package_version
 from gateway.rate_limit import RateLimiter, RateLimitMiddleware, limiter_storage
 from gateway.services import open_services
@@ -40,8 +50,10 @@ def create_app(settings: Settings, redis_prefix: str = DEFAULT_REDIS_PREFIX) -> 
     )
     app.add_middleware(RateLimitMiddleware, limiter=limiter, api_key=settings.api_key)
     install_error_handlers(app)
-    for module in (health, analysis, spectrum, symbols, bars, metrics, realtime):
+    for module in (health, analysis, forecast, spectrum, symbols, bars, metrics, realtime, dashboard):
         app.include_router(module.router)
+    dashboard.mount_static(app)
+    app.openapi = lambda: without_validation_422(FastAPI.openapi(app))
     return app
 
 

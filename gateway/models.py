@@ -19,7 +19,7 @@ RiskLevel = Literal["low", "medium", "high"]
 class AnalysisRequest(BaseModel):
     # the example is the docs' curl example; it also lets schema fuzzers reach the model
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"symbol": "1AT", "timeframe": "1d", "prediction_horizon": 5, "include_spectral": True,
+        {"symbol": "ABE", "timeframe": "1d", "prediction_horizon": 5, "include_spectral": True,
          "include_rag_context": False, "confidence_threshold": 0.6}]})
 
     symbol: Symbol
@@ -69,7 +69,7 @@ class PredictionResponse(BaseModel):
 
 class BatchAnalysisRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"symbols": ["1AT", "ABE"], "timeframe": "1d", "prediction_horizon": 10}]})
+        {"symbols": ["ABE", "ACG"], "timeframe": "1d", "prediction_horizon": 10}]})
 
     symbols: list[Symbol] = Field(min_length=1, max_length=MAX_BATCH_SYMBOLS)
     timeframe: Literal["1d"] = "1d"
@@ -77,7 +77,8 @@ class BatchAnalysisRequest(BaseModel):
 
 
 class BatchItem(BaseModel):
-    symbol: str
+    symbol: str = Field(description="the resolved ticker (a GPW short name or lower case resolves to it)")
+    requested: str = Field(description="the symbol as the request spelled it")
     status_code: int = Field(description="what /analyze would have answered for this symbol")
     prediction: PredictionResponse | None = None
     error: str | None = None
@@ -89,20 +90,26 @@ class BatchAnalysisResponse(BaseModel):
 
 
 class FrequencyBand(BaseModel):
-    name: Literal["low_freq_trend", "mid_freq_cycle", "high_freq_noise"]
-    range: tuple[float, float] = Field(description="cycles per trading day, [low, high)")
+    range: str = Field(description='the band in cycles per trading day, e.g. "0.00 - 0.05 cycles/day"')
+    range_cycles_per_day: tuple[float, float] = Field(description="the same band as numbers, [low, high)")
     power: float = Field(ge=0)
     share: float = Field(ge=0, le=1, description="power / total power")
     interpretation: str
 
 
+class FrequencyBands(BaseModel):
+    low_frequency: FrequencyBand
+    medium_frequency: FrequencyBand
+    high_frequency: FrequencyBand
+
+
 class SpectrumResponse(BaseModel):
     symbol: str
-    analysis_date: dt.date = Field(description="date of the last bar analysed")
-    days: int = Field(description="bars analysed")
-    frequency_bands: list[FrequencyBand]
+    frequency_bands: FrequencyBands
     spectral_centroid: float = Field(ge=0, description="cycles per trading day")
     total_power: float = Field(ge=0)
+    analysis_date: dt.date = Field(description="date of the last bar analysed")
+    days: int = Field(description="bars analysed")
 
 
 class SymbolInfo(BaseModel):
@@ -184,3 +191,32 @@ class WebSocketError(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str
+
+
+class HistoryBar(BaseModel):
+    date: dt.date
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class ForecastPoint(BaseModel):
+    horizon: int = Field(ge=1, le=MAX_HORIZON)
+    date: dt.date = Field(description="the trading day (weekday) `horizon` bars after the last bar")
+    median: float = Field(gt=0, description="price * exp(mu_h): /analyze's predicted_price at this horizon")
+    mean: float = Field(gt=0, description="price * exp(mu_h + sigma_h^2 / 2): the log-normal mean")
+    lower_50: float = Field(gt=0, description="25% quantile of the predicted price")
+    upper_50: float = Field(gt=0, description="75% quantile")
+    lower_95: float = Field(gt=0, description="2.5% quantile")
+    upper_95: float = Field(gt=0, description="97.5% quantile")
+
+
+class ForecastPathResponse(BaseModel):
+    symbol: str
+    model_version: str
+    last_date: dt.date = Field(description="date of the last stored bar (the forecast's origin)")
+    current_price: float = Field(gt=0)
+    bars: list[HistoryBar] = Field(description="the latest bars, oldest first")
+    path: list[ForecastPoint] = Field(description="the predicted price distribution at every horizon 1..30")

@@ -1,7 +1,7 @@
 """The gateway's one connection to Triton: the async gRPC client, one channel reused for every request.
 
 Every failure becomes `TritonUnavailable` (-> 503) or `TritonRejected` (the server refused the input,
--> 422), each with Triton's reason, so no route ever answers a bare 500 because of Triton.
+-> 400), each with Triton's reason, so no route ever answers a bare 500 because of Triton.
 """
 
 from __future__ import annotations

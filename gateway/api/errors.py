@@ -6,6 +6,7 @@ import logging
 import sqlite3
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from gateway.analysis import InvalidRequest, SymbolNotFound
@@ -15,12 +16,12 @@ from gateway.triton_client import TritonRejected, TritonUnavailable
 log = logging.getLogger(__name__)
 
 COMMON_RESPONSES: dict[int | str, dict] = {
-    400: {"model": ErrorResponse, "description": "the body is not parseable JSON"},
+    400: {"model": ErrorResponse, "description": "invalid input: unparseable JSON, or a field missing, unknown or "
+                                                 "out of range (the reason names it)"},
     429: {"model": ErrorResponse, "description": "rate limit exceeded; see Retry-After"},
 }
 ERROR_RESPONSES: dict[int | str, dict] = {
     404: {"model": ErrorResponse, "description": "unknown symbol or not enough bars stored"},
-    422: {"description": "invalid request (the reason says which field and why)"},
     503: {"model": ErrorResponse, "description": "Triton or the bar store is unavailable"},
 }
 
@@ -34,11 +35,27 @@ async def _not_found(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _invalid(request: Request, error: Exception) -> JSONResponse:
-    return _error(422, str(error))
+    return _error(400, str(error))
+
+
+def validation_reason(error: RequestValidationError) -> str:
+    """Every failed check in one line: `body.prediction_horizon: Input should be less than or equal to 30`."""
+    reasons = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item.get("loc", ()))
+        message = item.get("msg", "invalid")
+        if item.get("type") == "json_invalid":
+            message = f"not valid JSON ({item.get('ctx', {}).get('error', 'unparseable')})"
+        reasons.append(f"{where}: {message}" if where else message)
+    return "; ".join(reasons) or "invalid request"
+
+
+async def _validation_failed(request: Request, error: Exception) -> JSONResponse:
+    return _error(400, validation_reason(error))
 
 
 async def _rejected(request: Request, error: Exception) -> JSONResponse:
-    return _error(422, f"the model refused the input: {error}")
+    return _error(400, f"the model refused the input: {error}")
 
 
 async def _unavailable(request: Request, error: Exception) -> JSONResponse:
@@ -58,8 +75,19 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SymbolNotFound, _not_found)
     app.add_exception_handler(InvalidRequest, _invalid)
+    app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(TritonRejected, _rejected)
     app.add_exception_handler(TritonUnavailable, _unavailable)
     app.add_exception_handler(OSError, _store_unavailable)
     app.add_exception_handler(sqlite3.Error, _store_unavailable)
     app.add_exception_handler(Exception, _unexpected)
+
+
+def without_validation_422(schema: dict) -> dict:
+    """The OpenAPI schema without FastAPI's automatic 422 answers: invalid input is 400 here."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
+    return schema

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,12 +12,16 @@ from pathlib import Path
 import pytest
 import redis
 
+from market_data.importer import import_paths
 from market_data.stores import open_store
 from market_data.synthetic import synthesize
 from tests.gateway.process import GatewayProcess
 
 API_KEY = "test-gateway-key"
 SYMBOL_COUNT, DAYS, SEED = 4, 400, 11
+REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "wig80"
+REAL_SYMBOLS = ("ABE", "ACG")  # in the real stooq files and in every synthetic market (first sWIG80 tickers)
+SEED_GUIDE_SYMBOLS = ("KGH", "PKN", "PKO")  # the seed guide's examples (WIG20 members)
 UNLIMITED = {"WIG80_RATE_LIMIT_PER_MINUTE": "1000000", "WIG80_RATE_LIMIT_BURST_PER_SECOND": "1000000"}
 
 
@@ -38,6 +43,40 @@ def bars_home(tmp_path_factory) -> Path:
     async def fill() -> None:
         async with open_store(None, home) as store:
             await store.append_many(synthesize(SYMBOL_COUNT, DAYS, SEED))
+
+    asyncio.run(fill())
+    return home
+
+
+@pytest.fixture(scope="session")
+def real_bars_home(tmp_path_factory) -> Path:
+    """A store with the real stooq files of REAL_SYMBOLS, imported as a new user would."""
+    files = [REAL_DATA / "stooq" / f"{symbol}.csv" for symbol in REAL_SYMBOLS]
+    missing = [str(path) for path in files if not path.exists()]
+    if missing:
+        pytest.skip(f"real market data not found: {', '.join(missing)}")
+    home = tmp_path_factory.mktemp("gateway-real-home")
+
+    async def fill() -> None:
+        async with open_store(None, home) as store:
+            report = await import_paths(files, store)
+            assert report.total("stored") > 0, report.issues()[:5]
+
+    asyncio.run(fill())
+    return home
+
+
+@pytest.fixture(scope="session")
+def seed_guide_home(tmp_path_factory) -> Path:
+    """Synthetic bars under the seed guide's tickers, so its examples run verbatim."""
+    home = tmp_path_factory.mktemp("gateway-seed-home")
+    market = synthesize(len(SEED_GUIDE_SYMBOLS), DAYS, SEED)
+    renamed = [dataclasses.replace(series, symbol=symbol) for series, symbol in zip(market, SEED_GUIDE_SYMBOLS,
+                                                                                   strict=True)]
+
+    async def fill() -> None:
+        async with open_store(None, home) as store:
+            await store.append_many(renamed)
 
     asyncio.run(fill())
     return home

@@ -9,6 +9,7 @@ import pytest
 
 from gateway.models import (
     BatchAnalysisResponse,
+    ForecastPathResponse,
     HealthResponse,
     PredictionResponse,
     SpectrumResponse,
@@ -79,17 +80,31 @@ def test_analyze_accepts_a_gpw_short_name(gateway, stored_symbols):
     ("body", "status", "reason"),
     [
         ({"symbol": "NOSUCH"}, 404, "NOSUCH"),
-        ({"symbol": "1AT", "prediction_horizon": 31}, 422, "prediction_horizon"),
-        ({"symbol": "1AT", "confidence_threshold": 1.5}, 422, "confidence_threshold"),
-        ({"symbol": "1AT", "timeframe": "1h"}, 422, "timeframe"),
-        ({"symbol": "1AT", "surprise": 1}, 422, "surprise"),
-        ({}, 422, "symbol"),
+        ({"symbol": "1AT", "prediction_horizon": 31}, 400, "body.prediction_horizon"),
+        ({"symbol": "1AT", "confidence_threshold": 1.5}, 400, "body.confidence_threshold"),
+        ({"symbol": "1AT", "timeframe": "1h"}, 400, "body.timeframe"),
+        ({"symbol": "1AT", "surprise": 1}, 400, "body.surprise"),
+        ({}, 400, "body.symbol"),
     ],
 )
 def test_analyze_refuses_bad_requests_with_a_reason(gateway, body, status, reason):
     response = post(gateway, "/analyze", body)
     assert response.status_code == status
-    assert reason in response.text
+    assert isinstance(response.json()["detail"], str) and reason in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/analyze", "/batch_analyze"])
+def test_malformed_json_is_400_with_a_string_reason(gateway, path):
+    response = httpx.post(f"{gateway.url}{path}", content=b'{"symbol": ', timeout=30.0,
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["detail"]
+
+
+def test_the_schema_documents_400_not_fastapis_422(gateway):
+    schema = get(gateway, "/openapi.json").json()
+    responses = schema["paths"]["/analyze"]["post"]["responses"]
+    assert "400" in responses and "422" not in responses
 
 
 def test_batch_is_one_triton_request_with_per_symbol_errors(gateway, stored_symbols, triton_http):
@@ -103,27 +118,61 @@ def test_batch_is_one_triton_request_with_per_symbol_errors(gateway, stored_symb
     assert response.status_code == 200, response.text
     batch = BatchAnalysisResponse.model_validate(response.json())
     assert ensemble_requests() == before + 1
+    assert [item.requested for item in batch.results] == body["symbols"]
     assert [item.symbol for item in batch.results] == body["symbols"]
     assert [item.status_code for item in batch.results] == [200, 200, 200, 404]
     assert all(item.prediction.prediction_horizon == 10 for item in batch.results[:3])
     assert "NOSUCH" in batch.results[3].error and batch.results[3].prediction is None
 
 
-def test_spectrum_bands_cover_zero_to_nyquist(gateway, stored_symbols):
+def test_batch_items_name_the_resolved_ticker_and_the_request_spelling(gateway, stored_symbols):
+    short_name = load_symbols()[stored_symbols[0]].gpw_short_name
+    asked = [short_name, stored_symbols[1].lower(), "nosuch"]
+    batch = BatchAnalysisResponse.model_validate(post(gateway, "/batch_analyze", {"symbols": asked}).json())
+    assert [item.requested for item in batch.results] == asked
+    assert [item.symbol for item in batch.results] == [*stored_symbols[:2], "NOSUCH"]
+    assert [item.prediction.symbol for item in batch.results[:2]] == stored_symbols[:2]
+
+
+def test_spectrum_bands_are_keyed_and_cover_zero_to_nyquist(gateway, stored_symbols):
     response = get(gateway, f"/spectrum/{stored_symbols[0]}", params={"days": 128})
     assert response.status_code == 200, response.text
+    assert list(response.json()["frequency_bands"]) == ["low_frequency", "medium_frequency", "high_frequency"]
     spectrum = SpectrumResponse.model_validate(response.json())
     assert spectrum.days == 128 and spectrum.analysis_date == dt.date(2025, 12, 31)
-    ranges = [band.range for band in spectrum.frequency_bands]
+    bands = [spectrum.frequency_bands.low_frequency, spectrum.frequency_bands.medium_frequency,
+             spectrum.frequency_bands.high_frequency]
+    ranges = [band.range_cycles_per_day for band in bands]
     assert ranges[0][0] == 0.0 and ranges[-1][1] == 0.5
     assert all(ranges[i][1] == ranges[i + 1][0] for i in range(len(ranges) - 1))
-    assert sum(band.power for band in spectrum.frequency_bands) == pytest.approx(spectrum.total_power, rel=1e-3)
+    assert [band.range for band in bands] == [f"{low:.2f} - {high:.2f} cycles/day" for low, high in ranges]
+    assert sum(band.power for band in bands) == pytest.approx(spectrum.total_power, rel=1e-3)
+    assert sum(band.share for band in bands) == pytest.approx(1.0, abs=1e-3)
     assert 0 < spectrum.spectral_centroid < 0.5
 
 
-def test_spectrum_of_unknown_symbol_is_404_and_bad_days_422(gateway, stored_symbols):
+def test_spectrum_of_unknown_symbol_is_404_and_bad_days_400(gateway, stored_symbols):
     assert get(gateway, "/spectrum/NOSUCH").status_code == 404
-    assert get(gateway, f"/spectrum/{stored_symbols[0]}", params={"days": 0}).status_code == 422
+    response = get(gateway, f"/spectrum/{stored_symbols[0]}", params={"days": 0})
+    assert response.status_code == 400 and "query.days" in response.json()["detail"]
+
+
+def test_forecast_path_matches_analyze_at_every_horizon(gateway, stored_symbols):
+    response = get(gateway, f"/forecast/{stored_symbols[0]}", params={"history": 40})
+    assert response.status_code == 200, response.text
+    forecast = ForecastPathResponse.model_validate(response.json())
+    assert len(forecast.bars) == 40 and forecast.bars[-1].date == forecast.last_date
+    assert [point.horizon for point in forecast.path] == list(range(1, 31))
+    assert forecast.path[0].date > forecast.last_date and all(p.date.weekday() < 5 for p in forecast.path)
+    for point in forecast.path:
+        assert point.lower_95 < point.lower_50 < point.median < point.upper_50 < point.upper_95
+        assert point.median <= point.mean
+    for horizon in (1, 7, 30):
+        body = {"symbol": stored_symbols[0], "prediction_horizon": horizon}
+        prediction = PredictionResponse.model_validate(post(gateway, "/analyze", body).json())
+        assert forecast.path[horizon - 1].median == pytest.approx(prediction.predicted_price, rel=1e-5)
+        assert forecast.current_price == prediction.current_price
+    assert get(gateway, "/forecast/NOSUCH").status_code == 404
 
 
 def test_post_bars_needs_the_api_key(gateway, stored_symbols):
@@ -137,7 +186,7 @@ def test_post_bars_rejects_an_invalid_bar_with_its_reason(gateway, stored_symbol
     bar = {"symbol": stored_symbols[0], "date": "2026-01-02", "open": 10, "high": 9, "low": 8, "close": 10.5,
            "volume": 1000}
     response = post(gateway, "/bars", {"bars": [bar]}, headers={"X-API-Key": "test-gateway-key"})
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert "bars[0]" in response.text and "high" in response.text
 
 

@@ -24,13 +24,13 @@ MAX_REASONS_SHOWN = 20
 
 @router.post("/bars", response_model=BarsResponse)
 async def post_bars(request: BarsRequest, services: ServicesDep) -> BarsResponse:
-    """Append bars (all or none: any invalid bar rejects the request with every reason, 422)."""
+    """Append bars (all or none: any invalid bar rejects the request with every reason, 400)."""
     bars = [Bar(ticker_of(b.symbol), b.date, b.open, b.high, b.low, b.close, b.volume) for b in request.bars]
     accepted, rejections = validate_bars(bars)
     if rejections:
         metrics.BARS_RECEIVED.labels(outcome="rejected").inc(len(bars))
         reasons = [f"bars[{r.index}] {r.bar.symbol} {r.bar.date.isoformat()}: {r.reason}" for r in rejections]
-        raise HTTPException(422, "; ".join(reasons[:MAX_REASONS_SHOWN]) + _more(len(reasons)))
+        raise HTTPException(400, "; ".join(reasons[:MAX_REASONS_SHOWN]) + _more(len(reasons)))
     by_symbol: dict[str, list[Bar]] = defaultdict(list)
     for bar in accepted:
         by_symbol[bar.symbol].append(bar)

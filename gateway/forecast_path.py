@@ -1,0 +1,54 @@
+"""GET /forecast/{symbol}: recent bars and the predicted price distribution at every horizon (the dashboard's fan).
+
+Plain arithmetic on the model's (mu_h, sigma_h) of the forward log return: the price at horizon h is
+log-normal, so its quantiles are price * exp(mu_h + z * sigma_h).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from gateway.analysis import AnalysisService, ticker_of
+from gateway.models import ForecastPathResponse, ForecastPoint, HistoryBar
+from gateway.triton_client import TritonUnavailable
+
+Z_50 = 0.6744897501960817  # standard normal quantile of 0.75
+Z_95 = 1.959963984540054  # of 0.975
+
+
+async def forecast_path(analysis: AnalysisService, symbol: str, history: int) -> ForecastPathResponse:
+    ticker = ticker_of(symbol)
+    try:
+        info = await analysis.forecaster.model_info()
+    except TritonUnavailable:
+        await analysis.window(ticker, 1, 1)  # an unknown symbol still answers 404 while Triton is down
+        raise
+    series = await analysis.window(ticker, max(info.window, history), info.window)
+    forecast = await analysis.forecaster.forecast(series.ohlcv[-info.window:][np.newaxis])
+    mean, std = forecast.mean[0].astype(np.float64), forecast.std[0].astype(np.float64)
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
+        raise TritonUnavailable("the model returned a non-finite forecast")
+    last_date = series.dates[-1].astype(dt.date)
+    price = float(series.ohlcv[-1, 3])
+    return ForecastPathResponse(
+        symbol=ticker, model_version=info.model_version, last_date=last_date, current_price=price,
+        bars=[HistoryBar(date=bar.date, open=bar.open, high=bar.high, low=bar.low, close=bar.close,
+                         volume=bar.volume) for bar in series.bars()[-history:]],
+        path=price_path(price, last_date, mean, std),
+    )
+
+
+def price_path(price: float, last_date: dt.date, mean: np.ndarray, std: np.ndarray) -> list[ForecastPoint]:
+    """One point per horizon 1..len(mean): median, mean and the 50%/95% central intervals of the price."""
+    dates = np.busday_offset(np.datetime64(last_date, "D"), np.arange(1, len(mean) + 1), roll="forward")
+    return [
+        ForecastPoint(
+            horizon=h + 1, date=dates[h].astype(dt.date), median=price * np.exp(mu),
+            mean=price * np.exp(mu + sigma**2 / 2), lower_50=price * np.exp(mu - Z_50 * sigma),
+            upper_50=price * np.exp(mu + Z_50 * sigma), lower_95=price * np.exp(mu - Z_95 * sigma),
+            upper_95=price * np.exp(mu + Z_95 * sigma),
+        )
+        for h, (mu, sigma) in enumerate(zip(mean, std, strict=True))
+    ]

@@ -1,0 +1,189 @@
+// The dashboard: index members with data, the selected symbol's bars and forecast fan, live over /ws/realtime.
+"use strict";
+
+const HORIZON = 5;            // the API's default horizon, the one WebSocket pushes use
+const HISTORY_BARS = 120;
+const MAX_SYMBOLS = 100;      // the API's limit per batch request and per subscription
+const RECONNECT_MS = 3000;
+
+const state = { rows: new Map(), predictions: new Map(), selected: null, chart: null, series: null };
+
+async function getJson(path, options) {
+  const response = await fetch(path, options);
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+function postJson(path, body) {
+  return getJson(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+
+function cell(row, name, text, value, className) {
+  const td = row.querySelector(`td.${name}`);
+  td.textContent = text;
+  if (value !== undefined) td.dataset.value = String(value);
+  if (className !== undefined) td.className = `${name} ${className}`;
+}
+
+function addRow(info) {
+  const row = document.createElement("tr");
+  row.dataset.symbol = info.symbol;
+  row.title = info.name || info.symbol;
+  for (const name of ["symbol", "price", "date", "direction", "confidence", "risk"]) {
+    const td = document.createElement("td");
+    td.className = name;
+    if (["price", "confidence"].includes(name)) td.classList.add("num");
+    row.appendChild(td);
+  }
+  row.querySelector("td.symbol").textContent = info.symbol;
+  row.addEventListener("click", () => select(info.symbol));
+  document.querySelector("#symbols-table tbody").appendChild(row);
+  state.rows.set(info.symbol, row);
+}
+
+function showPrediction(prediction, flash) {
+  const row = state.rows.get(prediction.symbol);
+  if (!row) return;
+  state.predictions.set(prediction.symbol, prediction);
+  cell(row, "price", prediction.current_price.toFixed(2), prediction.current_price, "num");
+  cell(row, "date", prediction.data_as_of || prediction.timestamp.slice(0, 10));
+  cell(row, "direction", prediction.direction, prediction.direction, prediction.direction);
+  cell(row, "confidence", prediction.confidence.toFixed(3), prediction.confidence, "num");
+  cell(row, "risk", prediction.risk_level, prediction.risk_level, `risk-${prediction.risk_level}`);
+  if (prediction.stale) {
+    const badge = document.createElement("span");
+    badge.className = "stale";
+    badge.textContent = "stale";
+    badge.title = `data as of ${prediction.data_as_of || "?"}`;
+    row.querySelector("td.date").appendChild(badge);
+  }
+  if (flash) {
+    row.classList.remove("updated");
+    void row.offsetWidth;  // restart the highlight animation
+    row.classList.add("updated");
+  }
+  if (prediction.symbol === state.selected) showDetails(prediction);
+}
+
+function showDetails(prediction) {
+  document.getElementById("model-version").textContent = prediction.model_version;
+  const shares = prediction.spectral_analysis;
+  const bands = { "band-low": "low_freq_trend", "band-medium": "mid_freq_cycle", "band-high": "high_freq_noise" };
+  for (const [id, key] of Object.entries(bands)) {
+    const td = document.getElementById(id);
+    td.textContent = shares ? `${(100 * shares[key]).toFixed(1)} %` : "–";
+    if (shares) td.dataset.value = String(shares[key]);
+  }
+  const note = document.getElementById("selected-note");
+  note.textContent = `${prediction.direction}, confidence ${prediction.confidence.toFixed(3)}, risk ${prediction.risk_level}; ` +
+    `predicted price in ${prediction.prediction_horizon} trading days ${prediction.predicted_price.toFixed(2)}` +
+    (prediction.stale ? ` (stale: data as of ${prediction.data_as_of})` : "");
+}
+
+function createChart() {
+  const { createChart, CandlestickSeries, LineSeries, LineStyle } = window.LightweightCharts;
+  const chart = createChart(document.getElementById("chart"), {
+    autoSize: true, layout: { background: { color: "#ffffff" }, textColor: "#1d2433" },
+    rightPriceScale: { borderVisible: false }, timeScale: { borderVisible: false },
+  });
+  const line = (color, lineStyle, title) => chart.addSeries(LineSeries, {
+    color, lineStyle, lineWidth: 2, title, priceLineVisible: false, lastValueVisible: false,
+  });
+  state.chart = chart;
+  state.series = {
+    bars: chart.addSeries(CandlestickSeries, { upColor: "#11823b", downColor: "#c0392b", borderVisible: false,
+      wickUpColor: "#11823b", wickDownColor: "#c0392b" }),
+    upper95: line("#9db7f5", LineStyle.Dotted, "95%"), lower95: line("#9db7f5", LineStyle.Dotted, ""),
+    upper50: line("#4c78e0", LineStyle.Dashed, "50%"), lower50: line("#4c78e0", LineStyle.Dashed, ""),
+    median: line("#1d3fa8", LineStyle.Solid, "median"),
+  };
+}
+
+async function drawChart(symbol) {
+  const forecast = await getJson(`/forecast/${encodeURIComponent(symbol)}?history=${HISTORY_BARS}`);
+  if (symbol !== state.selected) return;
+  if (!state.chart) createChart();
+  state.series.bars.setData(forecast.bars.map((b) => ({ time: b.date, open: b.open, high: b.high, low: b.low, close: b.close })));
+  const origin = { time: forecast.last_date, value: forecast.current_price };
+  for (const key of ["median", "upper50", "lower50", "upper95", "lower95"]) {
+    const field = { median: "median", upper50: "upper_50", lower50: "lower_50", upper95: "upper_95", lower95: "lower_95" }[key];
+    state.series[key].setData([origin, ...forecast.path.map((p) => ({ time: p.date, value: p[field] }))]);
+  }
+  state.chart.timeScale().fitContent();
+  document.getElementById("chart").dataset.lastDate = forecast.last_date;
+  document.getElementById("model-version").textContent = forecast.model_version;
+}
+
+async function select(symbol) {
+  state.selected = symbol;
+  for (const [name, row] of state.rows) row.classList.toggle("selected", name === symbol);
+  document.getElementById("selected-symbol").textContent = symbol;
+  const prediction = state.predictions.get(symbol);
+  if (prediction) showDetails(prediction);
+  await drawChart(symbol);
+}
+
+function setStatus(text, className) {
+  const status = document.getElementById("status");
+  status.textContent = text;
+  status.className = `status ${className}`;
+}
+
+function subscribe(symbols) {
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/realtime`);
+  ws.onopen = () => {
+    setStatus("live", "live");
+    ws.send(JSON.stringify({ symbols, update_frequency: 3600, include_spectral: true }));
+  };
+  ws.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    if (message.type !== "prediction") return;
+    const previous = state.predictions.get(message.symbol);
+    const moved = !previous || previous.current_price !== message.data.current_price
+      || previous.timestamp !== message.data.timestamp;
+    showPrediction(message.data, moved);
+    if (moved && message.symbol === state.selected) drawChart(message.symbol).catch(report);
+  };
+  ws.onclose = () => {
+    setStatus("disconnected, retrying…", "down");
+    setTimeout(() => subscribe(symbols), RECONNECT_MS);
+  };
+}
+
+async function showModelMetrics() {
+  const target = document.getElementById("model-metrics");
+  const schema = await getJson("/openapi.json");
+  if (!schema.paths["/models"]) {
+    target.textContent = "Test metrics: this gateway publishes none yet (no GET /models); " +
+      "see the training report of the run named in the version.";
+    return;
+  }
+  const models = await getJson("/models");
+  target.textContent = "";
+  const pre = document.createElement("pre");
+  pre.textContent = JSON.stringify(models, null, 2);
+  target.appendChild(pre);
+}
+
+function report(error) {
+  setStatus(`error: ${error.message}`, "down");
+}
+
+async function main() {
+  const listing = await getJson("/symbols");
+  const members = listing.symbols.filter((s) => s.data_available && s.index).slice(0, MAX_SYMBOLS);
+  members.forEach(addRow);
+  const tickers = members.map((s) => s.symbol);
+  if (tickers.length === 0) {
+    document.getElementById("selected-symbol").textContent = "no index member has bars stored";
+    return;
+  }
+  const batch = await postJson("/batch_analyze", { symbols: tickers, prediction_horizon: HORIZON });
+  for (const item of batch.results) if (item.prediction) showPrediction(item.prediction, false);
+  subscribe(tickers);
+  const wanted = decodeURIComponent(location.hash.slice(1)).toUpperCase();
+  await select(state.rows.has(wanted) ? wanted : tickers[0]);
+  await showModelMetrics();
+}
+
+document.addEventListener("DOMContentLoaded", () => main().catch(report));
