@@ -2,12 +2,14 @@
 
 `TrainConfig.from_settings(settings, profile)` starts from the profile and takes the home, the store
 URL and (for `full`) the optimiser settings from `wig80.settings.Settings`; a JSON file given with
-`--config` overrides any field (nested sections by name, e.g. {"mgdl": {"width": 128}}).
+`--config` overrides any field (nested sections by name, e.g. {"mgdl": {"width": 128}}); an
+unknown key or a value of the wrong type is refused, named by its path (e.g. `mgdl.sed`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +30,6 @@ class TrainConfig:
     market_db_url: str | None = None
     symbols: list[str] | None = None  # None: every symbol in the store
     window: int = 256
-    seed: int = 0
     threads: int = 1  # small networks: one thread is as fast and keeps the machine free
     checkpoint_every: int = 5  # epochs between checkpoint_epoch_N.pth files
     synthetic_symbols: int = 80  # written into an empty store by the tiny/quick profiles
@@ -41,6 +42,11 @@ class TrainConfig:
     @property
     def models_dir(self) -> Path:
         return Path(self.home) / "models"
+
+    @property
+    def seed(self) -> int:
+        """The run's one seed (`mgdl.seed`): it seeds the grades and the global generators."""
+        return self.mgdl.seed
 
     @classmethod
     def for_profile(cls, profile: str, **overrides: Any) -> TrainConfig:
@@ -67,7 +73,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
-        return apply_overrides(cls(), data)
+        # runs written before the seed lived only in `mgdl` saved a top-level "seed" that did nothing
+        return apply_overrides(cls(), {key: value for key, value in data.items() if key != "seed"})
 
 
 _PROFILE_FIELDS: dict[str, dict[str, Any]] = {
@@ -86,20 +93,52 @@ _PROFILE_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
-def apply_overrides(config: Any, overrides: dict) -> Any:
-    """A copy of a dataclass with `overrides` applied; nested dataclasses take dicts; unknown keys fail."""
-    names = {f.name: f for f in dataclasses.fields(config)}
+def apply_overrides(config: Any, overrides: dict, path: str = "") -> Any:
+    """A copy of a dataclass with `overrides` applied; nested dataclasses take dicts. An unknown key or a
+    value of the wrong type fails, naming the setting by its path (`mgdl.width`)."""
+    fields = {f.name: f for f in dataclasses.fields(config)}
     changes = {}
     for key, value in overrides.items():
-        if key not in names:
-            raise ValueError(f"unknown training setting {key!r}; known: {', '.join(sorted(names))}")
+        name = f"{path}{key}"
+        if key not in fields:
+            raise ValueError(_unknown_setting(config, path, key))
         current = getattr(config, key)
-        if dataclasses.is_dataclass(current) and isinstance(value, dict):
-            value = apply_overrides(current, value)
-        elif key == "home":
-            value = Path(value)
+        if dataclasses.is_dataclass(current) and not isinstance(value, type(current)):
+            if not isinstance(value, dict):
+                raise ValueError(f"training setting {name!r} is a section: give it an object of settings, "
+                                 f"got {value!r}")
+            value = apply_overrides(current, value, f"{name}.")
+        else:
+            value = _typed_value(name, fields[key], current, value)
         changes[key] = value
     return dataclasses.replace(config, **changes)
+
+
+def _unknown_setting(config: Any, path: str, key: str) -> str:
+    known = sorted(f.name for f in dataclasses.fields(config))
+    sections = [name for name in known if dataclasses.is_dataclass(getattr(config, name))]
+    nested = [f"{path}{section}.{key}" for section in sections
+              if key in {f.name for f in dataclasses.fields(getattr(config, section))}]
+    similar = [f"{path}{name}" for name in difflib.get_close_matches(key, known, n=1)]
+    hint = f"; did you mean {(nested + similar)[0]!r}?" if nested + similar else ""
+    where = f"keys of {path[:-1]}" if path else "top-level keys"
+    return f"unknown training setting {path + key!r}{hint} ({where}: {', '.join(known)})"
+
+
+_ACCEPTED_TYPES: dict[type, tuple[type, ...]] = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}
+
+
+def _typed_value(name: str, field: dataclasses.Field, current: Any, value: Any) -> Any:
+    """`value` checked against the type of the setting's current value (scalars and paths)."""
+    if value is None and "None" in str(field.type):
+        return None
+    setting_type = Path if isinstance(current, Path) else type(current)
+    accepted = (str, Path) if setting_type is Path else _ACCEPTED_TYPES.get(setting_type)
+    if accepted is None:  # a list, or an optional setting still at None
+        return value
+    if not isinstance(value, accepted) or (isinstance(value, bool) and setting_type is not bool):
+        raise ValueError(f"training setting {name!r} must be {setting_type.__name__}, got {value!r}")
+    return setting_type(value)
 
 
 def load_config_file(path: Path, base: TrainConfig) -> TrainConfig:
@@ -109,4 +148,7 @@ def load_config_file(path: Path, base: TrainConfig) -> TrainConfig:
         raise ValueError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from error
     if not isinstance(overrides, dict):
         raise ValueError(f"{path}: expected a JSON object of settings")
-    return apply_overrides(base, overrides)
+    try:
+        return apply_overrides(base, overrides)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
