@@ -72,6 +72,7 @@ def embedded_server(args: argparse.Namespace, settings) -> TritonServer:
         args.metrics_port or settings.triton_metrics_port,
         home=Path(settings.home),
         host=settings.triton_host,
+        admin_key=settings.triton_admin_key,
     )
 
 

@@ -3,11 +3,17 @@
 The server runs with explicit model control: it loads the named models at start, and a new export
 is picked up with the repository API (`reload`). Triton keeps the loaded version answering until
 the reloaded model is ready, so a reload costs no failed request.
+
+That API (load, unload, index) is restricted, over HTTP and gRPC alike: Triton answers it only for
+requests carrying the header `admin_headers(protocol)` with the server's admin key (the setting
+`WIG80_TRITON_ADMIN_KEY` for `wig80 serve`; a random one per server when none is given). Inference,
+health and metadata stay open to whoever reaches the ports, which bind to 127.0.0.1 by default.
 """
 
 from __future__ import annotations
 
 import atexit
+import secrets
 import subprocess
 import time
 import urllib.error
@@ -15,13 +21,16 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 from serving import children
 from serving.triton_binary import TritonBinary
+from wig80.settings import TRITON_ADMIN_HEADER, triton_admin_headers
 
 MODELS = ("features", "mgdl", "wig80")  # load order: an ensemble after the models it composes
 LOG_TAIL_CHARS = 4000
 GPU_NOISE = ("CudaDriverHelper has not been initialized", "DCGM", "NVML")  # expected without a GPU
+RESTRICTED_API = "model-repository"  # load, unload, index: what can take the service down
 EXIT_TIMEOUT_SECONDS = 5  # Triton waits this long for open connections and in-flight requests on SIGTERM
 
 
@@ -44,6 +53,7 @@ class TritonServer:
         models: Iterable[str] = MODELS,
         log_path: Path | None = None,
         extra_args: Iterable[str] = (),
+        admin_key: str | None = None,
     ) -> None:
         self.repository = Path(repository).resolve()
         self.http_port, self.grpc_port, self.metrics_port = http_port, grpc_port, metrics_port
@@ -52,6 +62,7 @@ class TritonServer:
         self.models = tuple(models)
         self.log_path = Path(log_path) if log_path else self.home / "logs" / f"tritonserver-{http_port}.log"
         self.extra_args = tuple(extra_args)
+        self.admin_key = admin_key or secrets.token_urlsafe(24)
         self._process: subprocess.Popen | None = None
 
     # addresses: tritonclient wants "host:port" without a scheme; browsers and Prometheus want URLs
@@ -71,6 +82,14 @@ class TritonServer:
     def metrics_url(self) -> str:
         return f"http://{self.host}:{self.metrics_port}/metrics"
 
+    def admin_headers(self, protocol: Literal["http", "grpc"] = "http") -> dict[str, str]:
+        """What a load or unload request must carry (tritonclient's `headers=`)."""
+        return triton_admin_headers(self.admin_key, protocol)
+
+    def restriction_args(self) -> list[str]:
+        restriction = f"{RESTRICTED_API}:{TRITON_ADMIN_HEADER}={self.admin_key}"
+        return [f"--http-restricted-api={restriction}", f"--grpc-restricted-protocol={restriction}"]
+
     def command(self, binary: TritonBinary) -> list[str]:
         backends = binary.prepare_backend_directory(self.home / "triton" / "backends")
         return [
@@ -78,6 +97,7 @@ class TritonServer:
             f"--model-repository={self.repository}",
             f"--backend-directory={backends}",
             "--model-control-mode=explicit",
+            *self.restriction_args(),
             *(f"--load-model={name}" for name in self.models),
             f"--http-address={self.host}",
             f"--http-port={self.http_port}",
@@ -165,7 +185,7 @@ class TritonServer:
         client = httpclient.InferenceServerClient(self.http_address, network_timeout=timeout)
         try:
             for name in models or self.models:
-                client.load_model(name)
+                client.load_model(name, headers=self.admin_headers())
         finally:
             client.close()
 

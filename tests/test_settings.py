@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from wig80.settings import Settings
+from wig80.settings import DEVELOPMENT_TRITON_ADMIN_KEY, Settings
 
 
 def test_service_urls_keep_their_conventional_names(monkeypatch):
@@ -47,3 +47,45 @@ def test_the_model_repository_follows_the_home(monkeypatch, tmp_path):
     assert settings.model_copy(update={"home": tmp_path / "b"}).repository_dir == tmp_path / "b" / "model_repository"
     monkeypatch.setenv("WIG80_MODEL_REPOSITORY", str(tmp_path / "elsewhere"))
     assert Settings(_env_file=None).repository_dir == tmp_path / "elsewhere"
+
+
+def production(monkeypatch, **env: str) -> Settings:
+    """Settings of a production environment that is safe except for what `env` changes."""
+    safe = {
+        "WIG80_ENVIRONMENT": "production",
+        "WIG80_API_KEY": "an-api-key",
+        "WIG80_TRITON_ADMIN_KEY": "a-triton-admin-key-0123",
+        "REDIS_URL": "redis://:a-password@redis:6379/0",
+        "MARKET_DB_URL": "postgresql://wig80:a-password@questdb:8812/qdb",
+    }
+    for name, value in {**safe, **env}.items():
+        monkeypatch.setenv(name, value)
+    return Settings(_env_file=None)
+
+
+def test_production_accepts_set_secrets(monkeypatch):
+    settings = production(monkeypatch)
+    assert settings.triton_admin_headers("http") == {"wig80-admin-key": "a-triton-admin-key-0123"}
+    assert settings.triton_admin_headers("grpc") == {
+        "triton-grpc-protocol-wig80-admin-key": "a-triton-admin-key-0123"
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("WIG80_TRITON_ADMIN_KEY", DEVELOPMENT_TRITON_ADMIN_KEY, "WIG80_TRITON_ADMIN_KEY"),
+        ("WIG80_TRITON_ADMIN_KEY", "short", "WIG80_TRITON_ADMIN_KEY"),
+        ("REDIS_URL", "redis://redis:6379/0", "REDIS_URL must carry a password"),
+        ("MARKET_DB_URL", "postgresql://admin:quest@questdb:8812/qdb", "QuestDB's default password"),
+    ],
+)
+def test_production_refuses_unsafe_defaults_naming_them(monkeypatch, name, value, reason):
+    with pytest.raises(ValidationError, match=reason):
+        production(monkeypatch, **{name: value})
+
+
+def test_production_refuses_an_unset_triton_admin_key(monkeypatch):
+    monkeypatch.delenv("WIG80_TRITON_ADMIN_KEY", raising=False)
+    with pytest.raises(ValidationError, match="WIG80_TRITON_ADMIN_KEY"):
+        Settings(_env_file=None, environment="production", api_key="an-api-key")

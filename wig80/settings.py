@@ -4,6 +4,9 @@ The four service URLs keep their conventional names (`WIG80_HOME`, `MARKET_DB_UR
 `TRITON_URL`); every other setting is `WIG80_<FIELD>` (for example `WIG80_API_PORT=9090`).
 An unset URL means the embedded default: the file store, the in-process cache and limiter, the
 `tritonserver` started by the project itself.
+
+Production (`WIG80_ENVIRONMENT=production`) refuses the unsafe defaults: no API key, the development
+Triton admin key, a Redis URL without a password, QuestDB's stock credentials.
 """
 
 from __future__ import annotations
@@ -11,9 +14,24 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Triton's model-repository API (load, unload, index) answers only requests carrying this header;
+# its gRPC frontend expects it under a prefix of its own
+TRITON_ADMIN_HEADER = "wig80-admin-key"  # lowercase: gRPC metadata keys are
+TRITON_GRPC_RESTRICTED_PREFIX = "triton-grpc-protocol-"
+DEVELOPMENT_TRITON_ADMIN_KEY = "wig80-development-only"
+MIN_SECRET_LENGTH = 16
+QUESTDB_DEFAULT_PASSWORD = "quest"
+
+
+def triton_admin_headers(admin_key: str, protocol: Literal["http", "grpc"] = "http") -> dict[str, str]:
+    """The header a load or unload request must carry (tritonclient's `headers=`), per protocol."""
+    prefix = TRITON_GRPC_RESTRICTED_PREFIX if protocol == "grpc" else ""
+    return {prefix + TRITON_ADMIN_HEADER: admin_key}
 
 
 def _url(name: str) -> Field:
@@ -41,6 +59,7 @@ class Settings(BaseSettings):
     triton_http_port: int = 8000
     triton_grpc_port: int = 8001
     triton_metrics_port: int = 8002
+    triton_admin_key: str = DEVELOPMENT_TRITON_ADMIN_KEY
     max_batch_size: int = Field(32, ge=1)
     max_queue_delay_microseconds: int = Field(500, ge=0)
     model_repository: Path | None = Field(
@@ -61,9 +80,28 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
-        if self.environment == "production" and not self.api_key:
-            raise ValueError("WIG80_API_KEY must be set when WIG80_ENVIRONMENT=production")
+        if self.environment == "production" and (problems := self.unsafe_for_production()):
+            raise ValueError("WIG80_ENVIRONMENT=production refuses: " + "; ".join(problems))
         return self
+
+    def unsafe_for_production(self) -> list[str]:
+        problems = []
+        if not self.api_key:
+            problems.append("WIG80_API_KEY must be set")
+        if self.triton_admin_key == DEVELOPMENT_TRITON_ADMIN_KEY or len(self.triton_admin_key) < MIN_SECRET_LENGTH:
+            problems.append(
+                f"WIG80_TRITON_ADMIN_KEY must be a secret of at least {MIN_SECRET_LENGTH} characters "
+                "(it guards Triton's model load/unload API)"
+            )
+        if self.redis_url and not urlsplit(self.redis_url).password:
+            problems.append("REDIS_URL must carry a password (redis://:PASSWORD@host:port/db)")
+        if self.market_db_url and urlsplit(self.market_db_url).password == QUESTDB_DEFAULT_PASSWORD:
+            problems.append("MARKET_DB_URL must not use QuestDB's default password")
+        return problems
+
+    def triton_admin_headers(self, protocol: Literal["http", "grpc"] = "http") -> dict[str, str]:
+        """The header that Triton's model-repository API (load, unload) requires."""
+        return triton_admin_headers(self.triton_admin_key, protocol)
 
     @property
     def data_dir(self) -> Path:
