@@ -12,7 +12,7 @@ from market_data.importer import ImportReport, describe_conflicts, import_paths
 from market_data.stores import BarStore, SymbolSummary, open_store
 from market_data.synthetic import synthesize
 
-MAX_ISSUES_SHOWN = 20
+MAX_SKIPPED_SHOWN = 20  # no-trade days are routine; every rejected row is always shown
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -104,22 +104,24 @@ def format_summary(summary: dict[str, SymbolSummary]) -> str:
 
 
 def format_report(report: ImportReport) -> str:
-    lines = [f"{'file':<40} {'format':<11} {'read':>6} {'stored':>6} {'dup':>6} {'skip':>5} {'rej':>5}"]
+    """The per-file table, then every file error and rejected row (`path:line: reason`), the first
+    MAX_SKIPPED_SHOWN skipped rows, the notes and the accounting."""
+    lines = [f"{'file':<40} {'format':<11} {'read':>6} {'stored':>6} {'dup':>6} {'skip':>5} {'rej':>5} {'unwr':>6}"]
     for f in report.files:
         if f.ignored:
             lines.append(f"{_short(f.path):<40} ignored: {f.ignored}")
             continue
         lines.append(f"{_short(f.path):<40} {f.format_name or '-':<11} {f.rows_read:>6} {f.stored:>6} "
-                     f"{f.duplicates:>6} {f.skipped:>5} {f.rejected:>5}")
-    issues = report.issues()
-    for issue in issues[:MAX_ISSUES_SHOWN]:
-        lines.append(f"  {issue}")
-    if len(issues) > MAX_ISSUES_SHOWN:
-        lines.append(f"  ... {len(issues) - MAX_ISSUES_SHOWN} more (all of them: --json)")
+                     f"{f.duplicates:>6} {f.skipped:>5} {f.rejected:>5} {f.not_written:>6}")
+    lines += [f"  {issue}" for issue in report.errors()]
+    skipped = [issue for f in report.files for issue in f.skipped_rows]
+    lines += [f"  {issue}" for issue in skipped[:MAX_SKIPPED_SHOWN]]
+    if len(skipped) > MAX_SKIPPED_SHOWN:
+        lines.append(f"  ... {len(skipped) - MAX_SKIPPED_SHOWN} more skipped rows (all of them: --json)")
     lines += [note for f in report.files for note in f.notes]
     t = report.totals
     lines.append(f"rows read {t['rows_read']} = stored {t['stored']} + duplicates {t['duplicates']} "
-                 f"+ skipped {t['skipped']} + rejected {t['rejected']}")
+                 f"+ skipped {t['skipped']} + rejected {t['rejected']} + not written (unwr) {t['not_written']}")
     if report.aborted:
         lines.append("--strict: rejections found, nothing was written")
     return "\n".join(lines)

@@ -1,11 +1,12 @@
 """Importing bar files into a store, with a report that accounts for every data row.
 
-Accounting, per file and in total: rows_read = stored + duplicates + skipped + rejected, where
-rows_read counts the non-blank lines after the header, `duplicates` are valid bars whose symbol and
-date were already stored (so importing a file twice stores each bar once), `skipped` are the GPW
-archive's no-trade days, and `rejected` are lines that are not valid bars. A file that fails as a
-whole (unreadable header, missing column, non-UTF-8 bytes, or any rejection under --strict) writes
-nothing, and all its rows count as rejected; its error names the file and line.
+Accounting, per file and in total: rows_read = stored + duplicates + skipped + rejected + not_written,
+where rows_read counts the non-blank lines after the header, `duplicates` are valid bars whose symbol
+and date were already stored (so importing a file twice stores each bar once), `skipped` are the GPW
+archive's no-trade days, `rejected` are lines that are not valid bars, each reported with its own
+`path:line: reason`, and `not_written` are the rows of a file that failed as a whole (unreadable
+header, missing column, non-UTF-8 bytes: its one error names the file and line) and the valid rows
+held back by a --strict import that found rejections.
 
 Each file is written in one transaction. With `strict`, every file is parsed and validated first
 and nothing at all is written if any row or file is rejected.
@@ -29,6 +30,7 @@ from market_data.stores.base import BarStore
 from market_data.symbols import load_symbols
 
 BAR_FILE_SUFFIXES = {".csv", ".txt"}
+COUNTS = ("rows_read", "stored", "duplicates", "skipped", "rejected", "not_written")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,7 @@ class FileReport:
     duplicates: int = 0
     skipped: int = 0
     rejected: int = 0
+    not_written: int = 0
     error: RowIssue | None = None  # the file as a whole was not imported
     ignored: str | None = None  # found in a folder but not a bar file; no rows read
     skipped_rows: list[RowIssue] = field(default_factory=list)
@@ -59,29 +62,26 @@ class FileReport:
 
     @property
     def balanced(self) -> bool:
-        return self.rows_read == self.stored + self.duplicates + self.skipped + self.rejected
+        return self.rows_read == sum(getattr(self, name) for name in COUNTS[1:])
 
     def fail(self, error: RowIssue) -> None:
-        """Nothing of this file is written: every row read counts as rejected."""
+        """The file as a whole cannot be imported: none of its rows is written."""
         self.error = error
-        self.stored = self.duplicates = self.skipped = 0
-        self.rejected = self.rows_read
+        self.stored = self.duplicates = self.skipped = self.rejected = 0
+        self.not_written = self.rows_read
 
     def to_dict(self) -> dict:
         return {
             "path": str(self.path),
             "format": self.format_name,
             "symbols": self.symbols,
-            **{key: getattr(self, key) for key in ("rows_read", "stored", "duplicates", "skipped", "rejected")},
+            **{key: getattr(self, key) for key in COUNTS},
             "error": str(self.error) if self.error else None,
             "ignored": self.ignored,
             "skipped_rows": [str(issue) for issue in self.skipped_rows],
             "rejected_rows": [str(issue) for issue in self.rejected_rows],
             "notes": self.notes,
         }
-
-
-COUNTS = ("rows_read", "stored", "duplicates", "skipped", "rejected")
 
 
 @dataclass
@@ -106,10 +106,13 @@ class ImportReport:
         """No file failed and no row was rejected."""
         return not self.aborted and self.total("rejected") == 0 and not any(r.error for r in self.files)
 
+    def errors(self) -> list[RowIssue]:
+        """File errors and rejected rows, in file and line order."""
+        return [issue for r in self.files for issue in ([r.error] if r.error else []) + r.rejected_rows]
+
     def issues(self) -> list[RowIssue]:
         """File errors and rejected rows, then skipped rows, in file and line order."""
-        errors = [issue for r in self.files for issue in ([r.error] if r.error else []) + r.rejected_rows]
-        return errors + [issue for r in self.files for issue in r.skipped_rows]
+        return self.errors() + [issue for r in self.files for issue in r.skipped_rows]
 
     def to_dict(self) -> dict:
         return {"strict": self.strict, "aborted": self.aborted, "totals": self.totals,
@@ -225,11 +228,15 @@ async def import_paths(
 
 
 def _abort(report: ImportReport) -> None:
-    """Strict import with rejections: nothing is written, so every row read counts as rejected."""
+    """Strict import with rejections: nothing is written; each file's valid rows are held back, and a
+    file without problems of its own says which files stopped it (their errors stay with them)."""
     report.aborted = True
-    first = report.issues()[0]
+    failed = [str(r.path) for r in report.files if r.error or r.rejected]
+    named = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
     for file_report in report.files:
-        if not file_report.ignored:
-            file_report.stored = file_report.duplicates = file_report.skipped = 0
-            file_report.rejected = file_report.rows_read
-            file_report.notes.append(f"{file_report.path}: not written (--strict, first rejection: {first})")
+        if file_report.ignored or file_report.error:
+            continue
+        file_report.stored = file_report.duplicates = 0
+        file_report.not_written = file_report.rows_read - file_report.skipped - file_report.rejected
+        if not file_report.rejected:
+            file_report.notes.append(f"{file_report.path}: not written (--strict: rejections in {named})")

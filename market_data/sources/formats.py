@@ -105,11 +105,39 @@ def _matches(bar_format: BarFormat, names: list[str]) -> bool:
     return bar_format.required <= set(names)
 
 
-def _closest_missing(names: set[str]) -> tuple[BarFormat, set[str]] | None:
-    """The format whose date column the header has, with the columns it lacks."""
-    candidates = [(f, f.required - names) for f in FORMATS if f.columns["date"] in names]
+def _missing_columns(bar_format: BarFormat, names: set[str]) -> list[str]:
+    missing = sorted(bar_format.required - names)
+    if bar_format is GPW_ARCHIVE and not GPW_ARCHIVE_MARKERS & names:
+        missing.append("one of " + "/".join(sorted(GPW_ARCHIVE_MARKERS)))
+    return missing
+
+
+def _closest_missing(names: set[str]) -> tuple[BarFormat, list[str]] | None:
+    """The format whose date column the header has and that lacks the fewest columns, with those columns."""
+    candidates = [(f, _missing_columns(f, names)) for f in FORMATS if f.columns["date"] in names]
     candidates = [(f, missing) for f, missing in candidates if missing]
     return min(candidates, key=lambda item: len(item[1])) if candidates else None
+
+
+def _expected_columns(bar_format: BarFormat) -> str:
+    fields = [c for c in (bar_format.ticker_column, bar_format.period_column) if c]
+    fields += list(bar_format.columns.values())
+    markers = " + one of " + "/".join(sorted(GPW_ARCHIVE_MARKERS)) if bar_format is GPW_ARCHIVE else ""
+    return f"{bar_format.name} = {','.join(fields)}{markers}"
+
+
+def _unmatched_header(header: str) -> FormatError:
+    """What the header says and which formats were tried, with the columns the closest one lacks."""
+    tried = "formats tried: " + "; ".join(_expected_columns(f) for f in FORMATS)
+    for delimiter in DELIMITERS:
+        names = header_names(header, delimiter)
+        closest = _closest_missing(set(names))
+        if len(names) > 1 and closest:
+            bar_format, missing = closest
+            return FormatError(1, f"header {header[:120]!r} (columns {', '.join(names)}, split on {delimiter!r}) "
+                                  f"matches no format; closest: {bar_format.description}, missing column(s) "
+                                  f"{', '.join(missing)}. {tried}")
+    return FormatError(1, f"unrecognised header {header[:120]!r} (wrong delimiter or not a bar file?); {tried}")
 
 
 def detect_format(header: str) -> DetectedFormat:
@@ -125,15 +153,7 @@ def detect_format(header: str) -> DetectedFormat:
                     )
                 positions = {name: names.index(name) for name in bar_format.required}
                 return DetectedFormat(bar_format, delimiter, positions, len(names))
-    for delimiter in DELIMITERS:
-        names = set(header_names(header, delimiter))
-        closest = _closest_missing(names)
-        if len(names) > 1 and closest:
-            bar_format, missing = closest
-            return_missing = ", ".join(sorted(missing))
-            raise FormatError(1, f"missing column(s) {return_missing} for {bar_format.description}; header: {header!r}")
-    expected = "; ".join(f.description for f in FORMATS)
-    raise FormatError(1, f"unrecognised header {header[:120]!r} (wrong delimiter or not a bar file?); expected {expected}")
+    raise _unmatched_header(header)
 
 
 def bar_format_delimiters(bar_format: BarFormat) -> tuple[str, ...]:

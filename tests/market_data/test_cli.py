@@ -52,7 +52,8 @@ def test_import_reports_accounting_and_exit_code(home, capsys):
 def test_import_json_report(home, capsys):
     assert main(["data", "import", "--json", str(FIXTURES / "stooq_en")]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["totals"] == {"rows_read": 300, "stored": 300, "duplicates": 0, "skipped": 0, "rejected": 0}
+    assert report["totals"] == {"rows_read": 300, "stored": 300, "duplicates": 0, "skipped": 0, "rejected": 0,
+                                "not_written": 0}
 
 
 @pytest.mark.postgres
@@ -74,3 +75,20 @@ def test_market_db_url_selects_postgres(home, capsys, monkeypatch, postgres_url)
                 await store.drop_table()
 
         asyncio.run(drop())
+
+
+def test_strict_import_prints_every_rejected_row_and_no_foreign_error(home, tmp_path, capsys):
+    folder = tmp_path / "bars"
+    folder.mkdir()
+    good = folder / "ABE.csv"
+    good.write_bytes((FIXTURES / "stooq_pl" / "ABE.csv").read_bytes())
+    bad = folder / "BIO.csv"
+    rows = [f"2021-03-{day:02d};5.4;5.3;5.5;5.4;100" for day in range(1, 31)]  # high below low
+    bad.write_text("Data;Otwarcie;Najwyzszy;Najnizszy;Zamkniecie;Wolumen\n" + "\n".join(rows) + "\n")
+    assert main(["data", "import", "--strict", str(folder)]) == 1
+    out = capsys.readouterr().out
+    rejected = [line for line in out.splitlines() if line.strip().startswith(f"{bad}:")]
+    assert [line.split(":")[1] for line in rejected] == [str(n) for n in range(2, 32)]
+    assert all("high 5.3 is below open/close/low" in line for line in rejected)
+    assert f"{good}: not written (--strict: rejections in {bad})" in out
+    assert "rejected 30 + not written (unwr) 300" in out and "nothing was written" in out

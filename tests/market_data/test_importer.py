@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from market_data.importer import import_paths
+from market_data.importer import COUNTS, import_paths
 from tests.market_data.conftest import FIXTURES, REAL_DATA
 
 FORMAT_FOLDERS = ["stooq_pl", "stooq_en", "stooq_bulk", "gpw_archive"]
@@ -14,8 +14,12 @@ MALFORMED = FIXTURES / "malformed"
 
 def assert_accounted(report) -> None:
     totals = report.totals
-    assert totals["rows_read"] == totals["stored"] + totals["duplicates"] + totals["skipped"] + totals["rejected"]
+    assert totals["rows_read"] == sum(totals[name] for name in COUNTS[1:])
+    assert totals["rows_read"] == totals["stored"] + totals["duplicates"] + totals["skipped"] + totals["rejected"] \
+        + totals["not_written"]
     assert report.balanced
+    for file_report in report.files:  # every rejected row has its own path:line: reason
+        assert file_report.rejected == len(file_report.rejected_rows)
 
 
 async def test_every_format_imports_and_the_accounting_adds_up(embedded_store):
@@ -79,8 +83,8 @@ async def test_strict_import_writes_nothing_when_any_file_has_a_rejection(embedd
     report = await import_paths(paths, embedded_store, strict=True)
     assert report.aborted and not report.clean
     assert_accounted(report)
-    assert report.totals["rejected"] == report.totals["rows_read"]
-    assert "bad_number/BIO.csv:8: open is not a number" in report.files[0].notes[-1]
+    assert report.totals["rejected"] == 1 and report.totals["not_written"] == report.totals["rows_read"] - 1
+    assert report.files[0].notes[-1] == f"{paths[0]}: not written (--strict: rejections in {paths[1]})"
     assert await embedded_store.list_symbols() == {}
     lenient = await import_paths(paths, embedded_store)
     assert lenient.totals["stored"] == 300 + 19
@@ -90,7 +94,8 @@ async def test_future_dates_are_rejected(embedded_store, tmp_path):
     path = tmp_path / "ABE.csv"
     path.write_text("Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10,11,9,10.5,100\n")
     report = await import_paths([path], embedded_store, today=datetime.date(2024, 1, 2))
-    assert report.totals == {"rows_read": 2, "stored": 1, "duplicates": 0, "skipped": 0, "rejected": 1}
+    assert report.totals == {"rows_read": 2, "stored": 1, "duplicates": 0, "skipped": 0, "rejected": 1,
+                             "not_written": 0}
     assert "2024-01-03 is in the future" in report.issues()[0].reason
 
 
@@ -123,3 +128,29 @@ async def test_all_of_the_real_data_imports_with_the_accounting(embedded_store):
 
 def _data_lines(path: Path) -> int:
     return sum(1 for line in path.read_bytes().splitlines()[1:] if line.strip())
+
+
+async def test_strict_folder_with_one_bad_file_keeps_each_error_with_its_file(embedded_store, tmp_path):
+    good = tmp_path / "ABE.csv"
+    good.write_bytes((FIXTURES / "stooq_pl" / "ABE.csv").read_bytes())
+    lines = (MALFORMED / "bad_number" / "BIO.csv").read_text().splitlines()[:9]  # line 8 has open '6,04'
+    lines[2] = lines[2].replace(";", ";x", 1)  # line 3: a date that is not one
+    lines[4] = lines[4].replace(";6.06;", ";5.0;")  # line 5: high below low
+    lines[6] = lines[6].replace(";6.04;", ";-6.04;")  # line 7: a negative price
+    bad = tmp_path / "BIO.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    header_only = tmp_path / "XYZ.csv"
+    header_only.write_text("Date;Open;High\n2024-01-02;1;2\n")
+    report = await import_paths([tmp_path], embedded_store, strict=True)
+    assert_accounted(report)
+    by_name = {f.path.name: f for f in report.files}
+    assert [issue.line for issue in by_name["BIO.csv"].rejected_rows] == [3, 5, 7, 8]
+    assert by_name["BIO.csv"].not_written == 4 and by_name["BIO.csv"].rejected == 4
+    assert by_name["ABE.csv"].not_written == 300 and by_name["ABE.csv"].rejected == 0
+    assert by_name["ABE.csv"].notes == [f"{good}: not written (--strict: rejections in {bad}, {header_only})"]
+    assert not any("not a number" in note or "header" in note for f in report.files for note in f.notes)
+    error = by_name["XYZ.csv"].error
+    assert error.line == 1 and "GPW archive" not in error.reason.split("formats tried")[0]
+    assert "header 'Date;Open;High' (columns date, open, high, split on ';')" in error.reason
+    assert "closest: stooq.com export (English header), missing column(s) close, low, volume" in error.reason
+    assert "formats tried: stooq_bulk = ticker,per,date" in error.reason and "stooq_pl = data," in error.reason
