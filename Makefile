@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv up test lint compose-checker bench bench-check loadtest clean
+.PHONY: venv up test lint compose-checker test-programs bench bench-check loadtest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,20 @@ compose-checker:
 	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null 2>&1; }; }; } || \
 	  echo "note: docker-compose not installed; the compose tests will be skipped"
 
-test: lint compose-checker
+# The dashboard's browser test drives Debian's chromium through chromium-driver; the proxy test runs
+# Debian's nginx. Installed only when missing and when we may (root with apt-get); the tests skip loudly
+# without them (and fail under CI=true).
+TEST_PROGRAMS := chromium:chromium chromedriver:chromium-driver nginx:nginx
+test-programs:
+	@missing=""; for pair in $(TEST_PROGRAMS); do \
+	  command -v $${pair%%:*} >/dev/null || [ -x /usr/sbin/$${pair%%:*} ] || missing="$$missing $${pair#*:}"; done; \
+	[ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1; }; }; } || \
+	  echo "note: not installed:$$missing; the browser and nginx tests will be skipped"
+
+test: lint compose-checker test-programs
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -155,7 +155,7 @@ def publish_triton_address(server: TritonServer) -> None:
 def run_gateway(settings) -> int:
     import uvicorn
 
-    say(f"gateway        http://{settings.api_host}:{settings.api_port}  (docs /docs, metrics /metrics)")
+    say(f"gateway        http://{settings.api_host}:{settings.api_port}  (dashboard /, docs /docs, metrics /metrics)")
     uvicorn.run(GATEWAY_APP, host=settings.api_host, port=settings.api_port, workers=settings.api_workers,
                 access_log=settings.api_access_log)
     return 0

@@ -6,7 +6,7 @@ const HISTORY_BARS = 120;
 const MAX_SYMBOLS = 100;      // the API's limit per batch request and per subscription
 const RECONNECT_MS = 3000;
 
-const state = { rows: new Map(), predictions: new Map(), selected: null, chart: null, series: null };
+const state = { rows: new Map(), predictions: new Map(), lastDates: new Map(), selected: null, chart: null, series: null };
 
 async function getJson(path, options) {
   const response = await fetch(path, options);
@@ -46,7 +46,8 @@ function showPrediction(prediction, flash) {
   if (!row) return;
   state.predictions.set(prediction.symbol, prediction);
   cell(row, "price", prediction.current_price.toFixed(2), prediction.current_price, "num");
-  cell(row, "date", prediction.data_as_of || prediction.timestamp.slice(0, 10));
+  const lastBar = prediction.data_as_of || state.lastDates.get(prediction.symbol) || "";
+  cell(row, "date", lastBar, lastBar);
   cell(row, "direction", prediction.direction, prediction.direction, prediction.direction);
   cell(row, "confidence", prediction.confidence.toFixed(3), prediction.confidence, "num");
   cell(row, "risk", prediction.risk_level, prediction.risk_level, `risk-${prediction.risk_level}`);
@@ -111,6 +112,7 @@ async function drawChart(symbol) {
   }
   state.chart.timeScale().fitContent();
   document.getElementById("chart").dataset.lastDate = forecast.last_date;
+  document.getElementById("chart").dataset.symbol = forecast.symbol;
   document.getElementById("model-version").textContent = forecast.model_version;
 }
 
@@ -142,6 +144,9 @@ function subscribe(symbols) {
     const moved = !previous || previous.current_price !== message.data.current_price
       || previous.timestamp !== message.data.timestamp;
     showPrediction(message.data, moved);
+    if (moved && !message.data.data_as_of) {  // the bar's date, until predictions carry it themselves
+      readLastDates().then(() => showPrediction(message.data, false)).catch(report);
+    }
     if (moved && message.symbol === state.selected) drawChart(message.symbol).catch(report);
   };
   ws.onclose = () => {
@@ -169,8 +174,14 @@ function report(error) {
   setStatus(`error: ${error.message}`, "down");
 }
 
-async function main() {
+async function readLastDates() {
   const listing = await getJson("/symbols");
+  for (const info of listing.symbols) if (info.last_date) state.lastDates.set(info.symbol, info.last_date);
+  return listing;
+}
+
+async function main() {
+  const listing = await readLastDates();
   const members = listing.symbols.filter((s) => s.data_available && s.index).slice(0, MAX_SYMBOLS);
   members.forEach(addRow);
   const tickers = members.map((s) => s.symbol);

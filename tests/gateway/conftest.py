@@ -50,11 +50,11 @@ def bars_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def real_bars_home(tmp_path_factory) -> Path:
-    """A store with the real stooq files of REAL_SYMBOLS, imported as a new user would."""
-    files = [REAL_DATA / "stooq" / f"{symbol}.csv" for symbol in REAL_SYMBOLS]
-    missing = [str(path) for path in files if not path.exists()]
+    """A store with the real stooq files (REAL_SYMBOLS among them), imported as a new user would."""
+    files = sorted((REAL_DATA / "stooq").glob("*.csv"))
+    missing = [symbol for symbol in REAL_SYMBOLS if REAL_DATA / "stooq" / f"{symbol}.csv" not in files]
     if missing:
-        pytest.skip(f"real market data not found: {', '.join(missing)}")
+        pytest.skip(f"real market data not found in {REAL_DATA / 'stooq'}: {', '.join(missing)}")
     home = tmp_path_factory.mktemp("gateway-real-home")
 
     async def fill() -> None:

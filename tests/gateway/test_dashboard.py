@@ -1,0 +1,158 @@
+"""The dashboard at / in a real browser (Debian's chromium driven by selenium through chromium-driver),
+against a real gateway over the real Triton: no console errors, the symbols with data, a drawn chart,
+the numbers of /analyze, and a posted bar shown within 5 s without a reload."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from gateway.models import ForecastPathResponse, PredictionResponse
+from market_data.stores import open_store
+from market_data.symbols import load_symbols
+from tests.fixtures.programs import require_program
+from tests.gateway.conftest import API_KEY
+
+pytestmark = [pytest.mark.triton, pytest.mark.redis]
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+HORIZON = 5  # the dashboard's horizon, the API's default
+LOAD_TIMEOUT_S = 30.0
+PUSH_DEADLINE_S = 5.0
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
+CANDLE_COLOURS = ((0x11, 0x82, 0x3B), (0xC0, 0x39, 0x2B))  # dashboard.js: up and down candles
+MEDIAN_COLOUR = (0x1D, 0x3F, 0xA8)  # dashboard.js: the forecast median line
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--window-size=1400,1000")
+
+
+@pytest.fixture
+def browser(tmp_path):
+    chromium = require_program("chromium", "chromium")
+    driver_path = require_program("chromedriver", "chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    yield driver
+    driver.quit()
+
+
+def console_errors(driver) -> list[str]:
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def rows(driver) -> dict[str, dict[str, str]]:
+    """symbol -> {cell: data-value} of the table's rows."""
+    found = {}
+    for row in driver.find_elements(By.CSS_SELECTOR, "#symbols-table tbody tr"):
+        cells = {td.get_attribute("class").split()[0]: td for td in row.find_elements(By.TAG_NAME, "td")}
+        found[row.get_attribute("data-symbol")] = {
+            name: (td.get_attribute("data-value") or "") for name, td in cells.items()} | {
+            "price_text": cells["price"].text}
+    return found
+
+
+def coloured_pixels(png: bytes, colour: tuple[int, int, int], tolerance: int = 12) -> int:
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    return sum(count for count, pixel in image.getcolors(image.width * image.height)
+               if all(abs(a - b) <= tolerance for a, b in zip(pixel, colour, strict=True)))
+
+
+def index_members_with_bars(home: Path) -> list[str]:
+    async def stored() -> list[str]:
+        async with open_store(None, home) as store:
+            return list(await store.list_symbols())
+
+    members = load_symbols()
+    return sorted(symbol for symbol in asyncio.run(stored()) if symbol in members)
+
+
+@pytest.fixture(params=["synthetic", "real"])
+def market_home(request, tmp_path) -> Path:
+    """A private copy of the synthetic market, or of the real stooq files (the test posts a bar)."""
+    home = tmp_path / "market"
+    shutil.copytree(request.getfixturevalue("bars_home" if request.param == "synthetic" else "real_bars_home"), home)
+    return home
+
+
+def analyze(gateway, symbol: str) -> PredictionResponse:
+    response = httpx.post(f"{gateway.url}/analyze", json={"symbol": symbol, "prediction_horizon": HORIZON},
+                          timeout=30.0)
+    assert response.status_code == 200, response.text
+    return PredictionResponse.model_validate(response.json())
+
+
+def test_dashboard_shows_the_analysis_and_follows_a_posted_bar(browser, start_gateway, market_home, tmp_path,
+                                                               request):
+    expected = index_members_with_bars(market_home)
+    gateway = start_gateway(home=market_home)
+    browser.get(f"{gateway.url}/")
+    wait = WebDriverWait(browser, LOAD_TIMEOUT_S)
+    wait.until(lambda d: len(rows(d)) == len(expected) and all(r["price"] for r in rows(d).values()))
+    wait.until(lambda d: d.find_element(By.ID, "chart").get_attribute("data-last-date"))
+
+    shown = rows(browser)
+    assert sorted(shown) == expected  # the index members with bars, and only those
+    for symbol, cells in shown.items():
+        prediction = analyze(gateway, symbol)
+        assert float(cells["price"]) == prediction.current_price
+        assert float(cells["price_text"]) == pytest.approx(prediction.current_price, abs=0.005)
+        assert float(cells["confidence"]) == pytest.approx(prediction.confidence, abs=1e-6)
+        assert (cells["direction"], cells["risk"]) == (prediction.direction, prediction.risk_level)
+
+    selected = expected[1]
+    browser.find_element(By.CSS_SELECTOR, f'#symbols-table tr[data-symbol="{selected}"]').click()
+    wait.until(lambda d: d.find_element(By.ID, "selected-symbol").text == selected)
+    wait.until(lambda d: d.find_element(By.ID, "chart").get_attribute("data-symbol") == selected)
+    time.sleep(0.5)  # the chart paints on the next animation frame
+    chart_png = browser.find_element(By.ID, "chart").screenshot_as_png
+    assert sum(coloured_pixels(chart_png, colour) for colour in CANDLE_COLOURS) > 200, "no candles drawn"
+    assert coloured_pixels(chart_png, MEDIAN_COLOUR) > 50, "no forecast median drawn"
+    prediction = analyze(gateway, selected)
+    for band, share in zip(("low", "medium", "high"), prediction.spectral_analysis.model_dump().values(), strict=True):
+        shown_share = browser.find_element(By.ID, f"band-{band}").get_attribute("data-value")
+        assert float(shown_share) == pytest.approx(share, abs=1e-6)
+    assert browser.find_element(By.ID, "model-version").text == prediction.model_version
+    screenshot = tmp_path / "dashboard.png"
+    browser.save_screenshot(str(screenshot))
+
+    bar = next_bar(gateway, selected, prediction.current_price * 1.07)
+    posted = httpx.post(f"{gateway.url}/bars", json={"bars": [bar]}, headers={"X-API-Key": API_KEY}, timeout=30.0)
+    assert posted.status_code == 200 and posted.json()["stored"] == 1, posted.text
+    started = time.monotonic()
+    WebDriverWait(browser, PUSH_DEADLINE_S, poll_frequency=0.1).until(
+        lambda d: rows(d)[selected]["price"] == str(bar["close"]))
+    moved_after_s = time.monotonic() - started
+    WebDriverWait(browser, PUSH_DEADLINE_S).until(
+        lambda d: d.find_element(By.ID, "chart").get_attribute("data-last-date") == bar["date"])
+    assert moved_after_s < PUSH_DEADLINE_S
+    assert rows(browser)[selected]["date"] == bar["date"]
+    assert console_errors(browser) == []
+    if os.environ.get("WIG80_UPDATE_SCREENSHOT") == request.node.callspec.params["market_home"]:
+        shutil.copy(screenshot, SCREENSHOT)  # WIG80_UPDATE_SCREENSHOT=real refreshes docs/dashboard.png
+
+
+def next_bar(gateway, symbol: str, close: float) -> dict:
+    """A valid bar on the weekday after the symbol's last one, closing at `close`."""
+    response = httpx.get(f"{gateway.url}/forecast/{symbol}", params={"history": 1}, timeout=30.0)
+    last = ForecastPathResponse.model_validate(response.json())
+    day = np.busday_offset(np.datetime64(last.last_date, "D"), 1, roll="forward")
+    close = round(close, 2)
+    return {"symbol": symbol, "date": str(day), "open": last.current_price, "high": round(close * 1.01, 2),
+            "low": round(min(last.current_price, close) * 0.99, 2), "close": close, "volume": 50_000}
