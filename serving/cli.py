@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from serving.tritonserver import MODELS, TritonServer, TritonStartError
+from wig80.settings import TRITON_ADMIN_HEADER
 
 GATEWAY_APP = "gateway.main:app"
 
@@ -180,7 +181,8 @@ def up_command(args: argparse.Namespace) -> int:
     if settings.triton_url:
         say(
             f"TRITON_URL={settings.triton_url}: load the new version there "
-            f"(POST /v2/repository/models/<model>/load for {', '.join(MODELS)})"
+            f"(POST /v2/repository/models/<model>/load for {', '.join(MODELS)}, "
+            f"with the header {TRITON_ADMIN_HEADER}: $WIG80_TRITON_ADMIN_KEY)"
         )
     args.repository = repository
     return serve_command(args)

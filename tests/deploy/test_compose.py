@@ -12,6 +12,16 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+OPERATOR_OVERRIDE = ROOT / "deploy" / "compose.operator.yml"
+# every secret the file needs, none with a default; test values only
+SECRETS = {
+    "WIG80_API_KEY": "test-key",
+    "WIG80_TRITON_ADMIN_KEY": "test-triton-admin-key",
+    "REDIS_PASSWORD": "test-redis-password",
+    "QUESTDB_USER": "test-questdb-user",
+    "QUESTDB_PASSWORD": "test-questdb-password",
+}
+ENTRY_POINTS = {"gateway", "nginx"}  # the only services that may publish a port on the host
 
 
 def _volume(entry: str | dict) -> tuple[str, str]:
@@ -22,43 +32,69 @@ def _volume(entry: str | dict) -> tuple[str, str]:
     return source, target
 
 
-def _compose_config(*extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def _compose_config(*extra: str, env: dict[str, str] | None = None,
+                    files: tuple[Path, ...] = (COMPOSE_FILE,)) -> subprocess.CompletedProcess:
     binary = shutil.which("docker-compose")
     if binary is None:
         pytest.skip("docker-compose is not installed (make test installs Debian's package when run as root)")
     return subprocess.run(
-        [binary, "-f", str(COMPOSE_FILE), "config", *extra],
+        [binary, *(arg for path in files for arg in ("-f", str(path))), "config", *extra],
         capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=60,
     )
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    result = _compose_config(env={"WIG80_API_KEY": "test-key"})
+    result = _compose_config(env=SECRETS)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
 
 
 def test_compose_file_is_valid():
-    result = _compose_config("-q", env={"WIG80_API_KEY": "test-key"})
+    result = _compose_config("-q", env=SECRETS)
     assert result.returncode == 0, result.stderr
 
 
-def test_missing_api_key_is_refused_with_its_name():
-    env = {key: value for key, value in os.environ.items() if key != "WIG80_API_KEY"}
+@pytest.mark.parametrize("secret", SECRETS)
+def test_a_missing_secret_is_refused_with_its_name(secret):
+    env = {key: value for key, value in {**os.environ, **SECRETS}.items() if key != secret}
     binary = shutil.which("docker-compose") or pytest.skip("docker-compose is not installed")
     result = subprocess.run([binary, "-f", str(COMPOSE_FILE), "config", "-q"], capture_output=True,
                             text=True, env=env, timeout=60)
     assert result.returncode != 0
-    assert "WIG80_API_KEY" in result.stderr
+    assert secret in result.stderr
 
 
-def test_services_and_ports(compose):
+def test_only_the_entry_point_is_published(compose):
     services = compose["services"]
     assert set(services) >= {"triton", "gateway", "redis", "questdb", "prometheus"}
-    triton_ports = {int(port["target"]) for port in services["triton"]["ports"]}
-    assert triton_ports == {8000, 8001, 8002}
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published <= ENTRY_POINTS and "triton" not in published
     assert {int(port["target"]) for port in services["gateway"]["ports"]} == {8080}
+    # nothing published by other means either
+    assert not any(service.get("network_mode") == "host" for service in services.values())
+
+
+def test_triton_model_control_needs_the_admin_header(compose):
+    command = compose["services"]["triton"]["command"]
+    restriction = f"model-repository:wig80-admin-key={SECRETS['WIG80_TRITON_ADMIN_KEY']}"
+    assert f"--http-restricted-api={restriction}" in command
+    assert f"--grpc-restricted-protocol={restriction}" in command
+    gateway = compose["services"]["gateway"]["environment"]
+    assert gateway["WIG80_TRITON_ADMIN_KEY"] == SECRETS["WIG80_TRITON_ADMIN_KEY"]
+
+
+def test_redis_and_questdb_use_the_given_credentials(compose):
+    services = compose["services"]
+    redis_command = services["redis"]["command"]
+    assert redis_command[redis_command.index("--requirepass") + 1] == SECRETS["REDIS_PASSWORD"]
+    questdb = services["questdb"]["environment"]
+    assert (questdb["QDB_PG_USER"], questdb["QDB_PG_PASSWORD"]) == (
+        SECRETS["QUESTDB_USER"], SECRETS["QUESTDB_PASSWORD"])
+    gateway = services["gateway"]["environment"]
+    assert gateway["REDIS_URL"] == f"redis://:{SECRETS['REDIS_PASSWORD']}@redis:6379/0"
+    assert gateway["MARKET_DB_URL"] == (
+        f"postgresql://{SECRETS['QUESTDB_USER']}:{SECRETS['QUESTDB_PASSWORD']}@questdb:8812/qdb")
 
 
 def test_triton_gets_the_gpu_and_the_repository(compose):
@@ -78,8 +114,6 @@ def test_gateway_starts_after_healthy_dependencies(compose):
         assert services[name]["healthcheck"]["test"], f"{name} has no health check"
     env = services["gateway"]["environment"]
     assert env["TRITON_URL"] == "triton:8001"
-    assert env["REDIS_URL"].startswith("redis://redis:")
-    assert env["MARKET_DB_URL"].startswith("postgresql://") and "@questdb:8812/" in env["MARKET_DB_URL"]
 
 
 def test_prometheus_scrapes_triton_and_gateway(compose):
@@ -96,3 +130,31 @@ def test_dockerfiles_exist_for_built_services(compose):
     for name in ("triton", "gateway"):
         build = compose["services"][name]["build"]
         assert (Path(build["context"]) / build["dockerfile"]).is_file()
+
+
+def test_the_gateway_environment_passes_the_production_checks(compose, monkeypatch):
+    from wig80.settings import Settings
+
+    for name, value in compose["services"]["gateway"]["environment"].items():
+        monkeypatch.setenv(name, str(value))
+    settings = Settings(_env_file=None)
+    assert settings.environment == "production" and settings.unsafe_for_production() == []
+
+
+def _host_address(port: str | dict) -> str:
+    """The host address a published port binds to, in the short `[ip:]host:container` or the long form."""
+    if isinstance(port, dict):
+        return port.get("host_ip", "0.0.0.0")
+    parts = str(port).split(":")
+    return parts[0] if len(parts) == 3 else "0.0.0.0"
+
+
+def test_the_operator_override_publishes_on_localhost_only():
+    result = _compose_config(env=SECRETS, files=(COMPOSE_FILE, OPERATOR_OVERRIDE))
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    for name, service in services.items():
+        if name not in ENTRY_POINTS:
+            assert all(_host_address(port) == "127.0.0.1" for port in service.get("ports", [])), name
+    assert {name for name, service in services.items() if service.get("ports")} - ENTRY_POINTS == {
+        "questdb", "prometheus"}

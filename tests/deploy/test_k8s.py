@@ -1,4 +1,6 @@
-"""Structure of the Kubernetes manifests: selectors match labels, probes and ports line up."""
+"""Structure of the Kubernetes manifests: selectors match labels, probes and ports line up, secrets come
+from the Secret, and NetworkPolicies let only the gateway reach Triton's gRPC and Redis, only Prometheus
+Triton's metrics."""
 
 from __future__ import annotations
 
@@ -70,9 +72,85 @@ def test_gateway_replicas_share_redis_and_are_ready_on_health():
     container = _container(deployment)
     assert container["readinessProbe"]["httpGet"]["path"] == "/health"
     config = _find("ConfigMap", "wig80-config")["data"]
-    assert config["REDIS_URL"].startswith("redis://redis:")
     assert config["TRITON_URL"] == "triton:8001"
     assert {"configMapRef": {"name": "wig80-config"}} in container["envFrom"]
+    assert {"secretRef": {"name": "wig80-secrets"}} in container["envFrom"]
+
+
+def test_no_credential_is_in_the_configmap():
+    config = _find("ConfigMap", "wig80-config")["data"]
+    for name in ("REDIS_URL", "MARKET_DB_URL", "WIG80_API_KEY", "WIG80_TRITON_ADMIN_KEY"):
+        assert name not in config, f"{name} belongs in the Secret wig80-secrets"
+
+
+def _secret_env(container: dict, name: str) -> str:
+    """The Secret key that the container's environment variable `name` comes from."""
+    [variable] = [env for env in container["env"] if env["name"] == name]
+    reference = variable["valueFrom"]["secretKeyRef"]
+    assert reference["name"] == "wig80-secrets"
+    return reference["key"]
+
+
+def test_triton_model_control_needs_the_admin_header():
+    container = _container(_find("Deployment", "triton"))
+    restriction = "model-repository:wig80-admin-key=$(WIG80_TRITON_ADMIN_KEY)"
+    assert f"--http-restricted-api={restriction}" in container["args"]
+    assert f"--grpc-restricted-protocol={restriction}" in container["args"]
+    assert _secret_env(container, "WIG80_TRITON_ADMIN_KEY") == "WIG80_TRITON_ADMIN_KEY"
+
+
+def test_redis_requires_the_password_of_the_secret():
+    container = _container(_find("Deployment", "redis"))
+    args = container["args"]
+    assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    assert _secret_env(container, "REDIS_PASSWORD") == "REDIS_PASSWORD"
+    assert "PONG" in " ".join(container["readinessProbe"]["exec"]["command"])
+
+
+def _policies_for(app: str) -> list[dict]:
+    """The NetworkPolicies (Ingress) that select the pods labelled app=`app`."""
+    return [
+        doc for doc in DOCS
+        if doc["kind"] == "NetworkPolicy" and "Ingress" in doc["spec"]["policyTypes"]
+        and doc["spec"]["podSelector"].get("matchLabels", {}).items() <= {"app": app}.items()
+    ]
+
+
+def _sources(app: str, port: int) -> list[dict]:
+    """Every `from` peer allowed to reach `port` of app=`app` pods; {} stands for anyone."""
+    peers = []
+    for policy in _policies_for(app):
+        for rule in policy["spec"].get("ingress", []):
+            if any(entry.get("port") == port for entry in rule.get("ports", [{"port": port}])):
+                peers.extend(rule.get("from", [{}]))
+    return peers
+
+
+GATEWAY_PODS = {"podSelector": {"matchLabels": {"app": "gateway"}}}
+
+
+def test_every_pod_is_denied_ingress_unless_a_policy_allows_it():
+    [deny] = [doc for doc in DOCS if doc["kind"] == "NetworkPolicy" and doc["spec"]["podSelector"] == {}]
+    assert deny["spec"]["policyTypes"] == ["Ingress"] and not deny["spec"].get("ingress")
+
+
+def test_only_gateway_pods_reach_tritons_grpc_and_nobody_its_http():
+    assert _sources("triton", 8001) == [GATEWAY_PODS]
+    assert _sources("triton", 8000) == []
+
+
+def test_only_prometheus_reaches_tritons_metrics():
+    [peer] = _sources("triton", 8002)
+    assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
+    assert "namespaceSelector" in peer
+
+
+def test_only_gateway_pods_reach_redis():
+    assert _sources("redis", 6379) == [GATEWAY_PODS]
+
+
+def test_the_gateway_is_the_open_entry_point():
+    assert _sources("gateway", 8080) == [{}]
 
 
 def test_gateway_autoscaler_targets_the_gateway():
