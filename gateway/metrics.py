@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+
+class ScoredAccuracy(Collector):
+    """`model_accuracy`: a gauge with no sample until the first prediction is scored, so that an
+    unknown accuracy reads as absent, never as 0 % (the HELP and TYPE lines are always there)."""
+
+    name = "model_accuracy"
+    documentation = "Realised directional accuracy of past non-neutral predictions whose outcome bars have arrived"
+
+    def __init__(self) -> None:
+        self._value: float | None = None
+
+    def set(self, value: float) -> None:
+        self._value = value
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self.name, self.documentation)
+        if self._value is not None:
+            family.add_metric([], self._value)
+        return [family]
+
 
 PREDICTIONS_TOTAL = Counter(
     "predictions_total", "Predictions answered, by endpoint and source", ["endpoint", "source"]
@@ -14,10 +37,8 @@ PREDICTION_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 WEBSOCKET_CONNECTIONS = Gauge("websocket_connections", "Open WebSocket connections on this process")
-MODEL_ACCURACY = Gauge(
-    "model_accuracy",
-    "Realised directional accuracy of past non-neutral predictions whose outcome bars have arrived",
-)
+MODEL_ACCURACY = ScoredAccuracy()
+REGISTRY.register(MODEL_ACCURACY)
 PREDICTIONS_EVALUATED = Counter("predictions_evaluated_total", "Past predictions scored against their outcome")
 CACHE_HITS = Counter("cache_hits_total", "Responses served from the cache")
 CACHE_MISSES = Counter("cache_misses_total", "Responses computed because the cache had none")

@@ -20,6 +20,7 @@ def test_prediction_is_scored_when_its_outcome_bar_arrives(start_gateway, stored
     prediction = PredictionResponse.model_validate(response.json())
     assert prediction.direction in ("bullish", "bearish")
     assert gateway.metric("predictions_evaluated_total") == 0
+    assert accuracy_lines(gateway) == []  # nothing scored: the accuracy is unknown, not 0 %
 
     # the next close rises 5 %: the prediction was right exactly when it said bullish
     close = round(prediction.current_price * 1.05, 4)
@@ -29,4 +30,11 @@ def test_prediction_is_scored_when_its_outcome_bar_arrives(start_gateway, stored
     assert posted.status_code == 200, posted.text
 
     assert gateway.wait_for_metric("predictions_evaluated_total", 1) == 1
-    assert gateway.metric("model_accuracy") == (1.0 if prediction.direction == "bullish" else 0.0)
+    assert accuracy_lines(gateway) == [f"model_accuracy {1.0 if prediction.direction == 'bullish' else 0.0}"]
+
+
+def accuracy_lines(gateway) -> list[str]:
+    """The model_accuracy samples of the gateway's real /metrics page (its HELP and TYPE lines aside)."""
+    text = httpx.get(f"{gateway.url}/metrics", timeout=5.0).text
+    assert "# TYPE model_accuracy gauge" in text
+    return [line for line in text.splitlines() if line.startswith("model_accuracy")]
