@@ -14,8 +14,13 @@ Layout (one export adds version N to all three models, so their numbers line up)
 The templates and `model.py` files are source in the project's `model_repository/`, which is never a
 repository itself: the one Triton serves is rendered under `WIG80_HOME/model_repository` (build output,
 beside the home's data, models and registry), and the templates are copied there too, so any repository
-explains itself. `version_policy` keeps
-the latest two versions loaded; older version folders stay on disk until removed by hand.
+explains itself.
+
+Versions cannot lie: the `wig80` ensemble pins its steps to its own version N and loads that one version
+only (an ensemble's config is shared by all its versions), while `features` and `mgdl` load N and the
+version N replaced (in a rollback that one is higher). `wig80` has the active version only, so a
+request without a version gets it. `activate` re-renders the configs for an older version (a rollback). Older version folders stay
+on disk until removed by hand.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import json
 import re
 import shutil
 import string
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -51,6 +56,8 @@ PLAN_CONFIG_NAME = "tensorrt_plan"  # tritonserver --model-config-name=tensorrt_
 PYTHON_MODELS = {"cpu": ("features", "mgdl"), "gpu": ("features",)}
 TRT_ENGINE_CACHE = "/tmp/wig80_trt_engine_cache"
 DYNAMIC_BATCHING_BLOCK = re.compile(r"^dynamic_batching \{.*?^\}\n", re.MULTILINE | re.DOTALL)
+PINNED_VERSION = re.compile(r"^version_policy: \{ specific: \{ versions: \[ (\d+) \] \} \}", re.MULTILINE)
+ENSEMBLE = "wig80"
 
 
 @dataclass(frozen=True)
@@ -65,10 +72,11 @@ class ServingShape:
     max_queue_delay_microseconds: int
     dynamic_batching: bool = True
 
-    def template_values(self, version: int) -> dict[str, object]:
+    def template_values(self, version: int, loaded: tuple[int, ...]) -> dict[str, object]:
         return {
             "run": self.run,
             "model_version": version,
+            "loaded_versions": ", ".join(str(v) for v in loaded),
             "window": self.window,
             "feature_count": len(self.feature_names),
             "feature_names": ",".join(self.feature_names),
@@ -83,8 +91,8 @@ class ServingShape:
         }
 
 
-def render(template: str, shape: ServingShape, version: int) -> str:
-    text = string.Template(template).substitute(shape.template_values(version))
+def render(template: str, shape: ServingShape, version: int, loaded: tuple[int, ...] | None = None) -> str:
+    text = string.Template(template).substitute(shape.template_values(version, loaded or (version,)))
     return text if shape.dynamic_batching else DYNAMIC_BATCHING_BLOCK.sub("", text)
 
 
@@ -93,16 +101,36 @@ def render_configs(
     target: Target,
     version: int,
     source: Path = SOURCE_REPOSITORY,
+    loaded: tuple[int, ...] | None = None,
 ) -> dict[str, str]:
-    """model name -> config.pbtxt text for `target`."""
+    """model name -> config.pbtxt text for `target`, version `version` active, `loaded` kept loaded."""
     return {
-        model: render((source / model / name).read_text(), shape, version)
+        model: render((source / model / name).read_text(), shape, version, loaded)
         for model, name in TEMPLATES[target].items()
     }
 
 
-def render_plan_config(shape: ServingShape, version: int, source: Path = SOURCE_REPOSITORY) -> str:
-    return render((source / "mgdl" / PLAN_TEMPLATE).read_text(), shape, version)
+def render_plan_config(
+    shape: ServingShape, version: int, source: Path = SOURCE_REPOSITORY, loaded: tuple[int, ...] | None = None
+) -> str:
+    return render((source / "mgdl" / PLAN_TEMPLATE).read_text(), shape, version, loaded)
+
+
+def active_version(repository: Path) -> int | None:
+    """The version the rendered `wig80` config serves (the one its steps are pinned to), None before any export."""
+    config = repository / ENSEMBLE / "config.pbtxt"
+    match = PINNED_VERSION.search(config.read_text()) if config.is_file() else None
+    return int(match.group(1)) if match else None
+
+
+def versions_to_load(previous: int | None, active: int) -> tuple[int, ...]:
+    """The parts' versions to keep loaded: the active one and the one it replaced.
+
+    Dropping the replaced one in the same load would unload the ensemble version still pinned to it
+    before its successor is ready (Triton reloads an ensemble whose steps change): measured as 1.5 s of
+    "wig80 has no available versions" in a rollback. The next switch drops it.
+    """
+    return tuple(sorted({v for v in (previous, active) if v is not None}))
 
 
 def existing_versions(repository: Path) -> list[int]:
@@ -154,8 +182,9 @@ def write_version(
     repository.mkdir(parents=True, exist_ok=True)
     copy_sources(repository, source)
     version = next_version(repository)
-    configs = render_configs(shape, target, version, source)  # fails before anything is written
-    metadata = {**metadata, "model_version": version, "target": target}
+    loaded = versions_to_load(active_version(repository), version)
+    configs = render_configs(shape, target, version, source, loaded)  # fails before anything is written
+    metadata = {**metadata, "model_version": version, "target": target, "serving_shape": asdict(shape)}
     for model in MODELS:
         staging = repository / model / f".{version}.partial"
         shutil.rmtree(staging, ignore_errors=True)
@@ -170,15 +199,49 @@ def write_version(
             json.dumps({**metadata, "model": model}, indent=2, default=str) + "\n"
         )
         staging.rename(repository / model / str(version))
+    write_configs(repository, configs, shape, version, loaded, source)
+    return version
+
+
+def write_configs(
+    repository: Path,
+    configs: dict[str, str],
+    shape: ServingShape,
+    version: int,
+    loaded: tuple[int, ...],
+    source: Path = SOURCE_REPOSITORY,
+) -> None:
     for model, text in configs.items():
         write_text_atomically(repository / model / "config.pbtxt", text)
     plan_config = repository / "mgdl" / "configs" / f"{PLAN_CONFIG_NAME}.pbtxt"
-    if plan_path is not None:
+    if (repository / "mgdl" / str(version) / "model.plan").is_file():
         plan_config.parent.mkdir(exist_ok=True)
-        write_text_atomically(plan_config, render_plan_config(shape, version, source))
+        write_text_atomically(plan_config, render_plan_config(shape, version, source, loaded))
     elif plan_config.exists():
         plan_config.unlink()  # a stale plan config would point at a version without a model.plan
-    return version
+
+
+def version_metadata(repository: Path, version: int) -> dict:
+    """What the export stored about `version` (run, metrics, target, serving shape); ValueError if absent."""
+    path = repository / ENSEMBLE / str(version) / "model_metadata.json"
+    missing = [m for m in MODELS if not (repository / m / str(version)).is_dir()]
+    if missing or not path.is_file():
+        raise ValueError(f"{repository} has no complete version {version} (missing: {', '.join(missing) or path})")
+    return json.loads(path.read_text())
+
+
+def activate(repository: Path, version: int, source: Path = SOURCE_REPOSITORY) -> tuple[int, ...]:
+    """Render the configs so that `version` (already on disk) is the one served; returns the versions to load.
+
+    A rollback: Triton loads them on the next explicit load (features, mgdl, then wig80).
+    """
+    metadata = version_metadata(repository, version)
+    stored = metadata["serving_shape"]
+    shape = ServingShape(**{**stored, "feature_names": tuple(stored["feature_names"])})
+    loaded = versions_to_load(active_version(repository), version)
+    configs = render_configs(shape, metadata["target"], version, source, loaded)
+    write_configs(repository, configs, shape, version, loaded, source)
+    return loaded
 
 
 def write_text_atomically(path: Path, text: str) -> None:

@@ -82,9 +82,10 @@ class AnalysisService:
             return response.model_copy(update={"processing_time_ms": _elapsed_ms(started)}), "cache"
         metrics.CACHE_MISSES.inc()
         series = await self.window(ticker, info.window, info.window)
+        forecast = await self.forecaster.forecast(series.ohlcv[np.newaxis])
+        info = forecast.info or info  # the version that answered, should it have changed meanwhile
         # keyed by the window actually forecast, should a bar have arrived in between
         key = cache_key(self.cache_prefix, request_fields, str(series.dates[-1]), info.model_version)
-        forecast = await self.forecaster.forecast(series.ohlcv[np.newaxis])
         response = self._prediction(ticker, series, forecast, 0, info, request)
         response = response.model_copy(update={"processing_time_ms": _elapsed_ms(started)})
         await self.cache.set(key, response.model_dump_json())
@@ -104,6 +105,7 @@ class AnalysisService:
                                           error=str(error))
         if windows:
             forecast = await self.forecaster.forecast(np.stack([series.ohlcv for _, series in windows]))
+            info = forecast.info or info
             single = AnalysisRequest(symbol="-", prediction_horizon=request.prediction_horizon)
             for row, (symbol, series) in enumerate(windows):
                 item = self._batch_item(symbol, series, forecast, row, info, single, started)

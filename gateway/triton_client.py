@@ -40,7 +40,8 @@ class ModelInfo:
     max_batch_size: int
     feature_names: tuple[str, ...]
     band_edges: tuple[float, ...]
-    model_version: str
+    model_version: str  # the label: "<run>/v<version>"
+    version: str = ""  # the Triton version the label names; every inference asks for exactly this one
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class Forecast:
     std: np.ndarray  # (B, 30)
     features: np.ndarray  # (B, F)
     band_shares: np.ndarray  # (B, 3)
+    info: ModelInfo | None = None  # the model version that computed it: label an answer with this one
+
+
+FORECAST_ARRAYS = ("mean", "std", "features", "band_shares")
 
 
 def grpc_target(triton_url: str | None, host: str, grpc_port: int) -> str:
@@ -99,11 +104,24 @@ class TritonForecaster:
         return self._info
 
     async def forecast(self, windows: np.ndarray) -> Forecast:
-        """Predictions for windows (B, W, 5), sent in requests of at most max_batch_size windows."""
+        """Predictions for windows (B, W, 5), sent in requests of at most max_batch_size windows, all to the
+        one version `model_info` names; the Forecast carries that info, so its label cannot lie. When that
+        version was unloaded meanwhile (a promotion or rollback), the configs are read again and the
+        windows go to the version now served, once."""
         info = await self.model_info()
+        try:
+            return await self._forecast_with(info, windows)
+        except TritonUnavailable:
+            fresh = await self.model_info()
+            if fresh.version == info.version:
+                raise
+            return await self._forecast_with(fresh, windows)
+
+    async def _forecast_with(self, info: ModelInfo, windows: np.ndarray) -> Forecast:
         step = max(info.max_batch_size, 1)
-        parts = [await self._forecast_batch(windows[i : i + step]) for i in range(0, len(windows), step)]
-        return Forecast(*(np.concatenate([getattr(p, f) for p in parts]) for f in Forecast.__dataclass_fields__))
+        parts = [await self._forecast_batch(windows[i : i + step], info.version) for i in range(0, len(windows), step)]
+        arrays = (np.concatenate([getattr(p, name) for p in parts]) for name in FORECAST_ARRAYS)
+        return Forecast(*arrays, info=info)
 
     async def features(self, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The feature vector (F,) and band shares (3,) of one window (n, 5) of any length the model accepts."""
@@ -112,10 +130,11 @@ class TritonForecaster:
         result = await self._call(self._client.infer, FEATURES_MODEL, inputs, outputs=outputs)
         return result.as_numpy("FEATURES")[0], result.as_numpy("BAND_SHARES")[0]
 
-    async def _forecast_batch(self, windows: np.ndarray) -> Forecast:
+    async def _forecast_batch(self, windows: np.ndarray, version: str) -> Forecast:
         names = ("MEAN", "STD", "FEATURES", "BAND_SHARES")
         outputs = [grpcclient.InferRequestedOutput(name) for name in names]
-        result = await self._call(self._client.infer, ENSEMBLE_MODEL, [_input("OHLCV", windows)], outputs=outputs)
+        result = await self._call(self._client.infer, ENSEMBLE_MODEL, [_input("OHLCV", windows)], outputs=outputs,
+                                  model_version=version)
         return Forecast(*(result.as_numpy(name) for name in names))
 
     async def _call(self, method, *args, **kwargs):
@@ -151,4 +170,5 @@ def _model_info(ensemble: dict, features: dict, default_window: int) -> ModelInf
         feature_names=names,
         band_edges=_floats(_parameter(features, "band_edges")),
         model_version=model_version,
+        version=version or "",
     )

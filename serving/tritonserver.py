@@ -174,20 +174,16 @@ class TritonServer:
             time.sleep(0.25)
         raise TritonStartError(f"tritonserver not ready after {timeout:.0f} s {self.failure_report()}")
 
-    def reload(self, models: Iterable[str] | None = None, timeout: float = 300.0) -> None:
-        """Load the newest versions of `models` from the repository; the loaded ones serve until then.
+    def reload(self, models: Iterable[str] | None = None, timeout: float = 300.0, version: int | None = None) -> None:
+        """Load the versions the repository's configs name; the loaded ones serve until then.
 
-        Composing models go first, the ensemble last, so the ensemble never routes to a model that
-        is not loaded.
+        Composing models go first, the ensemble last (serving.model_control); with `version`, each
+        part must have it ready before the ensemble's label switches.
         """
-        import tritonclient.http as httpclient
+        from serving.model_control import load_in_order
 
-        client = httpclient.InferenceServerClient(self.http_address, network_timeout=timeout)
-        try:
-            for name in models or self.models:
-                client.load_model(name, headers=self.admin_headers())
-        finally:
-            client.close()
+        load_in_order(self.http_address, version, models or self.models, headers=self.admin_headers(),
+                      timeout=timeout)
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM (Triton drains in-flight requests and unloads), SIGKILL only if it hangs."""

@@ -33,12 +33,17 @@ F = len(feature_kernels.FEATURE_NAMES)
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_every_config_parses_into_triton_model_config(target):
-    configs = {name: parse_model_config(text) for name, text in render_configs(SHAPE, target, 3).items()}
+    rendered = render_configs(SHAPE, target, 3, loaded=(2, 3))
+    configs = {name: parse_model_config(text) for name, text in rendered.items()}
     assert set(configs) == set(MODELS)
     for name, config in configs.items():
         assert config.name == name
         assert config.max_batch_size == 24
-        assert config.version_policy.latest.num_versions == 2
+    # the parts keep the replaced version loaded; the ensemble has its one version, its steps pinned to it
+    for part in ("features", "mgdl"):
+        assert list(configs[part].version_policy.specific.versions) == [2, 3]
+    assert list(configs["wig80"].version_policy.specific.versions) == [3]
+    assert [s.model_version for s in configs["wig80"].ensemble_scheduling.step] == [3, 3]
     features, mgdl, wig80 = configs["features"], configs["mgdl"], configs["wig80"]
     assert features.backend == "python"
     assert [(i.name, list(i.dims)) for i in features.input] == [("OHLCV", [-1, 5])]

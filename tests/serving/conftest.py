@@ -53,10 +53,10 @@ def http_ready(http_port: int) -> bool:
         return False
 
 
-def in_process(repository: Path, windows: np.ndarray) -> dict[str, np.ndarray]:
-    """What the wig80 ensemble must return: compute_features, then the latest exported ONNX in ORT."""
+def in_process(repository: Path, windows: np.ndarray, version: int | None = None) -> dict[str, np.ndarray]:
+    """What wig80 `version` (default: the latest exported) must return: compute_features, then its ONNX in ORT."""
     features = compute_features(windows)
-    onnx_path = repository / "mgdl" / str(existing_versions(repository)[-1]) / "model.onnx"
+    onnx_path = repository / "mgdl" / str(version or existing_versions(repository)[-1]) / "model.onnx"
     mean, std = cpu_session(onnx_path).run(["MEAN", "STD"], {INPUT_NAME: features})
     return {"FEATURES": features, "MEAN": mean, "STD": std}
 

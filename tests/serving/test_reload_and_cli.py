@@ -17,6 +17,7 @@ import tritonclient.grpc as grpcclient
 
 from export.exporter import export_run
 from export.parity_inputs import stored_windows
+from export.repository import activate
 from tests.fixtures.processes import describe, process_tree, survivors
 from tests.fixtures.services import free_port
 from tests.fixtures.triton import start_triton
@@ -45,12 +46,13 @@ class ClientLoop(threading.Thread):
                     result = client.infer("wig80", [ohlcv_input(grpcclient, self.windows)])
                     self.answers.append((result.get_response().model_version, result.as_numpy("MEAN")))
                 except Exception as error:  # every failure counts, whatever its kind
-                    self.failures.append(str(error))
+                    self.failures.append(f"{time.monotonic():.3f} {error}")
         finally:
             client.close()
 
 
-def test_reload_of_a_second_export_while_a_client_loops_loses_no_request(tiny_run, tmp_path):
+def test_a_promotion_and_a_rollback_under_a_looping_client_never_mislabel_and_lose_no_request(tiny_run, tmp_path):
+    """Every answer's numbers are what its labelled version gives offline; version 2 comes, then 1 again."""
     settings = tiny_run.settings()
     repository = tmp_path / "repo"
     export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
@@ -63,23 +65,51 @@ def test_reload_of_a_second_export_while_a_client_loops_loses_no_request(tiny_ru
     loop = ClientLoop(server.grpc_address, windows)
     try:
         loop.start()
-        time.sleep(1.0)
+        wait_for_answers(loop, 5)
         assert export_run(other_run, repository, "cpu", settings=settings).version == 2
-        server.reload()
-        before = len(loop.answers)
-        deadline = time.monotonic() + 30
-        while len(loop.answers) < before + 5 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        server.reload(version=2)  # promotion: features 1+2, mgdl 1+2, then wig80 pinned to 2
+        wait_for_answers(loop, 5)
+        both_mgdl = {v: mgdl_answer(server.grpc_address, windows, v) for v in (1, 2)}
+        assert activate(repository, 1) == (1, 2)
+        server.reload(version=1)  # rollback: wig80 pinned to 1 again (its parts keep 2 until the next switch)
+        wait_for_answers(loop, 5)
     finally:
         loop.stop.set()
         loop.join(timeout=30)
         server.stop()
     assert loop.failures == []
     versions = [version for version, _ in loop.answers]
-    assert versions[0] == "1" and versions[-1] == "2"
-    assert versions == sorted(versions)  # once version 2 answers, version 1 never does again
-    np.testing.assert_allclose(loop.answers[-1][1], in_process(repository, windows)["MEAN"], atol=1e-5)
-    assert not np.allclose(loop.answers[0][1], loop.answers[-1][1], atol=1e-5)
+    changes = [v for i, v in enumerate(versions) if i == 0 or v != versions[i - 1]]
+    assert changes == ["1", "2", "1"], changes
+    expected = {v: in_process(repository, windows, v)["MEAN"] for v in (1, 2)}
+    for version, mean in loop.answers:
+        np.testing.assert_allclose(mean, expected[int(version)], atol=1e-5, err_msg=f"labelled {version}")
+    assert not np.allclose(expected[1], expected[2], atol=1e-5)
+    # both versions of the network answered, each with its own numbers, while both were loaded
+    for version, mean in both_mgdl.items():
+        np.testing.assert_allclose(mean, expected[version], atol=1e-5)
+
+
+def wait_for_answers(loop: ClientLoop, count: int, timeout: float = 30.0) -> None:
+    before = len(loop.answers)
+    deadline = time.monotonic() + timeout
+    while len(loop.answers) < before + count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(loop.answers) >= before + count, loop.failures[-3:]
+
+
+def mgdl_answer(address: str, windows: np.ndarray, version: int) -> np.ndarray:
+    """MEAN of `mgdl` version `version` itself (the network alone, on the windows' features)."""
+    from feature_kernels import compute_features
+
+    client = grpcclient.InferenceServerClient(address)
+    try:
+        features = compute_features(windows).astype(np.float32)
+        tensor = grpcclient.InferInput("FEATURES", list(features.shape), "FP32")
+        tensor.set_data_from_numpy(features)
+        return client.infer("mgdl", [tensor], model_version=str(version)).as_numpy("MEAN")
+    finally:
+        client.close()
 
 
 def settings_feature_names(tiny_run) -> list[str]:
