@@ -20,6 +20,11 @@ METADATA_FILE = "model_metadata.json"
 REPORT_FILE = "training_report.md"
 
 MODEL_ORDER = ("mgdl", "single_grade", "ridge", "random_walk", "always_up", "one_day_reversal")
+DISTRIBUTION_ORDER = ("mgdl", "linear_grade", "single_grade", "ridge", "constant", "ewma", "rolling_20", "garch")
+ECE_CAVEAT = ("ECE scores only P(sign right) = Phi(|mu| / sigma); when the predicted mean is about 0 that "
+              "probability is about 0.5 for every row and the realised hit rate is about 0.5 too, so a "
+              "near-zero ECE says almost nothing about whether sigma is right. The NLL, CRPS and interval "
+              "coverage above score sigma itself.")
 
 
 def create_run_dir(models_dir: Path, experiment: str, now: datetime.datetime | None = None) -> Path:
@@ -80,20 +85,60 @@ def _cell(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _direction(m: dict, horizon: str) -> str:
+    rate, se = m["directional_accuracy"][horizon], m.get("directional_se", {}).get(horizon)
+    return _cell(rate, 3) + (f" ± {se:.3f}" if rate is not None and se is not None else "")
+
+
 def metrics_table(split_metrics: dict) -> list[str]:
     lines = ["| model | MAE h1 | RMSE h1 | R² h1 | R² mean | dir. acc h1 | dir. acc h5 | dir. acc h30 "
-             "| spectral | calib. ECE |", "|" + " --- |" * 10]
+             "| spectral |", "|" + " --- |" * 9]
     for name in MODEL_ORDER:
         m = split_metrics.get(name)
         if m is None:
             continue
         regression = [_cell(m[k]["h1"]) if k in m else "n/a" for k in ("mae", "rmse", "r2")]
         r2_mean = _cell(m["r2"]["mean"]) if "r2" in m else "n/a"
-        direction = [_cell(m["directional_accuracy"][h], 3) for h in ("h1", "h5", "h30")]
+        direction = [_direction(m, h) for h in ("h1", "h5", "h30")]
         spectral = _cell(m.get("spectral_loss"))
-        ece = _cell(m["calibration"]["ece"], 3) if "calibration" in m else "n/a"
-        lines.append(f"| {name} | " + " | ".join([*regression, r2_mean, *direction, spectral, ece]) + " |")
+        lines.append(f"| {name} | " + " | ".join([*regression, r2_mean, *direction, spectral]) + " |")
     return lines
+
+
+def distribution_table(scores: dict, horizon: str) -> list[str]:
+    """NLL, CRPS, coverage and width of every Gaussian forecast at one horizon; `scores`: {model: scores}."""
+    lines = ["| model | NLL | CRPS | cover 50% | cover 80% | cover 95% | width 50% | width 80% | width 95% |",
+             "|" + " --- |" * 9]
+    for name in DISTRIBUTION_ORDER:
+        s = scores.get(name, {}).get(horizon)
+        if s is None:
+            continue
+        cells = [f"{s['nll']:.4f}", f"{s['crps']:.5f}", *(f"{s['coverage'][k]:.3f}" for k in ("50", "80", "95")),
+                 *(f"{s['width'][k]:.4f}" for k in ("50", "80", "95"))]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def mean_test_lines(tests: dict) -> list[str]:
+    lines = ["| test (1-day squared error) | DM statistic | p-value | days | mean loss differential |",
+             "| --- | --- | --- | --- | --- |"]
+    for name, t in tests.items():
+        lines.append(f"| {name.replace('_', ' ')} | {_cell(t['statistic'], 2)} | {_cell(t['p_value'], 3)} | "
+                     f"{t['days']} | {t['mean_differential']:.3e} |")
+    return lines
+
+
+def distribution_section(metrics: dict, split: str) -> list[str]:
+    lines = [f"## Forecast distribution on {split} (Gaussian, log-return units; every row the same samples)", ""]
+    for horizon in ("h1", "h5", "h30"):
+        lines += [f"Horizon {horizon[1:]}:", "", *distribution_table(metrics["distribution"][split], horizon), ""]
+    return lines
+
+
+def summary_lines(metrics: dict) -> list[str]:
+    """The test headline: the 1-day distribution table and the mean tests (for `wig80 evaluate`)."""
+    return ["Test, horizon 1:", *distribution_table(metrics["distribution"]["test"], "h1"), "",
+            *mean_test_lines(metrics["mean_tests"]["test"])]
 
 
 def write_report(path: Path, summary: dict) -> Path:
@@ -108,25 +153,42 @@ def write_report(path: Path, summary: dict) -> Path:
         lines.append(f"| {name} | {first} | {last} | {data['rows'][name]} |")
     lines += ["", f"Purge gap: {summary['split']['purge_days']} trading days at each boundary; scalers fitted "
               "on train only.", ""]
+    lines += [*distribution_section(metrics, "test"),
+              "NLL: 0.5 log(2 pi sigma²) + (r - mu)² / (2 sigma²), lower is better; CRPS (properscoring), lower "
+              "is better; cover q%: share of rows inside the central q% interval (should be q); width: its mean "
+              "width. constant, ewma (lambda 0.94), rolling_20 and garch (GARCH(1,1) per symbol, fitted on the "
+              "train split only) have mean 0; linear_grade is the model's grade 0 alone.", ""]
     for split in ("test", "val"):
-        lines += [f"## Metrics on {split} (forward log returns; every row the same samples)", "",
-                  *metrics_table(metrics[split]), ""]
-    lines += ["Directional accuracy counts days with a non-zero move on which the model makes a call. "
-              "Sign-only baselines have no regression metrics (n/a). The spectral column is the training "
-              "spectral term of the error path in train-std units; ECE is the expected calibration error "
-              f"of P(sign right). Ridge alpha chosen on validation: {summary['ridge_alpha']}.", "",
-              "## Per-grade contribution (sum of grades 1..k)", "",
+        lines += [f"## Mean and direction on {split} (forward log returns; every row the same samples)", "",
+                  *metrics_table(metrics[split]), "", *mean_test_lines(metrics["mean_tests"][split]), ""]
+    alpha = summary["ridge_alpha"]
+    lines += ["Directional accuracy (± its binomial standard error) counts days with a non-zero move on which "
+              "the model makes a call. Sign-only baselines have no regression metrics (n/a). The spectral column "
+              "is the training spectral term of the error path in train-std units. Diebold-Mariano: a negative "
+              "statistic means MGDL's 1-day squared error is the smaller; one loss differential per date, "
+              "Newey-West variance. Ridge alpha chosen per horizon on validation, h1: "
+              f"{alpha[0] if isinstance(alpha, list) else alpha}.", "",
+              *distribution_section(metrics, "val"),
+              "## Per-grade contribution (sum of grades up to k; grade 0 is linear)", "",
               "| grades | val RMSE h1 | val R² mean | test RMSE h1 | test R² mean | test dir. acc h1 |",
               "| --- | --- | --- | --- | --- | --- |"]
     for val_row, test_row in zip(metrics["grades"]["val"], metrics["grades"]["test"], strict=True):
         lines.append(f"| {val_row['grades']} | {val_row['rmse_h1']:.5f} | {val_row['r2_mean']:.4f} | "
                      f"{test_row['rmse_h1']:.5f} | {test_row['r2_mean']:.4f} | "
                      f"{_cell(test_row['directional_accuracy_h1'], 3)} |")
-    lines += ["", "| grade | val loss before | val loss after | kept | epochs |", "| --- | --- | --- | --- | --- |"]
+    lines += ["", "Grade 0 is the linear grade (closed-form ridge mean, linear log-variance); a deep grade is kept "
+              "only if it lowers the validation NLL.", "",
+              "| grade | val NLL before | val NLL after | kept | epochs |", "| --- | --- | --- | --- | --- |"]
     for g in summary["grades"]:
         lines.append(f"| {g['grade']} | {g['val_loss_before']:.5f} | {g['val_loss_after']:.5f} | "
                      f"{'yes' if g['accepted'] else 'no'} | {g['epochs']} |")
-    lines += ["", "## Calibration (test, all horizons pooled)", "", f"![calibration]({CALIBRATION_FILE})", "",
+    lines += ["", "## Detail: calibration of the sign probability (test, all horizons pooled)", "", ECE_CAVEAT, "",
+              f"![calibration]({CALIBRATION_FILE})", "", "| model | ECE |", "| --- | --- |"]
+    for name in MODEL_ORDER:
+        ece = metrics["test"].get(name, {}).get("calibration", {}).get("ece")
+        if ece is not None:
+            lines.append(f"| {name} | {ece:.3f} |")
+    lines += ["",
               "| model | bin | rows | predicted | realised |", "| --- | --- | --- | --- | --- |"]
     for name in ("mgdl", "single_grade", "ridge"):
         for b in metrics["test"].get(name, {}).get("calibration", {}).get("bins", []):

@@ -55,5 +55,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"wig80 evaluate: {error}", file=sys.stderr)
         return 2
+    print_headline(report.parent)
     print(report)
     return 0
+
+
+def print_headline(run_dir: Path) -> None:
+    """The test distribution scores at horizon 1 and the Diebold-Mariano tests, before the report's path."""
+    import json
+
+    from training.artifacts import METADATA_FILE, summary_lines
+
+    metrics = json.loads((run_dir / METADATA_FILE).read_text())["metrics"]
+    print("\n".join(summary_lines(metrics)))

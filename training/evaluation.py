@@ -20,9 +20,9 @@ import torch
 
 from training.dataset import MarketDataset, Samples, Scaler
 from training.forecaster import ForecastLossConfig, band_energies
+from training.linear_grade import fit_ridge_mean, with_bias
 
 CALIBRATION_EDGES = (0.0, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 1.0)
-RIDGE_ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
 
 
 @dataclass
@@ -92,7 +92,10 @@ def _summary(per_horizon: np.ndarray) -> dict[str, float | None]:
 def forecast_metrics(forecast: Forecast, samples: Samples, target_scaler: Scaler,
                      loss: ForecastLossConfig) -> dict:
     target = samples.targets.astype(np.float64)
-    metrics: dict = {"rows": len(samples), "directional_accuracy": _summary(directional_accuracy(forecast.sign, target))}
+    accuracy = directional_accuracy(forecast.sign, target)
+    counted = ((target != 0) & (forecast.sign != 0)).sum(axis=0)
+    metrics: dict = {"rows": len(samples), "directional_accuracy": _summary(accuracy),
+                     "directional_se": _summary(np.sqrt(accuracy * (1 - accuracy) / np.maximum(counted, 1)))}
     if forecast.mean is not None:
         for name, values in regression_metrics(forecast.mean, target).items():
             metrics[name] = _summary(values)
@@ -103,31 +106,21 @@ def forecast_metrics(forecast: Forecast, samples: Samples, target_scaler: Scaler
 
 
 class RidgeBaseline:
-    """Multi-output ridge on the scaled features, standardised targets; alpha chosen on validation."""
+    """Ridge on the scaled features, standardised targets, alpha chosen per horizon on validation MSE.
+
+    The same closed-form fit as the first step of the model's linear grade 0 (`training.linear_grade`).
+    """
 
     def fit(self, x: np.ndarray, z: np.ndarray, x_val: np.ndarray, z_val: np.ndarray) -> RidgeBaseline:
-        design, design_val = _with_bias(x), _with_bias(x_val)
-        gram, moment = design.T @ design, design.T @ z
-        best = None
-        for alpha in RIDGE_ALPHAS:
-            penalty = alpha * np.eye(len(gram))
-            penalty[-1, -1] = 0.0  # the intercept is not shrunk
-            weights = np.linalg.solve(gram + penalty, moment)
-            val_mse = float(np.mean((design_val @ weights - z_val) ** 2))
-            if best is None or val_mse < best[0]:
-                best = (val_mse, alpha, weights)
-        _, self.alpha, self.weights = best
-        self.residual_std = (design @ self.weights - z).std(axis=0)
+        self.weights, alpha = fit_ridge_mean(x, z, x_val, z_val)
+        self.alpha = alpha.tolist()
+        self.residual_std = (with_bias(x) @ self.weights - z).std(axis=0)
         return self
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Standardised mean (N, H) and std (N, H)."""
-        mean = _with_bias(x) @ self.weights
+        mean = with_bias(x) @ self.weights
         return mean, np.broadcast_to(self.residual_std, mean.shape)
-
-
-def _with_bias(x: np.ndarray) -> np.ndarray:
-    return np.hstack([x.astype(np.float64), np.ones((len(x), 1))])
 
 
 def sign_baselines(train: Samples, samples: Samples) -> dict[str, Forecast]:
@@ -152,10 +145,11 @@ def baseline_forecasts(dataset: MarketDataset, samples: Samples, ridge: RidgeBas
             "ridge": gaussian_forecast(scaler.mean + scaler.scale * mean_z, scaler.scale * std_z)}
 
 
-def grade_contributions(grade_outputs: list[np.ndarray], samples: Samples, target_scaler: Scaler) -> list[dict]:
-    """Metrics of the sum of grades 1..k for each k: what each grade adds (standardised outputs)."""
+def grade_contributions(grade_outputs: list[np.ndarray], samples: Samples, target_scaler: Scaler,
+                        first_grade: int = 1) -> list[dict]:
+    """Metrics of the sum of grades first..k for each k: what each grade adds (standardised outputs)."""
     rows, total = [], None
-    for k, out in enumerate(grade_outputs, start=1):
+    for k, out in enumerate(grade_outputs, start=first_grade):
         total = out if total is None else total + out
         horizons = total.shape[1] // 2
         mean = target_scaler.mean + target_scaler.scale * total[:, :horizons]

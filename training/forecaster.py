@@ -35,11 +35,16 @@ LOGVAR_RANGE = (-10.0, 6.0)  # standardised units: std from 0.7% to 20x the trai
 FEATURE_CLIP = 10.0  # scaled features beyond +-10 train std are clipped: one broken bar cannot blow up a forecast
 
 
+HORIZON_WEIGHTINGS = ("equal", "inverse_sqrt", "inverse")
+
+
 @dataclass
 class ForecastLossConfig:
     spectral_lambda_low: float = 0.1
     spectral_lambda_mid: float = 0.2
     spectral_lambda_high: float = 0.3
+    # NLL weight of horizon h, normalised to mean 1: equal, 1/sqrt(h) or 1/h (docs/training.md, "Tuning")
+    horizon_weighting: str = "equal"
 
     @property
     def lambdas(self) -> tuple[float, float, float]:
@@ -76,20 +81,40 @@ def split_output(output: Tensor) -> tuple[Tensor, Tensor]:
     return output[:, :horizons], output[:, horizons:].clamp(*LOGVAR_RANGE)
 
 
-def gaussian_nll(mean: Tensor, logvar: Tensor, target: Tensor) -> Tensor:
-    return torch.mean(0.5 * (logvar + (target - mean) ** 2 * torch.exp(-logvar)))
+def gaussian_nll(mean: Tensor, logvar: Tensor, target: Tensor, weights: Tensor | None = None) -> Tensor:
+    nll = 0.5 * (logvar + (target - mean) ** 2 * torch.exp(-logvar))  # (B, H)
+    return torch.mean(nll if weights is None else nll * weights)
+
+
+def horizon_weights(weighting: str, horizons: int = HORIZONS) -> Tensor:
+    """(H,) NLL weights with mean 1."""
+    h = torch.arange(1, horizons + 1, dtype=torch.float32)
+    if weighting not in HORIZON_WEIGHTINGS:
+        raise ValueError(f"unknown horizon_weighting {weighting!r}; choose one of {', '.join(HORIZON_WEIGHTINGS)}")
+    raw = {"equal": torch.ones_like(h), "inverse_sqrt": h**-0.5, "inverse": 1.0 / h}[weighting]
+    return raw / raw.mean()
 
 
 class ForecastLoss:
-    """Gaussian NLL + spectral regularisation of the mean's error path (see the module docstring)."""
+    """Gaussian NLL (weighted per horizon) + spectral regularisation of the mean's error path."""
 
     def __init__(self, config: ForecastLossConfig | None = None):
-        self.lambdas = (config or ForecastLossConfig()).lambdas
+        config = config or ForecastLossConfig()
+        self.lambdas = config.lambdas
+        self.weighting = config.horizon_weighting
+        horizon_weights(self.weighting)  # an unknown weighting fails here, not mid-training
 
     def __call__(self, output: Tensor, target: Tensor) -> Tensor:
         mean, logvar = split_output(output)
         target = target[:, : mean.shape[1]]  # targets may be padded to the output width (see pipeline)
-        return gaussian_nll(mean, logvar, target) + spectral_loss(target - mean, self.lambdas)
+        weights = horizon_weights(self.weighting, mean.shape[1]).to(mean.dtype)
+        return gaussian_nll(mean, logvar, target, weights) + spectral_loss(target - mean, self.lambdas)
+
+
+def validation_nll(output: Tensor, target: Tensor) -> Tensor:
+    """The plain Gaussian NLL (every horizon alike): what decides whether a grade is kept."""
+    mean, logvar = split_output(output)
+    return gaussian_nll(mean, logvar, target[:, : mean.shape[1]])
 
 
 @dataclass
@@ -99,14 +124,16 @@ class Architecture:
     in_features: int
     width: int
     layers_per_grade: int
-    grades: int
+    grades: int  # deep grades (0 when only the linear grade was kept)
     horizons: int = HORIZONS
+    linear_grade: bool = False
 
 
 def build_network(arch: Architecture) -> MultiGradeNetwork:
-    in_dims = [arch.in_features] + [arch.width] * (arch.grades - 1)
+    in_dims = ([arch.in_features] + [arch.width] * (arch.grades - 1))[: arch.grades]
+    linear = nn.Linear(arch.in_features, 2 * arch.horizons) if arch.linear_grade else None
     return MultiGradeNetwork([GradeNetwork(d, arch.width, arch.layers_per_grade, 2 * arch.horizons)
-                              for d in in_dims])
+                              for d in in_dims], linear)
 
 
 class Forecaster(nn.Module):

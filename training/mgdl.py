@@ -93,22 +93,28 @@ class GradeNetwork(nn.Module):
 
 
 class MultiGradeNetwork(nn.Module):
-    """The composed network: grade k reads grade k-1's hidden features; the output is the sum of heads."""
+    """The composed network: grade k reads grade k-1's hidden features; the output is the sum of heads.
 
-    def __init__(self, grades: list[GradeNetwork] | None = None):
+    `linear` is an optional grade 0: a linear map of the input whose output is added to the heads (grade 1
+    still reads the input itself). With it the network may have no deep grade at all.
+    """
+
+    def __init__(self, grades: list[GradeNetwork] | None = None, linear: nn.Linear | None = None):
         super().__init__()
         self.grades = nn.ModuleList(grades or [])
+        self.linear = linear
 
     def head_outputs(self, x: Tensor) -> list[Tensor]:
-        outputs, hidden = [], x
+        """Grade 0's output first when there is one, then each deep grade's head."""
+        outputs, hidden = ([self.linear(x)] if self.linear is not None else []), x
         for grade in self.grades:
             hidden, out = grade(hidden)
             outputs.append(out)
         return outputs
 
     def hidden_and_output(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """The last grade's hidden features and the summed heads."""
-        total, hidden = None, x
+        """The last grade's hidden features (the input when there is no deep grade) and the summed heads."""
+        total, hidden = (self.linear(x) if self.linear is not None else None), x
         for grade in self.grades:
             hidden, out = grade(hidden)
             total = out if total is None else total + out
@@ -253,11 +259,19 @@ class FitResult:
 
 
 class MGDLRegressor:
-    """Grade-by-grade regressor for any X (N, F) -> Y (N, D); `loss_fn` acts on the summed heads."""
+    """Grade-by-grade regressor for any X (N, F) -> Y (N, D); `loss_fn` acts on the summed heads.
 
-    def __init__(self, config: MGDLConfig | None = None, loss_fn: LossFn = mse_loss):
+    `selection_loss` (default: `loss_fn`) decides on validation whether a grade is kept; early stopping
+    within a grade follows `loss_fn`. `fit(..., linear=...)` starts from a fitted, frozen linear grade 0:
+    then grade 1 too is kept only if it improves on it, so the result is never worse than grade 0 on
+    validation by `selection_loss`.
+    """
+
+    def __init__(self, config: MGDLConfig | None = None, loss_fn: LossFn = mse_loss,
+                 selection_loss: LossFn | None = None):
         self.config = config or MGDLConfig()
         self.loss_fn = loss_fn
+        self.selection_loss = selection_loss or loss_fn
         self.network = MultiGradeNetwork()
         self.result = FitResult()
         self._resume: dict | None = None
@@ -267,11 +281,15 @@ class MGDLRegressor:
         return GradeNetwork(in_features, self.config.width, self.config.layers_per_grade, out_features,
                             dropout=self.config.dropout)
 
-    def fit(self, X, Y, X_val, Y_val, on_epoch: EpochCallback | None = None) -> MGDLRegressor:
+    def fit(self, X, Y, X_val, Y_val, on_epoch: EpochCallback | None = None,
+            linear: nn.Linear | None = None) -> MGDLRegressor:
         x, y, x_val, y_val = _as_tensor(X), _as_tensor(Y), _as_tensor(X_val), _as_tensor(Y_val)
         features, base = x, torch.zeros_like(y)
         features_val, base_val = x_val, torch.zeros_like(y_val)
-        previous_val = float(self.loss_fn(base_val, y_val))
+        previous_val = float(self.selection_loss(base_val, y_val))
+        if linear is not None:
+            base, base_val = self._set_linear_grade(linear, x, x_val, base, base_val, previous_val, y_val)
+            previous_val = float(self.selection_loss(base_val, y_val))
         for index in range(1, self.config.max_grades + 1):
             if index <= len(self.network.grades):  # accepted before an interruption: replay its outputs
                 grade = self.network.grades[index - 1]
@@ -282,9 +300,11 @@ class MGDLRegressor:
                     trainer.load_state_dict(self._resume["trainer"])
                 _train_grade(trainer, (features, base, y), (features_val, base_val, y_val), self.loss_fn,
                              f"grade {index}", on_epoch)
-                val_loss = trainer.best_val
-                # grade 1 is always kept: a model needs at least one grade
-                accepted = index == 1 or val_loss < previous_val * (1 - self.config.min_improvement)
+                grade.eval()
+                val_loss = float(self.selection_loss(_frozen_step(grade, features_val, base_val)[1], y_val))
+                # without a grade 0, grade 1 is always kept: a model needs at least one grade
+                must_keep = index == 1 and self.network.linear is None
+                accepted = must_keep or val_loss < previous_val - self.config.min_improvement * abs(previous_val)
                 self.result.history += trainer.history
                 self.result.grades.append(GradeOutcome(index, previous_val, val_loss, accepted, trainer.epoch))
                 if not accepted:
@@ -295,15 +315,29 @@ class MGDLRegressor:
             grade.eval()
             features, base = _frozen_step(grade, features, base)
             features_val, base_val = _frozen_step(grade, features_val, base_val)
-            previous_val = float(self.loss_fn(base_val, y_val))
+            previous_val = float(self.selection_loss(base_val, y_val))
         self._resume = None
         return self
+
+    def _set_linear_grade(self, linear: nn.Linear, x: Tensor, x_val: Tensor, base: Tensor, base_val: Tensor,
+                          zero_val: float, y_val: Tensor) -> tuple[Tensor, Tensor]:
+        for parameter in linear.parameters():
+            parameter.requires_grad_(False)
+        self.network.linear = linear.eval()
+        with torch.no_grad():
+            base, base_val = base + _in_chunks(linear, x), base_val + _in_chunks(linear, x_val)
+        if not any(g.grade == 0 for g in self.result.grades):
+            self.result.grades.append(GradeOutcome(0, zero_val, float(self.selection_loss(base_val, y_val)),
+                                                   True, 0))
+        return base, base_val
 
     def resume_from(self, state: dict, network_state: dict, n_grades: int, in_features: int,
                     out_features: int) -> None:
         """Rebuild `n_grades` accepted grades from `network_state` and the grade in progress from `state`."""
         in_dims = [in_features] + [self.config.width] * (n_grades - 1)
-        self.network = MultiGradeNetwork([self.new_grade(i + 1, in_dims[i], out_features) for i in range(n_grades)])
+        linear = nn.Linear(in_features, out_features) if "linear.weight" in network_state else None
+        self.network = MultiGradeNetwork([self.new_grade(i + 1, in_dims[i], out_features) for i in range(n_grades)],
+                                         linear)
         self.network.load_state_dict(network_state)
         self.result = FitResult([EpochRecord(**r) for r in state.get("history", [])],
                                 [GradeOutcome(**g) for g in state.get("grades", [])])

@@ -29,8 +29,11 @@ from training.evaluation import (
     gaussian_forecast,
     grade_contributions,
 )
-from training.forecaster import Architecture, Forecaster, ForecastLoss
+from training.forecaster import Architecture, Forecaster, ForecastLoss, split_output, validation_nll
+from training.linear_grade import LinearGrade, fit_linear_grade
 from training.mgdl import GradeTrainer, MGDLRegressor, StandardRegressor
+from training.scoring import diebold_mariano, distribution_scores
+from training.volatility import variance_baselines
 
 CHECKPOINT_FORMAT = "wig80-mgdl-checkpoint/1"
 FINAL_MODEL = "final_model.pth"
@@ -111,13 +114,15 @@ class CheckpointWriter:
 
 
 def fit_mgdl(config: TrainConfig, train: ScaledSplit, val: ScaledSplit, run_dir: Path,
-             resume: dict | None) -> MGDLRegressor:
-    regressor = MGDLRegressor(config.mgdl, ForecastLoss(config.loss))
+             resume: dict | None, linear: LinearGrade) -> MGDLRegressor:
+    """Deep grades on top of the linear grade 0; each kept only if it lowers the validation NLL."""
+    regressor = MGDLRegressor(config.mgdl, ForecastLoss(config.loss), selection_loss=validation_nll)
     if resume is not None:
         regressor.resume_from(resume, resume["network"], resume["n_grades"], resume["in_features"],
                               train.z.shape[1] * 2)
     writer = CheckpointWriter(run_dir, config, regressor, train.x.shape[1])
-    return regressor.fit(train.x, _with_logvar(train.z), val.x, _with_logvar(val.z), on_epoch=writer)
+    return regressor.fit(train.x, _with_logvar(train.z), val.x, _with_logvar(val.z), on_epoch=writer,
+                         linear=linear.as_module())
 
 
 def _with_logvar(z: np.ndarray) -> np.ndarray:
@@ -150,22 +155,52 @@ def grade_outputs(model: Forecaster, features: np.ndarray) -> list[np.ndarray]:
     return [out.double().numpy() for out in model.network.head_outputs(x)]
 
 
-def evaluate_models(config: TrainConfig, dataset: MarketDataset, mgdl: Forecaster,
-                    single_grade: Forecaster) -> dict:
+def evaluate_models(config: TrainConfig, dataset: MarketDataset, mgdl: Forecaster, single_grade: Forecaster,
+                    series: list) -> dict:
     """Metrics on validation and test of the model and every baseline, plus each grade's contribution."""
     train, val = scaled(dataset, dataset.train), scaled(dataset, dataset.val)
     ridge = RidgeBaseline().fit(train.x, train.z, val.x, val.z)
-    metrics: dict[str, Any] = {"ridge_alpha": ridge.alpha, "grades": {}}
-    for split in ("val", "test"):
-        samples: Samples = getattr(dataset, split)
-        forecasts = {"mgdl": gaussian_forecast(*predict(mgdl, samples.features)),
-                     "single_grade": gaussian_forecast(*predict(single_grade, samples.features)),
+    splits = {"val": dataset.val, "test": dataset.test}
+    variances = variance_baselines(series, dataset.train, splits, dataset.split.train[1])
+    metrics: dict[str, Any] = {"ridge_alpha": ridge.alpha, "grades": {}, "distribution": {}, "mean_tests": {}}
+    for split, samples in splits.items():
+        outputs = grade_outputs(mgdl, samples.features)
+        gaussians = {"mgdl": predict(mgdl, samples.features),
+                     **({"linear_grade": standardised_to_returns(outputs[0], dataset.target_scaler)}
+                        if mgdl.network.linear is not None else {}),
+                     "single_grade": predict(single_grade, samples.features),
+                     "ridge": ridge_gaussian(ridge, dataset, samples), **variances[split]}
+        forecasts = {"mgdl": gaussian_forecast(*gaussians["mgdl"]),
+                     "single_grade": gaussian_forecast(*gaussians["single_grade"]),
                      **baseline_forecasts(dataset, samples, ridge)}
         metrics[split] = {name: forecast_metrics(f, samples, dataset.target_scaler, config.loss)
                           for name, f in forecasts.items()}
-        metrics["grades"][split] = grade_contributions(grade_outputs(mgdl, samples.features), samples,
-                                                       dataset.target_scaler)
+        metrics["distribution"][split] = {name: distribution_scores(mean, std, samples.targets.astype(np.float64))
+                                          for name, (mean, std) in gaussians.items()}
+        metrics["mean_tests"][split] = mean_tests(gaussians, samples)
+        metrics["grades"][split] = grade_contributions(outputs, samples, dataset.target_scaler,
+                                                       first_grade=0 if mgdl.network.linear is not None else 1)
     return metrics
+
+
+def standardised_to_returns(output: np.ndarray, scaler) -> tuple[np.ndarray, np.ndarray]:
+    """A network output (N, 2H) in standardised units -> (mean, std) of the log return."""
+    mean_z, logvar_z = split_output(torch.from_numpy(output))
+    return (scaler.mean + scaler.scale * mean_z.numpy(), scaler.scale * np.exp(0.5 * logvar_z.numpy()))
+
+
+def ridge_gaussian(ridge: RidgeBaseline, dataset: MarketDataset, samples: Samples) -> tuple[np.ndarray, np.ndarray]:
+    mean_z, std_z = ridge.predict(dataset.feature_scaler.transform_features(samples.features))
+    scaler = dataset.target_scaler
+    return scaler.mean + scaler.scale * mean_z, scaler.scale * std_z
+
+
+def mean_tests(gaussians: dict, samples: Samples) -> dict:
+    """Diebold-Mariano on the 1-day squared error: MGDL against the random walk and against ridge."""
+    target = samples.targets[:, 0].astype(np.float64)
+    error = {name: target - gaussians[name][0][:, 0] for name in ("mgdl", "ridge")}
+    return {"mgdl_vs_random_walk": diebold_mariano(error["mgdl"], target, samples.dates),
+            "mgdl_vs_ridge": diebold_mariano(error["mgdl"], error["ridge"], samples.dates)}
 
 
 def data_summary(dataset: MarketDataset, source: str, n_symbols: int) -> dict:
@@ -207,10 +242,11 @@ def train_run(config: Any, profile: str | None = None, resume: Path | None = Non
     if checkpoint is None:
         run_dir = artifacts.create_run_dir(train_config.models_dir, train_config.experiment)
     train, val = scaled(dataset, dataset.train), scaled(dataset, dataset.val)
-    mgdl = fit_mgdl(train_config, train, val, run_dir, checkpoint)
+    linear = fit_linear_grade(train.x, train.z, val.x, val.z)
+    mgdl = fit_mgdl(train_config, train, val, run_dir, checkpoint, linear)
     single = fit_single_grade(train_config, train, val)
     model, single_model = as_forecaster(mgdl.network, dataset), as_forecaster(single.network, dataset)
-    metrics = evaluate_models(train_config, dataset, model, single_model)
+    metrics = evaluate_models(train_config, dataset, model, single_model, series)
     history = {"mgdl": [asdict(r) for r in mgdl.result.history],
                "single_grade": [asdict(r) for r in single.result.history]}
     summary = {"run": run_dir.name, "created": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -235,7 +271,7 @@ def save_models(run_dir: Path, config: TrainConfig, dataset: MarketDataset, mode
                 single_model: Forecaster, summary: dict) -> None:
     metadata = model_metadata(run_dir, config, dataset, summary)
     arch = Architecture(len(dataset.feature_names), config.mgdl.width, config.mgdl.layers_per_grade,
-                        len(model.network.grades))
+                        len(model.network.grades), linear_grade=model.network.linear is not None)
     save_forecaster(run_dir / BEST_MODEL, model, arch, metadata)
     # the accepted grades each restored their best epoch, so the final weights are the best ones; the
     # file exists so a run's end state is explicit and loadable like any model file
@@ -260,7 +296,7 @@ def evaluate_run(run_dir: Path, market_db_url: str | None = None, home: Path | N
     seed_everything(config)
     series, source = load_series(config)
     dataset = make_dataset(series, config.window, config.split, show_progress=config.mgdl.show_progress)
-    metrics = evaluate_models(config, dataset, model, single_model)
+    metrics = evaluate_models(config, dataset, model, single_model, series)
     summary = {key: metadata[key] for key in ("run", "created", "config", "grades")} | {
         "data": data_summary(dataset, source, len(series)), "split": dataset.split.as_dict(),
         "ridge_alpha": metrics["ridge_alpha"], "metrics": metrics,

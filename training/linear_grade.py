@@ -1,0 +1,173 @@
+"""Grade 0 of the forecaster: a linear map of the scaled features to (mean, log-variance) per horizon.
+
+Fitted before any deep grade, on the train split, with every choice made on validation:
+
+1. the mean: ridge regression of each standardised target z_h on the scaled features, in closed form,
+   its penalty alpha chosen per horizon by validation squared error;
+2. the log-variance: a linear model l_h = x w_h + b_h of the ridge residuals e, started in closed form
+   (ridge of log(e^2 + c) on x, intercept shifted so that the mean of e^2 exp(-l) is 1), then a few
+   L-BFGS steps on the Gaussian NLL, which is convex in (w_h, b_h); the L2 penalty (or the start
+   itself) is chosen per horizon by validation NLL;
+3. the mean again, by weighted ridge with weights exp(-l_h) (the mean part of the Gaussian NLL with
+   that variance: quiet days count more than wild ones, which matters under volatility clustering
+   and fat tails), alpha chosen per horizon by validation NLL.
+
+The deep grades then learn only what this leaves over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from training.forecaster import LOGVAR_RANGE
+
+RIDGE_ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0, 1e4, 1e5)
+LOGVAR_PENALTIES = (1e-3, 1e-2)  # L2 on the log-variance slopes (the loss is a mean over rows and horizons)
+LOG_SQUARE_ALPHA = 1e4
+LOG_SQUARE_FLOOR = 0.01  # log(e^2 + 1% of its mean): a zero residual must not give log 0
+LBFGS_ITERATIONS = 30
+
+
+def with_bias(x: np.ndarray) -> np.ndarray:
+    return np.hstack([x.astype(np.float64), np.ones((len(x), 1))])
+
+
+def _penalty(size: int, alpha: float) -> np.ndarray:
+    penalty = alpha * np.eye(size)
+    penalty[-1, -1] = 0.0  # the intercept is not shrunk
+    return penalty
+
+
+def _ridge_solve(design: np.ndarray, target: np.ndarray, alpha: float, weights: np.ndarray | None) -> np.ndarray:
+    """(F+1, H) coefficients; `weights` (N, H) gives each horizon its own weighted least squares."""
+    return _ridge_path(design, target, (alpha,), weights)[0]
+
+
+def _ridge_path(design: np.ndarray, target: np.ndarray, alphas: tuple[float, ...],
+                weights: np.ndarray | None) -> list[np.ndarray]:
+    """Coefficients (F+1, H) for each alpha; the Gram matrices are computed once."""
+    size = design.shape[1]
+    if weights is None:
+        gram, moment = design.T @ design, design.T @ target
+        return [np.linalg.solve(gram + _penalty(size, a), moment) for a in alphas]
+    grams = [(design * w[:, None]).T @ design for w in weights.T]
+    moments = [design.T @ (w * t) for w, t in zip(weights.T, target.T, strict=True)]
+    return [np.column_stack([np.linalg.solve(g + _penalty(size, a), m) for g, m in zip(grams, moments, strict=True)])
+            for a in alphas]
+
+
+def gaussian_nll_per_horizon(mean: np.ndarray, logvar: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Mean over rows of 0.5 * (l + (z - m)^2 exp(-l)) per horizon (the training NLL, constant dropped)."""
+    logvar = np.clip(logvar, *LOGVAR_RANGE)
+    return np.mean(0.5 * (logvar + (target - mean) ** 2 * np.exp(-logvar)), axis=0)
+
+
+def fit_ridge_mean(x, z, x_val, z_val, val_logvar: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients (F+1, H) and the alpha chosen per horizon.
+
+    Without `val_logvar` plain ridge, chosen by validation MSE; with (train, validation) log-variances,
+    weighted ridge, chosen by validation NLL.
+    """
+    design, design_val = with_bias(x), with_bias(x_val)
+    weights = None if val_logvar is None else np.exp(-np.clip(val_logvar[0], *LOGVAR_RANGE))
+    best_score, best_w, best_alpha = None, None, None
+    for alpha, coef in zip(RIDGE_ALPHAS, _ridge_path(design, z, RIDGE_ALPHAS, weights), strict=True):
+        mean_val = design_val @ coef
+        score = (np.mean((mean_val - z_val) ** 2, axis=0) if val_logvar is None
+                 else gaussian_nll_per_horizon(mean_val, val_logvar[1], z_val))
+        if best_score is None:
+            best_score, best_w, best_alpha = score, coef, np.full(z.shape[1], alpha)
+            continue
+        better = score < best_score
+        best_score = np.where(better, score, best_score)
+        best_w[:, better] = coef[:, better]
+        best_alpha[better] = alpha
+    return best_w, best_alpha
+
+
+def log_square_start(design: np.ndarray, squared: np.ndarray, alpha: float = LOG_SQUARE_ALPHA) -> np.ndarray:
+    """Closed-form start: ridge of log(e^2 + c) on the features, intercept shifted so mean e^2 exp(-l) = 1."""
+    coef = _ridge_solve(design, np.log(squared + LOG_SQUARE_FLOOR * squared.mean(axis=0)), alpha, None)
+    coef[-1] += np.log(np.mean(squared * np.exp(-(design @ coef)), axis=0))
+    return coef
+
+
+def _refine_logvar(design: torch.Tensor, squared: torch.Tensor, start: np.ndarray, penalty: float) -> np.ndarray:
+    """A few L-BFGS steps on the (convex) NLL of the log-variance coefficients, from `start`."""
+    coef = torch.from_numpy(start.copy()).requires_grad_(True)
+    optimizer = torch.optim.LBFGS([coef], lr=1.0, max_iter=LBFGS_ITERATIONS, line_search_fn="strong_wolfe",
+                                  tolerance_grad=1e-7, tolerance_change=1e-9)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        logvar = design @ coef
+        loss = torch.mean(0.5 * (logvar + squared * torch.exp(-logvar))) + penalty * (coef[:-1] ** 2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return coef.detach().numpy()
+
+
+def fit_log_variance(x, residual, x_val, residual_val) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients (F+1, H) of the log-variance and the L2 penalty chosen per horizon by validation NLL
+    (penalty 0 marks the closed-form start kept as it is)."""
+    design, design_val = with_bias(x), with_bias(x_val)
+    squared = np.asarray(residual, dtype=np.float64) ** 2
+    start = log_square_start(design, squared)
+    candidates = [(0.0, start)] + [(penalty, _refine_logvar(torch.from_numpy(design), torch.from_numpy(squared),
+                                                             start, penalty)) for penalty in LOGVAR_PENALTIES]
+    best_score, best_w, best_penalty = None, None, None
+    for penalty, coef in candidates:
+        score = gaussian_nll_per_horizon(residual_val, design_val @ coef, 0.0)
+        if best_score is None:
+            best_score, best_w, best_penalty = score, coef.copy(), np.full(residual.shape[1], penalty)
+            continue
+        better = score < best_score
+        best_score = np.where(better, score, best_score)
+        best_w[:, better] = coef[:, better]
+        best_penalty[better] = penalty
+    return best_w, best_penalty
+
+
+@dataclass
+class LinearGrade:
+    mean_coef: np.ndarray  # (F+1, H), last row the intercept
+    logvar_coef: np.ndarray  # (F+1, H)
+    alpha: np.ndarray  # (H,) ridge penalty of the final mean fit
+    logvar_penalty: np.ndarray  # (H,)
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Standardised mean and log-variance, each (N, H)."""
+        design = with_bias(x)
+        return design @ self.mean_coef, design @ self.logvar_coef
+
+    def as_module(self) -> nn.Linear:
+        """x (B, F) -> [mean (B, H), log-variance (B, H)]: the network's grade 0."""
+        features, horizons = self.mean_coef.shape[0] - 1, self.mean_coef.shape[1]
+        layer = nn.Linear(features, 2 * horizons)
+        coef = np.hstack([self.mean_coef, self.logvar_coef])  # (F+1, 2H)
+        with torch.no_grad():
+            layer.weight.copy_(torch.from_numpy(coef[:-1].T.copy()))
+            layer.bias.copy_(torch.from_numpy(coef[-1].copy()))
+        return layer
+
+    def summary(self) -> dict:
+        return {"ridge_alpha": self.alpha.tolist(), "logvar_penalty": self.logvar_penalty.tolist()}
+
+
+def fit_linear_grade(x: np.ndarray, z: np.ndarray, x_val: np.ndarray, z_val: np.ndarray,
+                     weighted_refit: bool = True) -> LinearGrade:
+    """See the module docstring; `z`: standardised targets (N, H)."""
+    z, z_val = np.asarray(z, dtype=np.float64), np.asarray(z_val, dtype=np.float64)
+    design, design_val = with_bias(x), with_bias(x_val)
+    mean_coef, alpha = fit_ridge_mean(x, z, x_val, z_val)
+    logvar_coef, penalty = fit_log_variance(x, z - design @ mean_coef, x_val, z_val - design_val @ mean_coef)
+    if weighted_refit:
+        mean_coef, alpha = fit_ridge_mean(x, z, x_val, z_val, (design @ logvar_coef, design_val @ logvar_coef))
+    return LinearGrade(mean_coef, logvar_coef, alpha, penalty)

@@ -1,0 +1,81 @@
+"""Scores of a predictive distribution and of a direction call, with their uncertainty.
+
+For a Gaussian forecast N(mu, sigma^2) of a forward log return r (log-return units, per horizon):
+- Gaussian NLL: 0.5 log(2 pi sigma^2) + (r - mu)^2 / (2 sigma^2), averaged over rows (lower is better);
+- CRPS of the Gaussian (`properscoring.crps_gaussian`), averaged (lower is better; in log-return units);
+- coverage of the central 50/80/95% intervals mu +- z_q sigma (should equal the level) and their mean width.
+
+Direction: the hit rate with its binomial standard error sqrt(p (1 - p) / n). Diebold-Mariano: the
+loss differential of two forecasts' squared errors, averaged over the symbols of each date (rows of
+one date are not independent), tested with a Newey-West variance of that daily series.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import properscoring
+
+SCORED_HORIZONS = (1, 5, 30)
+INTERVAL_LEVELS = (0.5, 0.8, 0.95)
+DM_LAGS = 5  # Newey-West lags of the daily loss-differential series
+
+
+def _normal_quantile(level: float) -> float:
+    """z with P(|N(0,1)| <= z) = level."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
+def gaussian_nll(mean: np.ndarray, std: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per-row NLL, same shape as the inputs."""
+    return 0.5 * np.log(2 * np.pi * std**2) + 0.5 * ((target - mean) / std) ** 2
+
+
+def horizon_scores(mean: np.ndarray, std: np.ndarray, target: np.ndarray) -> dict:
+    """NLL, CRPS, coverage and width of 1-D arrays (one horizon)."""
+    std = np.maximum(std, 1e-12)
+    scores = {"nll": float(np.mean(gaussian_nll(mean, std, target))),
+              "crps": float(np.mean(properscoring.crps_gaussian(target, mean, std))),
+              "coverage": {}, "width": {}}
+    for level in INTERVAL_LEVELS:
+        half = _normal_quantile(level) * std
+        key = f"{round(100 * level)}"
+        scores["coverage"][key] = float(np.mean(np.abs(target - mean) <= half))
+        scores["width"][key] = float(np.mean(2 * half))
+    return scores
+
+
+def distribution_scores(mean: np.ndarray, std: np.ndarray, target: np.ndarray) -> dict:
+    """{"h1": scores, "h5": ..., "h30": ...} for (N, H) arrays."""
+    return {f"h{h}": horizon_scores(mean[:, h - 1], std[:, h - 1], target[:, h - 1])
+            for h in SCORED_HORIZONS if h <= target.shape[1]}
+
+
+def binomial_se(rate: float | None, count: int) -> float | None:
+    if rate is None or count <= 0:
+        return None
+    return math.sqrt(rate * (1.0 - rate) / count)
+
+
+def diebold_mariano(error_a: np.ndarray, error_b: np.ndarray, dates: np.ndarray, lags: int = DM_LAGS) -> dict:
+    """DM test of squared errors, a against b: statistic < 0 means a has the smaller loss.
+
+    `error_*`: (N,) forecast errors on the same rows; `dates` (N,) groups rows into one loss differential
+    per date. p-value two-sided from the normal distribution.
+    """
+    differential = error_a.astype(np.float64) ** 2 - error_b.astype(np.float64) ** 2
+    days, inverse = np.unique(dates, return_inverse=True)
+    daily = np.bincount(inverse, weights=differential) / np.bincount(inverse)
+    n = len(daily)
+    centred = daily - daily.mean()
+    variance = centred @ centred / n
+    for lag in range(1, min(lags, n - 1) + 1):
+        variance += 2 * (1 - lag / (lags + 1)) * (centred[lag:] @ centred[:-lag]) / n
+    if variance <= 0 or n < 2:
+        return {"statistic": None, "p_value": None, "days": n, "mean_differential": float(daily.mean())}
+    statistic = float(daily.mean() / math.sqrt(variance / n))
+    p_value = math.erfc(abs(statistic) / math.sqrt(2))
+    return {"statistic": statistic, "p_value": p_value, "days": n, "mean_differential": float(daily.mean())}
