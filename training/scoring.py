@@ -54,12 +54,6 @@ def distribution_scores(mean: np.ndarray, std: np.ndarray, target: np.ndarray) -
             for h in SCORED_HORIZONS if h <= target.shape[1]}
 
 
-def binomial_se(rate: float | None, count: int) -> float | None:
-    if rate is None or count <= 0:
-        return None
-    return math.sqrt(rate * (1.0 - rate) / count)
-
-
 def diebold_mariano(error_a: np.ndarray, error_b: np.ndarray, dates: np.ndarray, lags: int = DM_LAGS) -> dict:
     """DM test of squared errors, a against b: statistic < 0 means a has the smaller loss.
 

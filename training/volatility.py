@@ -34,12 +34,13 @@ def daily_log_returns(series: BarSeries) -> np.ndarray:
 
 
 def ewma_variance(returns: np.ndarray, lam: float = EWMA_LAMBDA) -> np.ndarray:
-    """(n,): the one-day variance forecast made at the close of day t."""
+    """(n,): the one-day variance forecast made at the close of day t (started at 0 and divided by
+    1 - lam^(t+1), so the early days are an average of what was seen, not of what comes later)."""
     out = np.empty(len(returns))
-    level = np.mean(returns[1 : ROLLING_DAYS + 1] ** 2) if len(returns) > 1 else 0.0
+    level = 0.0
     for t, r in enumerate(returns):
         level = lam * level + (1 - lam) * r * r
-        out[t] = level
+        out[t] = level / (1 - lam ** (t + 1))
     return out
 
 

@@ -109,3 +109,23 @@ async def test_real_inputs_are_read_from_the_store_inside_a_running_event_loop(f
     _, metadata = forecaster
     real, source = real_feature_rows(None, tiny_run.home, metadata["window"])
     assert source.startswith("bars store (") and len(real) > 0
+
+
+def test_the_served_model_is_never_worse_than_its_linear_grade_on_validation(onnx_file, forecaster, tiny_run):
+    """The exported graph's validation NLL is at most that of the run's grade 0 alone (the linear fit)."""
+    from training.config import TrainConfig
+    from training.dataset import make_dataset
+    from training.pipeline import grade_outputs, load_series, standardised_to_returns
+    from training.scoring import gaussian_nll
+
+    module, metadata = forecaster
+    assert module.network.linear is not None
+    config = TrainConfig.from_dict(metadata["config"] | {"home": str(tiny_run.home), "market_db_url": None})
+    series, _ = load_series(config)
+    dataset = make_dataset(series, config.window, config.split, show_progress=False)
+    features, target = dataset.val.features, dataset.val.targets.astype(np.float64)
+    served_mean, served_std = cpu_session(onnx_file).run(["MEAN", "STD"], {INPUT_NAME: features})
+    linear_mean, linear_std = standardised_to_returns(grade_outputs(module, features)[0], dataset.target_scaler)
+    served = gaussian_nll(served_mean.astype(np.float64), served_std.astype(np.float64), target).mean()
+    linear = gaussian_nll(linear_mean, linear_std, target).mean()
+    assert np.isfinite(served) and served <= linear + 1e-5
