@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.fixtures.programs import require_program
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -34,9 +35,7 @@ def _volume(entry: str | dict) -> tuple[str, str]:
 
 def _compose_config(*extra: str, env: dict[str, str] | None = None,
                     files: tuple[Path, ...] = (COMPOSE_FILE,)) -> subprocess.CompletedProcess:
-    binary = shutil.which("docker-compose")
-    if binary is None:
-        pytest.skip("docker-compose is not installed (make test installs Debian's package when run as root)")
+    binary = require_program("docker-compose", "docker-compose")
     return subprocess.run(
         [binary, *(arg for path in files for arg in ("-f", str(path))), "config", *extra],
         capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=60,
@@ -58,7 +57,7 @@ def test_compose_file_is_valid():
 @pytest.mark.parametrize("secret", SECRETS)
 def test_a_missing_secret_is_refused_with_its_name(secret):
     env = {key: value for key, value in {**os.environ, **SECRETS}.items() if key != secret}
-    binary = shutil.which("docker-compose") or pytest.skip("docker-compose is not installed")
+    binary = require_program("docker-compose", "docker-compose")
     result = subprocess.run([binary, "-f", str(COMPOSE_FILE), "config", "-q"], capture_output=True,
                             text=True, env=env, timeout=60)
     assert result.returncode != 0

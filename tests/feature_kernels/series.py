@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
+
+from tests.fixtures.requirements import requirement_missing
 
 STOOQ_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "wig80" / "stooq"
 STOOQ_SYMBOLS = ("ABE", "AMC", "BRS", "DCR")
@@ -15,7 +16,7 @@ def load_stooq(symbol: str) -> np.ndarray:
     """float64 (n, 5) open, high, low, close, volume from stooq's Polish export."""
     path = STOOQ_DIR / f"{symbol}.csv"
     if not path.exists():
-        pytest.skip(f"real data not found at {path}")
+        requirement_missing(f"real data not found at {path} (the shared data next to the checkout)")
     return np.loadtxt(path, delimiter=";", skiprows=1, usecols=(1, 2, 3, 4, 5))
 
 

@@ -216,12 +216,14 @@ def test_prices_a_float32_rounding_apart_are_consistent() -> None:
         compute_features(windows)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_every_synthetic_and_real_bar_passes_the_range_check_in_float32(seed: int) -> None:
+@pytest.mark.parametrize("source", ["synthetic:0", "synthetic:1", "real"])
+def test_every_synthetic_and_real_bar_passes_the_range_check_in_float32(source: str) -> None:
     from market_data.synthetic import synthesize
 
-    whole_series = [s.ohlcv for s in synthesize(8, 1500, seed)]
-    whole_series += [load_stooq(s) for s in STOOQ_SYMBOLS] if seed == 0 else []
+    if source == "real":
+        whole_series = [load_stooq(s) for s in STOOQ_SYMBOLS]
+    else:
+        whole_series = [s.ohlcv for s in synthesize(8, 1500, int(source.split(":")[1]))]
     for ohlcv in whole_series:  # one window per series: every bar is checked
         compute_features(ohlcv[None].astype(np.float32))
 

@@ -15,23 +15,27 @@ from tests.feature_kernels.series import load_stooq, random_walk
 EDGES = np.asarray(BAND_EDGES)
 
 
-def log_closes() -> list[np.ndarray]:
-    real = np.log(load_stooq("ECH")[:, 3])
-    walks = [np.log(random_walk(n, seed=n)[:, 3]) for n in (64, 65, 252, 256, 1000)]
-    return [real[-256:], real[-252:], real[-777:], *walks]
+# the last n closes of a real series, and random walks of n bars: each case loads only its own data
+CASES = [*(f"real:{n}" for n in (256, 252, 777)), *(f"walk:{n}" for n in (64, 65, 252, 256, 1000))]
 
 
-@pytest.mark.parametrize("index", range(8))
-def test_power_spectrum_matches_numpy(index: int) -> None:
-    log_price = log_closes()[index]
+def log_close(case: str) -> np.ndarray:
+    kind, n = case.split(":")
+    bars = load_stooq("ECH")[-int(n):] if kind == "real" else random_walk(int(n), seed=int(n))
+    return np.log(bars[:, 3])
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_power_spectrum_matches_numpy(case: str) -> None:
+    log_price = log_close(case)
     np.testing.assert_allclose(spectral.power_spectrum(log_price), reference_power(log_price),
                                rtol=1e-9, atol=1e-15)
 
 
-@pytest.mark.parametrize("index", range(8))
+@pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("edges", [BAND_EDGES, (0.1, 0.3)])
-def test_spectral_features_match_numpy(index: int, edges: tuple[float, float]) -> None:
-    log_price = log_closes()[index]
+def test_spectral_features_match_numpy(case: str, edges: tuple[float, float]) -> None:
+    log_price = log_close(case)
     out = np.empty(spectral.N_SPECTRAL)
     spectral.spectral_features(log_price, np.asarray(edges), 0.85, out)
     expected = reference_spectral_features(log_price, edges)

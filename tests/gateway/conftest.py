@@ -15,6 +15,7 @@ import redis
 from market_data.importer import import_paths
 from market_data.stores import open_store
 from market_data.synthetic import synthesize
+from tests.fixtures.requirements import requirement_missing
 from tests.gateway.process import GatewayProcess
 
 API_KEY = "test-gateway-key"
@@ -54,7 +55,7 @@ def real_bars_home(tmp_path_factory) -> Path:
     files = sorted((REAL_DATA / "stooq").glob("*.csv"))
     missing = [symbol for symbol in REAL_SYMBOLS if REAL_DATA / "stooq" / f"{symbol}.csv" not in files]
     if missing:
-        pytest.skip(f"real market data not found in {REAL_DATA / 'stooq'}: {', '.join(missing)}")
+        requirement_missing(f"real market data not found in {REAL_DATA / 'stooq'}: {', '.join(missing)}")
     home = tmp_path_factory.mktemp("gateway-real-home")
 
     async def fill() -> None:

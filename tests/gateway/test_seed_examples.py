@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fixtures.requirements import requirement_missing
 from tests.gateway.conftest import SEED_GUIDE_SYMBOLS
 
 pytestmark = [pytest.mark.triton, pytest.mark.redis]
@@ -23,7 +24,7 @@ WEBSOCKET_TIMEOUT_S = 60.0
 
 def guide_text() -> str:
     if not GUIDE.exists():
-        pytest.skip(f"the seed guide is not at {GUIDE}")
+        requirement_missing(f"the seed guide is not at {GUIDE}")
     return GUIDE.read_text()
 
 

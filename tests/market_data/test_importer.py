@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from market_data.importer import COUNTS, import_paths
+from tests.fixtures.requirements import requirement_missing
 from tests.market_data.conftest import FIXTURES, REAL_DATA
 
 FORMAT_FOLDERS = ["stooq_pl", "stooq_en", "stooq_bulk", "gpw_archive"]
@@ -110,7 +111,7 @@ async def test_non_bar_files_in_folders_are_listed_as_ignored_but_named_ones_fai
 
 async def test_all_of_the_real_data_imports_with_the_accounting(embedded_store):
     if not REAL_DATA.is_dir():
-        pytest.skip(f"SKIPPED LOUDLY: real data folder {REAL_DATA} is absent, the full import is not tested")
+        requirement_missing(f"real data folder {REAL_DATA} is absent, the full import is not tested")
     report = await import_paths([REAL_DATA], embedded_store)
     assert_accounted(report)
     assert report.clean, [str(issue) for issue in report.issues()[:5]]
