@@ -45,8 +45,14 @@ test-programs:
 test: lint compose-checker test-programs
 	$(BIN)/python -m pytest
 
+# Every benchmark of README's Benchmarks table, with the arguments its figures were measured with
+# (several minutes; `make bench-check` is the quick CI gate, `make loadtest` the load test).
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run_all
+	$(BIN)/python -m benchmarks.feature_kernels_bench
+	$(BIN)/python -m benchmarks.market_data_bench --symbols 40 --days 2500 --reads 2000
+	$(BIN)/python -m benchmarks.export_bench --seconds 1
+	$(BIN)/python -m benchmarks.serving_bench --seconds 2
+	$(BIN)/python -m benchmarks.mgdl_sines_bench
 
 bench-check: $(STAMP)
 	$(BIN)/python -m benchmarks.regression

@@ -35,10 +35,15 @@ def load_budgets(path: Path = BUDGETS_PATH) -> tuple[dict, dict[str, dict]]:
     return defaults, {name: {**defaults, **budget} for name, budget in raw.items()}
 
 
-def missed_budgets(rows: list[EndpointStats], path: Path = BUDGETS_PATH) -> list[str]:
-    """Every budget the run missed, one readable line each; names without a budget use the defaults."""
+def missed_budgets(rows: list[EndpointStats], path: Path = BUDGETS_PATH, *, every_type: bool = True) -> list[str]:
+    """Every budget the run missed, one readable line each; names without a budget use the defaults.
+
+    With `every_type` (a full run), a request type of the budgets file that the run lacks, or that
+    got no request, is a miss too: a run that silently stopped measuring something cannot pass.
+    """
     defaults, budgets = load_budgets(path)
-    missed = []
+    measured = {row.name for row in rows if row.requests > 0}
+    missed = [f"{name}: no requests in this run" for name in budgets if every_type and name not in measured]
     for row in rows:
         if row.requests == 0:
             continue

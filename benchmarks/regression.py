@@ -3,7 +3,10 @@
 Each benchmark module's `regression_ratios()` returns ratios measured against a reference in the
 same run (kernel time / TA-Lib time, ORT time / PyTorch time, batched / unbatched throughput), so a
 slower or busier machine moves both sides alike. A ratio more than `--tolerance` (default 25%)
-worse than the baseline fails the check; a ratio without a baseline is reported as new.
+worse than the baseline fails the check; a ratio without a baseline is reported as new. A ratio
+of the baseline that the run did not measure fails the check too (a benchmark that silently drops
+its PostgreSQL ratios when the server is down must not pass): remove a retired ratio from
+baseline.json by hand.
 
 A busy spell of the machine can still push one run's ratio past the tolerance, so a module with a
 failing ratio is measured again (`--confirm`, default twice) and the ratio fails only when every run
@@ -87,6 +90,15 @@ class Baselines:
         """The tolerance to judge with: as asked on a machine with its own baseline, doubled on another
         machine, whose ratios can differ from every known machine's by that much without a regression."""
         return tolerance if self.own else tolerance * OTHER_MACHINE_TOLERANCE_FACTOR
+
+    def expected(self, modules: tuple[str, ...]) -> set[str]:
+        """The ratios of `modules` that a run must measure: this machine's, or any known machine's."""
+        machines = [self.machines[self.machine_id]] if self.own else list(self.machines.values())
+        names = {name for machine in machines for name in machine.get("ratios", {})}
+        return {name for name in names if module_of(name) in modules}
+
+    def unmeasured(self, measured: dict[str, dict], modules: tuple[str, ...]) -> list[str]:
+        return sorted(self.expected(modules) - set(measured))
 
     def candidates(self, name: str) -> list[dict]:
         machines = [self.machines[self.machine_id]] if self.own else list(self.machines.values())
@@ -192,26 +204,39 @@ def main(argv: list[str] | None = None) -> int:
     if not args.update:
         measured = confirm_failures(measured, baselines, tolerance, args.confirm)
     verdicts = [baselines.judge(name, value, tolerance) for name, value in measured.items()]
+    unmeasured = baselines.unmeasured(measured, modules)
     print_table(verdicts, tolerance)
+    for name in unmeasured:
+        print(f"{name}: in the baseline but NOT MEASURED by this run")
     RESULTS_PATH.parent.mkdir(exist_ok=True)
     RESULTS_PATH.write_text(json.dumps({"machine": signature, "own_baseline": baselines.own,
-                                        "verdicts": [asdict(v) for v in verdicts]}, indent=2))
+                                        "verdicts": [asdict(v) for v in verdicts], "unmeasured": unmeasured},
+                                       indent=2))
 
     if args.update:
         document = baselines.record(signature, measured, time.strftime("%Y-%m-%d"))
         BASELINE_PATH.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         print(f"\nbaseline of machine {signature['id']} written: {BASELINE_PATH}")
+        if unmeasured:
+            print(f"note: kept the recorded values of the unmeasured {', '.join(unmeasured)}; remove a "
+                  "retired ratio from baseline.json by hand", file=sys.stderr)
         return 0
+    return gate(verdicts, unmeasured, baselines, tolerance)
+
+
+def gate(verdicts: list[Verdict], unmeasured: list[str], baselines: Baselines, tolerance: float) -> int:
+    """The exit status: 1 when a ratio regressed or a ratio of the baseline was not measured."""
     if not baselines.own:
-        print(f"\nnote: no baseline for this machine ({signature['id']}); judged against the envelope of "
+        print(f"\nnote: no baseline for this machine ({baselines.machine_id}); judged against the envelope of "
               f"{len(baselines.machines)} known machines with the tolerance doubled to {tolerance:.0%}. Record "
               "one to gate it tightly: python -m benchmarks.regression --update --repeat 3", file=sys.stderr)
-    failed = [v.name for v in verdicts if not v.passed]
+    failed = [v.name for v in verdicts if not v.passed] + [f"{name} (not measured)" for name in unmeasured]
     if failed:
         print(f"\nbench-check FAILED: {', '.join(failed)}", file=sys.stderr)
         return 1
     print(f"\nbench-check passed: {len(verdicts)} ratios within {tolerance:.0%} of the baseline")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

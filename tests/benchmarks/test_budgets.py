@@ -41,8 +41,33 @@ def test_slow_tail_is_named(tmp_path):
 
 
 def test_failures_above_the_ratio_are_named_and_defaults_apply(tmp_path):
-    missed = missed_budgets([EndpointStats("GET /elsewhere", 50, 5, 20, 30)], _budgets(tmp_path))
-    assert missed == ["GET /elsewhere: failure ratio 0.1000 > budget 0.01"]
+    rows = [EndpointStats("POST /analyze [cached]", 200, 0, 4, 6), EndpointStats("GET /elsewhere", 50, 5, 20, 30)]
+    assert missed_budgets(rows, _budgets(tmp_path)) == ["GET /elsewhere: failure ratio 0.1000 > budget 0.01"]
+
+
+def test_a_budgeted_type_missing_from_the_run_is_a_miss(tmp_path):
+    missed = missed_budgets([EndpointStats("GET /elsewhere", 50, 0, 20, 30)], _budgets(tmp_path))
+    assert missed == ["POST /analyze [cached]: no requests in this run"]
+
+
+def test_a_budgeted_type_without_requests_is_a_miss(tmp_path):
+    missed = missed_budgets([EndpointStats("POST /analyze [cached]", 0, 0, 0, 0)], _budgets(tmp_path))
+    assert missed == ["POST /analyze [cached]: no requests in this run"]
+
+
+def test_a_run_of_chosen_user_classes_is_judged_on_what_it_measured(tmp_path):
+    rows = [EndpointStats("GET /elsewhere", 50, 0, 20, 30)]
+    assert missed_budgets(rows, _budgets(tmp_path), every_type=False) == []
+
+
+def test_the_command_fails_on_a_csv_lacking_a_budgeted_type(tmp_path, capsys):
+    from benchmarks.budgets import main
+
+    csv_path = tmp_path / "load_stats.csv"
+    csv_path.write_text("Type,Name,Request Count,Failure Count,Median Response Time,95%,99%\n"
+                        "GET,GET /spectrum,100,0,3,7,12\n")
+    assert main([str(csv_path)]) == 1
+    assert "POST /analyze [cached]: no requests in this run" in capsys.readouterr().out
 
 
 def test_rows_from_locust_csv(tmp_path):

@@ -1,5 +1,5 @@
 from benchmarks.machine import machine_signature
-from benchmarks.regression import Baselines, confirm_failures, judge, median_ratios
+from benchmarks.regression import Baselines, confirm_failures, gate, judge, median_ratios
 
 
 def test_ratio_within_tolerance_passes_and_beyond_fails():
@@ -98,3 +98,31 @@ def test_machine_signature_names_the_vector_instruction_set(tmp_path):
     avx512 = machine_signature(cpuinfo)
     assert avx2["cpu"] == "Test CPU" and avx2["isa"] == ["sse4_2", "avx", "avx2", "fma"]
     assert avx2["id"] != avx512["id"]
+
+
+def test_a_ratio_of_the_baseline_that_the_run_did_not_measure_fails_the_gate(capsys):
+    baseline = _one_machine({"market_data_bench.embedded": _ratio(1.0, True),
+                             "market_data_bench.postgres_read": _ratio(2.0)})
+    measured = {"market_data_bench.embedded": _ratio(1.0, True)}  # the PostgreSQL ratio silently dropped
+    modules = ("benchmarks.market_data_bench",)
+    unmeasured = baseline.unmeasured(measured, modules)
+    assert unmeasured == ["market_data_bench.postgres_read"]
+    verdicts = [baseline.judge(name, value, 0.25) for name, value in measured.items()]
+    assert all(v.passed for v in verdicts)
+    assert gate(verdicts, unmeasured, baseline, 0.25) == 1
+    assert "market_data_bench.postgres_read (not measured)" in capsys.readouterr().err
+    assert gate(verdicts, [], baseline, 0.25) == 0
+
+
+def test_only_the_modules_run_must_measure_their_ratios():
+    baseline = _one_machine({"bench_a.r": _ratio(1.0), "bench_b.s": _ratio(1.0)})
+    assert baseline.unmeasured({"bench_a.r": _ratio(1.0)}, ("benchmarks.bench_a",)) == []
+    assert baseline.unmeasured({}, ("benchmarks.bench_a", "benchmarks.bench_b")) == ["bench_a.r", "bench_b.s"]
+
+
+def test_on_an_unknown_machine_every_known_machines_ratio_must_be_measured():
+    document = {"machines": {"one": {"ratios": {"bench_a.r": _ratio(1.0)}},
+                             "two": {"ratios": {"bench_a.r": _ratio(1.0), "bench_a.pg": _ratio(1.0)}}}}
+    assert Baselines(document, "new").unmeasured({"bench_a.r": _ratio(1.0)}, ("benchmarks.bench_a",)) == [
+        "bench_a.pg"]
+    assert Baselines(document, "one").unmeasured({"bench_a.r": _ratio(1.0)}, ("benchmarks.bench_a",)) == []
