@@ -65,7 +65,7 @@ def _post_days(url: str, api_key: str, days: list[list[Bar]], speed: float) -> i
     pause = 1.0 / speed if speed > 0 else 0.0
     totals = {"stored": 0, "duplicates": 0}
     with httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=30.0) as client:
-        for bars in tqdm(days, desc="replay", unit="day"):
+        for bars in tqdm(days, desc="replay", unit="day", disable=None):
             started = time.monotonic()
             for chunk in range(0, len(bars), MAX_BARS_PER_POST):
                 response = _post(client, bars[chunk : chunk + MAX_BARS_PER_POST])

@@ -62,7 +62,7 @@ def run_synth(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     async def run() -> int:
         async with _open_configured_store() as store:
-            report = await import_paths(args.paths, store, strict=args.strict, progress=sys.stderr.isatty())
+            report = await import_paths(args.paths, store, strict=args.strict, progress=True)
             print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
             if not args.json:
                 print(f"store: {store.description}")

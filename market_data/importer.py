@@ -208,7 +208,8 @@ async def import_paths(
     today: datetime.date | None = None,
     progress: bool = False,
 ) -> ImportReport:
-    """Import files and folders into `store`; see the module docstring for the accounting."""
+    """Import files and folders into `store`; see the module docstring for the accounting.
+    progress: a tqdm bar per file, shown only when stderr is a terminal."""
     files = collect_files(paths)
     report = ImportReport([], strict=strict)
     if strict:
@@ -218,7 +219,7 @@ async def import_paths(
             _abort(report)
             return report
     report.files = []
-    bar = tqdm(files, unit="file", desc="import", disable=not progress, leave=False)
+    bar = tqdm(files, unit="file", desc="import", disable=None if progress else True, leave=False)
     for path, explicit in bar:
         file_report, series = plan_file(path, explicit, today)
         await _write(store, file_report, series)

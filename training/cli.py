@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -31,6 +32,8 @@ def run_train(args: argparse.Namespace) -> int:
             run_dir = train_run(None, resume=args.resume)
         else:
             config = TrainConfig.from_settings(get_settings(), args.profile)
+            # progress bars (on a terminal only: tqdm's disable=None); a --config file may turn them off
+            config.mgdl = dataclasses.replace(config.mgdl, show_progress=True)
             if args.config is not None:
                 config = load_config_file(args.config, config)
             if args.symbols:

@@ -83,9 +83,10 @@ def _empty_samples(horizons: int) -> Samples:
 
 
 def build_samples(series_list: list[BarSeries], window: int, horizons: int = HORIZONS,
-                  show_progress: bool = True) -> Samples:
+                  show_progress: bool = False) -> Samples:
     parts = [symbol_samples(s, window, horizons)
-             for s in tqdm(series_list, desc="features", unit="symbol", leave=False, disable=not show_progress)]
+             for s in tqdm(series_list, desc="features", unit="symbol", leave=False,
+                           disable=None if show_progress else True)]
     parts = [p for p in parts if len(p)]
     if not parts:
         need = window + horizons
@@ -183,7 +184,7 @@ class MarketDataset:
 
 
 def make_dataset(series_list: list[BarSeries], window: int, split_config: SplitConfig | None = None,
-                 show_progress: bool = True) -> MarketDataset:
+                 show_progress: bool = False) -> MarketDataset:
     from feature_kernels import FEATURE_NAMES, MIN_WINDOW
 
     if window < MIN_WINDOW:

@@ -48,7 +48,7 @@ class MGDLConfig:
     input_noise: float = 0.0  # std of Gaussian noise added to each grade's input while training
     warmup_epochs: int = 0  # linear learning-rate warm-up before the cosine decay
     seed: int = 0
-    show_progress: bool = True
+    show_progress: bool = False  # tqdm bars, on a terminal only; `wig80 train` turns them on
 
 
 @dataclass
@@ -233,7 +233,7 @@ def _train_grade(trainer: GradeTrainer, train: tuple[Tensor, Tensor, Tensor],
                  val: tuple[Tensor, Tensor, Tensor], loss_fn: LossFn, desc: str,
                  on_epoch: EpochCallback | None) -> None:
     with tqdm(total=trainer.epochs, initial=trainer.epoch, desc=desc, leave=False,
-              disable=not trainer.config.show_progress) as bar:
+              disable=None if trainer.config.show_progress else True) as bar:
         while not trainer.done:
             record = trainer.step(train, val, loss_fn)
             bar.update(1)

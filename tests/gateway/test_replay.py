@@ -14,9 +14,13 @@ pytestmark = [pytest.mark.triton, pytest.mark.redis]
 
 
 def replay(gateway, source_home, *args: str) -> subprocess.CompletedProcess:
+    """The replay's result; its output piped, as to a log file: lines only, no progress bar."""
     command = [sys.executable, "-m", "wig80.cli", "replay", "--url", gateway.url, "--api-key", API_KEY,
                "--source-home", str(source_home), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(command, capture_output=True, timeout=120)
+    assert b"\r" not in result.stdout + result.stderr  # bytes: text mode would turn \r into \n
+    result.stdout, result.stderr = result.stdout.decode(), result.stderr.decode()
+    return result
 
 
 def test_replay_posts_the_chosen_range_once(start_gateway, bars_home, stored_symbols, tmp_path):

@@ -1,6 +1,9 @@
 """`wig80 data synth | import | info` through the real CLI entry point."""
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -92,3 +95,14 @@ def test_strict_import_prints_every_rejected_row_and_no_foreign_error(home, tmp_
     assert all("high 5.3 is below open/close/low" in line for line in rejected)
     assert f"{good}: not written (--strict: rejections in {bad})" in out
     assert "rejected 30 + not written (unwr) 300" in out and "nothing was written" in out
+
+
+def test_import_log_file_holds_lines_not_carriage_returns(home, tmp_path):
+    log_file = tmp_path / "import.log"
+    env = {k: v for k, v in os.environ.items() if "MARKET_DB_URL" not in k} | {"WIG80_HOME": str(home)}
+    with open(log_file, "wb") as log:
+        result = subprocess.run([sys.executable, "-m", "wig80.cli", "data", "import", str(FIXTURES / "stooq_pl")],
+                                stdout=log, stderr=subprocess.STDOUT, env=env, timeout=120)
+    text = log_file.read_bytes()
+    assert result.returncode == 0, text
+    assert b"\r" not in text and b"rows read 600 = stored 600" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 
 import numpy as np
 import pytest
@@ -134,3 +135,21 @@ def test_regularised_trainer_resumes_exactly_from_its_state(sines) -> None:
     for name, value in straight.grade.state_dict().items():
         assert torch.equal(resumed.grade.state_dict()[name], value), name
     assert [r.val_loss for r in resumed.history] == [r.val_loss for r in straight.history]
+
+
+class FakeTerminal(io.StringIO):
+    """A stderr that says it is a terminal (a fake: a real pty is not needed to see tqdm's choice)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_fit_is_quiet_unless_asked_and_draws_bars_only_on_a_terminal(sines, capsys, monkeypatch) -> None:
+    quick = {"max_grades": 1, "width": 8, "epochs_per_grade": 2}
+    MGDLRegressor(MGDLConfig(**quick)).fit(*sines)  # the library default
+    MGDLRegressor(MGDLConfig(**quick, show_progress=True)).fit(*sines)  # asked, but stderr is a file
+    assert capsys.readouterr() == ("", "")
+    terminal = FakeTerminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    MGDLRegressor(MGDLConfig(**quick, show_progress=True)).fit(*sines)
+    assert "\r" in terminal.getvalue() and "grade 1" in terminal.getvalue()
