@@ -69,7 +69,8 @@ def test_only_the_entry_point_is_published(compose):
     assert set(services) >= {"triton", "gateway", "redis", "questdb", "prometheus"}
     published = {name for name, service in services.items() if service.get("ports")}
     assert published <= ENTRY_POINTS and "triton" not in published
-    assert {int(port["target"]) for port in services["gateway"]["ports"]} == {8080}
+    assert published == {"nginx"}, "nginx is the only entry point; the gateway replicas sit behind it"
+    assert {int(port["target"]) for port in services["nginx"]["ports"]} == {80}
     # nothing published by other means either
     assert not any(service.get("network_mode") == "host" for service in services.values())
 
@@ -157,3 +158,14 @@ def test_the_operator_override_publishes_on_localhost_only():
             assert all(_host_address(port) == "127.0.0.1" for port in service.get("ports", [])), name
     assert {name for name, service in services.items() if service.get("ports")} - ENTRY_POINTS == {
         "questdb", "prometheus"}
+
+
+def test_nginx_fronts_the_gateway_which_trusts_only_its_address(compose):
+    services = compose["services"]
+    nginx = services["nginx"]
+    mounted = {_volume(volume) for volume in nginx["volumes"]}
+    assert any(source.endswith("deploy/nginx/nginx.conf") and target == "/etc/nginx/nginx.conf"
+               for source, target in mounted)
+    address = nginx["networks"]["default"]["ipv4_address"]
+    assert services["gateway"]["environment"]["WIG80_TRUSTED_PROXIES"] == address
+    assert nginx["depends_on"]["gateway"]["condition"] == "service_healthy"

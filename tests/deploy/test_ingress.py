@@ -1,0 +1,46 @@
+"""deploy/k8s/ingress.yaml: the Ingress routes everything to the gateway Service's port, with the
+WebSocket timeouts and the gateway's body limit, and the gateway trusts forwarded addresses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+HOUR_S = 3600  # the longest update_frequency of a WebSocket subscription
+
+
+def _load(name: str) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all((K8S / name).read_text()) if doc]
+
+
+def test_the_ingress_routes_to_the_gateway_service():
+    (ingress,) = _load("ingress.yaml")
+    service = next(doc for doc in _load("gateway.yaml") if doc["kind"] == "Service")
+    (rule,) = ingress["spec"]["rules"]
+    (path,) = rule["http"]["paths"]
+    backend = path["backend"]["service"]
+    assert (path["path"], path["pathType"]) == ("/", "Prefix")
+    assert backend["name"] == service["metadata"]["name"]
+    assert backend["port"]["name"] in {port["name"] for port in service["spec"]["ports"]}
+    assert "ingress.yaml" in (K8S / "kustomization.yaml").read_text()
+
+
+def test_the_ingress_keeps_websockets_open_and_limits_bodies_like_the_gateway():
+    from wig80.settings import Settings
+
+    (ingress,) = _load("ingress.yaml")
+    annotations = ingress["metadata"]["annotations"]
+    prefix = "nginx.ingress.kubernetes.io/"
+    assert int(annotations[prefix + "proxy-read-timeout"]) > HOUR_S
+    assert int(annotations[prefix + "proxy-send-timeout"]) > HOUR_S
+    assert annotations[prefix + "proxy-http-version"] == "1.1"
+    limit = int(annotations[prefix + "proxy-body-size"])
+    gateway_limit = getattr(Settings(_env_file=None), "max_request_body_bytes", 1_000_000)
+    assert limit == gateway_limit
+
+
+def test_the_gateway_trusts_forwarded_addresses_from_the_ingress():
+    (configmap,) = _load("configmap.yaml")
+    assert configmap["data"]["WIG80_TRUSTED_PROXIES"]
