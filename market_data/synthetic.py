@@ -15,6 +15,11 @@ the generator is built to match (checked in tests/market_data/test_synthetic.py)
   corr(|return|, log volume) is positive;
 - OHLC consistency: low <= min(open, close) <= max(open, close) <= high, all prices > 0.
 
+The generator knows the true conditional distribution of each next-bar log return:
+`synthesize_with_truth` also returns, per bar, the mean and standard deviation of the log return to
+the next bar given everything up to that bar's close (the planted signal a model can at best recover;
+see training/planted_signal.py).
+
 Deterministic: symbol i draws from `numpy.random.default_rng([seed, i])`, so a seed gives the same
 market on any machine, and the first k symbols do not depend on how many follow. The calendar is
 the last `n_days` weekdays up to a fixed date, so nothing depends on today's date.
@@ -65,8 +70,27 @@ def trading_calendar(n_days: int, end: datetime.date = CALENDAR_END) -> np.ndarr
     return weekdays[-n_days:]
 
 
+@dataclass(frozen=True)
+class NextBarTruth:
+    """For each bar of a series: the true mean and std of log(close[next bar] / close[bar]) given the past.
+
+    The std is that of the Gaussian with the true conditional variance (GARCH variance, Student-t shocks
+    scaled to it, plus the jump variance); the last bar has no next bar (NaN). Price rounding to the
+    tick is ignored.
+    """
+
+    dates: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+
+
 def synthesize(n_symbols: int, n_days: int, seed: int) -> list[BarSeries]:
     """`n_symbols` series over the last `n_days` weekdays to 2025-12-31; see the module docstring."""
+    return [series for series, _ in synthesize_with_truth(n_symbols, n_days, seed)]
+
+
+def synthesize_with_truth(n_symbols: int, n_days: int, seed: int) -> list[tuple[BarSeries, NextBarTruth]]:
+    """The same market as `synthesize`, each series with its `NextBarTruth`."""
     if n_symbols < 1 or n_days < 2:
         raise ValueError(f"need at least 1 symbol and 2 days, got {n_symbols} symbols, {n_days} days")
     calendar = trading_calendar(n_days)
@@ -95,14 +119,14 @@ def _garch_returns(rng: np.random.Generator, n: int, sigma: float, d: SmallCapDy
 
 def _synthesize_symbol(
     ticker: str, calendar: np.ndarray, rng: np.random.Generator, d: SmallCapDynamics
-) -> BarSeries:
+) -> tuple[BarSeries, NextBarTruth]:
     n = len(calendar)
     sigma = rng.uniform(*d.daily_volatility)
-    returns, sigmas, shocks = _garch_returns(rng, n, sigma, d)
+    latent, sigmas, shocks = _garch_returns(rng, n, sigma, d)
     jumps = (rng.random(n) < d.jump_probability) * rng.normal(0.0, d.jump_sigmas * sigma, n)
     traded = rng.random(n) >= d.no_trade_probability
     traded[0] = True
-    returns = np.where(traded, returns + jumps, 0.0)
+    returns = np.where(traded, latent + jumps, 0.0)
     overnight = np.where(traded, d.overnight_share * (returns - jumps) + jumps, 0.0)
     overnight += rng.normal(0.0, 0.2, n) * sigmas * traded
 
@@ -120,7 +144,26 @@ def _synthesize_symbol(
     ohlc[:, 2] = ohlc[:, [0, 2, 3]].min(axis=1)
     volume = _volume(rng, n, shocks + jumps / sigma, d)
     ohlcv = np.column_stack([ohlc, volume])
-    return BarSeries(ticker, calendar[traded], ohlcv[traded])
+    truth = _next_bar_truth(latent, sigmas, traded, sigma, d)
+    return BarSeries(ticker, calendar[traded], ohlcv[traded]), NextBarTruth(calendar[traded], *truth)
+
+
+def _next_bar_truth(latent: np.ndarray, sigmas: np.ndarray, traded: np.ndarray, sigma: float,
+                    d: SmallCapDynamics) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of the log return from each traded day c to the next traded day c + k.
+
+    Untraded days carry no return, so that return is the latent AR-GARCH return of day c + k plus its
+    jump: mean reversal^k r_c, variance sigma_{c+1}^2 (1 + reversal^2 + ... + reversal^(2(k-1))) (later
+    GARCH variances taken at their value for c + 1) plus the jump variance.
+    """
+    days = np.flatnonzero(traded)
+    gaps = np.diff(days)  # k for every traded day but the last
+    mean, std = np.full(len(days), np.nan), np.full(len(days), np.nan)
+    ar_sum = (1 - d.reversal ** (2 * gaps)) / (1 - d.reversal**2)
+    jump_variance = d.jump_probability * (d.jump_sigmas * sigma) ** 2
+    mean[:-1] = d.reversal**gaps * latent[days[:-1]]
+    std[:-1] = np.sqrt(sigmas[days[:-1] + 1] ** 2 * ar_sum + jump_variance)
+    return mean, std
 
 
 def _volume(rng: np.random.Generator, n: int, shocks: np.ndarray, d: SmallCapDynamics) -> np.ndarray:

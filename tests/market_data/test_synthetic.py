@@ -3,7 +3,7 @@ import pytest
 
 from market_data.bars import validate_bars
 from market_data.symbols import index_members
-from market_data.synthetic import synthesize
+from market_data.synthetic import synthesize, synthesize_with_truth
 
 
 def autocorrelation(x: np.ndarray, lag: int = 1) -> float:
@@ -80,3 +80,18 @@ def test_deterministic_for_a_seed():
 def test_more_symbols_than_swig80_get_synthetic_tickers():
     tickers = [s.symbol for s in synthesize(82, 10, seed=0)]
     assert tickers[-2:] == ["SYN081", "SYN082"] and len(set(tickers)) == 82
+
+
+def test_the_truth_is_the_conditional_distribution_of_the_next_bar(market):
+    with_truth = synthesize_with_truth(12, 1500, seed=11)
+    z, hits = [], []
+    for series, (same, truth) in zip(market, with_truth, strict=True):
+        assert np.array_equal(series.ohlcv, same.ohlcv) and np.array_equal(truth.dates, series.dates)
+        realised = np.diff(np.log(series.close))
+        z.append((realised - truth.mean[:-1]) / truth.std[:-1])
+        moved = realised != 0
+        hits.append(np.sign(truth.mean[:-1][moved]) == np.sign(realised[moved]))
+        assert np.isnan(truth.mean[-1])  # the last bar has no next bar
+    z = np.concatenate(z)
+    assert abs(z.mean()) < 0.03 and 0.9 < z.var() < 1.1
+    assert np.concatenate(hits).mean() > 0.52  # the planted reversal: sign(true mean) beats a coin
