@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from benchmarks.budgets import rows_from_csv
+from serving.children import spawn
 from wig80.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,8 +64,7 @@ def ensure_exported_model(settings) -> None:
 def start_stack(settings, url: str) -> subprocess.Popen:
     ensure_exported_model(settings)
     print("[loadtest] starting `wig80 serve` (rate limits lifted, access log off)", flush=True)
-    server = subprocess.Popen([BIN / "wig80", "serve"], env={**home_environment(settings), **LOAD_TEST_SERVER_ENV},
-                              cwd=ROOT)
+    server = spawn([BIN / "wig80", "serve"], env={**home_environment(settings), **LOAD_TEST_SERVER_ENV}, cwd=ROOT)
     deadline = time.monotonic() + 300
     while not gateway_ready(url):
         if server.poll() is not None or time.monotonic() > deadline:

@@ -29,13 +29,13 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
-def _die_with(parent_pid: int, death_signal: int):
+def _die_with(parent_pid: int, death_signal: int, then: Callable[[], None] | None):
     """The preexec_fn: runs in the child after fork, before exec; loaded libc only, nothing to import."""
 
     def set_death_signal() -> None:
@@ -43,19 +43,27 @@ def _die_with(parent_pid: int, death_signal: int):
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
         if os.getppid() != parent_pid:  # the parent died before prctl took effect: no signal will come
             os.kill(os.getpid(), death_signal)
+        if then is not None:
+            then()
 
     return set_death_signal
 
 
 def spawn(
-    command: Sequence[str | os.PathLike], *, death_signal: int = signal.SIGKILL, **popen_kwargs
+    command: Sequence[str | os.PathLike],
+    *,
+    death_signal: int = signal.SIGKILL,
+    preexec_fn: Callable[[], None] | None = None,
+    **popen_kwargs,
 ) -> subprocess.Popen:
-    """`subprocess.Popen(command, **popen_kwargs)` in its own session, signalled when we die."""
-    for reserved in ("preexec_fn", "start_new_session", "process_group"):
+    """`subprocess.Popen(command, **popen_kwargs)` in its own session, signalled when we die;
+    `preexec_fn` runs after the death signal is set."""
+    for reserved in ("start_new_session", "process_group"):
         if reserved in popen_kwargs:
             raise TypeError(f"spawn sets {reserved} itself")
     return subprocess.Popen(
-        command, preexec_fn=_die_with(os.getpid(), death_signal), start_new_session=True, **popen_kwargs
+        command, preexec_fn=_die_with(os.getpid(), death_signal, preexec_fn), start_new_session=True,
+        **popen_kwargs,
     )
 
 

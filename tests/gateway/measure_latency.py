@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -21,6 +20,7 @@ from pathlib import Path
 import httpx
 import redis
 
+from serving.children import spawn
 from tests.fixtures.services import free_port
 from tests.fixtures.triton import start_triton
 
@@ -67,7 +67,7 @@ def main() -> int:
            "REDIS_URL": args.redis_url, "WIG80_TEST_REDIS_PREFIX": prefix}
     command = [sys.executable, "-m", "uvicorn", "--factory", "tests.gateway.app_factory:build",
                "--port", str(port), "--log-level", "warning"]
-    gateway = subprocess.Popen(command, env=env)
+    gateway = spawn(command, env=env)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30.0) as client:
             for _ in range(150):

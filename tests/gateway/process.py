@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from serving.children import spawn
 from tests.fixtures.services import free_port
 from tests.gateway.app_factory import PREFIX_VARIABLE
 
@@ -32,7 +33,7 @@ class GatewayProcess:
             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
         ]
         self._log = self.log_path.open("w")
-        self._process = subprocess.Popen(command, cwd=REPO_ROOT, env=self.env, stdout=self._log, stderr=self._log)
+        self._process = spawn(command, cwd=REPO_ROOT, env=self.env, stdout=self._log, stderr=self._log)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

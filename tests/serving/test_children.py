@@ -55,5 +55,15 @@ def test_stop_ends_the_whole_group_and_kills_what_ignores_sigterm():
 
 
 def test_spawn_refuses_to_be_told_how_to_start_the_child():
-    with pytest.raises(TypeError, match="preexec_fn"):
-        spawn(["true"], preexec_fn=lambda: None)
+    with pytest.raises(TypeError, match="start_new_session"):
+        spawn(["true"], start_new_session=False)
+
+
+def test_a_preexec_fn_of_the_caller_runs_too():
+    child = spawn(["sleep", "30"], preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        status = Path(f"/proc/{child.pid}/status").read_text()
+        ignored = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:")), 16)
+        assert ignored & (1 << (signal.SIGINT - 1))  # the child kept SIGINT ignored through exec
+    finally:
+        stop(child)

@@ -18,6 +18,7 @@ import tritonclient.grpc as grpcclient
 from export.exporter import export_run
 from export.parity_inputs import stored_windows
 from export.repository import activate
+from serving.children import spawn
 from tests.fixtures.processes import describe, process_tree, survivors
 from tests.fixtures.services import free_port
 from tests.fixtures.triton import start_triton
@@ -130,7 +131,7 @@ class ServingCli:
     """
 
     def __init__(self, args: list[str], env: dict[str, str]):
-        self.process = subprocess.Popen(
+        self.process = spawn(
             [sys.executable, "-m", "wig80.cli", *args], preexec_fn=ignore_sigint,
             cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
