@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,25 +35,31 @@ def relative_squared_error(prediction: np.ndarray, target: np.ndarray) -> float:
 
 
 def run(frequencies: tuple[int, ...] = (5, 10, 15, 20), n_train: int = 4000, epochs_per_grade: int = 80,
-        width: int = 128, grades: int = 4, seed: int = 0, show_progress: bool = False) -> dict:
+        width: int = 128, grades: int = 4, seed: int = 0, show_progress: bool = False,
+        learning_rate: float = 3e-3, standard_learning_rate: float | None = None) -> dict:
+    """Both models on one seed's data; each with its own learning rate (the standard one defaults to MGDL's)."""
     torch.set_num_threads(1)
     rng = np.random.default_rng(seed)
     x_train, x_val = rng.uniform(0, 1, (n_train, 1)), rng.uniform(0, 1, (n_train // 4, 1))
     x_test = np.linspace(0, 1, 2001).reshape(-1, 1)
     y_train, y_val, y_test = (sum_of_sines(x, frequencies) for x in (x_train, x_val, x_test))
     config = MGDLConfig(max_grades=grades, layers_per_grade=2, width=width, epochs_per_grade=epochs_per_grade,
-                        batch_size=128, learning_rate=3e-3, weight_decay=0.0, patience=epochs_per_grade,
+                        batch_size=128, learning_rate=learning_rate, weight_decay=0.0, patience=epochs_per_grade,
                         min_improvement=0.0, seed=seed, show_progress=show_progress)
     started = time.perf_counter()
     mgdl = MGDLRegressor(config).fit(x_train, y_train, x_val, y_val)
     mgdl_seconds = time.perf_counter() - started
     heads = mgdl.predict_grades(x_test)
     per_grade = [relative_squared_error(np.sum(heads[:k], axis=0), y_test) for k in range(1, len(heads) + 1)]
+    standard_config = replace(config, learning_rate=standard_learning_rate or learning_rate)
     started = time.perf_counter()
-    standard = StandardRegressor(config).fit(x_train, y_train, x_val, y_val)
+    standard = StandardRegressor(standard_config).fit(x_train, y_train, x_val, y_val)
     standard_seconds = time.perf_counter() - started
     return {"frequencies": list(frequencies), "config": asdict(config), "n_train": n_train,
+            "standard_learning_rate": standard_config.learning_rate,
             "mgdl_test_rse_per_grade": per_grade, "mgdl_grades_kept": len(heads),
+            "mgdl_val_rse": relative_squared_error(mgdl.predict(x_val), y_val),
+            "standard_val_rse": relative_squared_error(standard.predict(x_val), y_val),
             "standard_test_rse": relative_squared_error(standard.predict(x_test), y_test),
             "mgdl_seconds": mgdl_seconds, "standard_seconds": standard_seconds}
 

@@ -50,6 +50,12 @@ class MarketContext(BaseModel):
     volume_rank: float = Field(ge=0, le=1, description="percentile rank of the last volume in the window")
 
 
+class PredictionInterval(BaseModel):
+    level: float = Field(gt=0, lt=1, description="probability that the price at the horizon falls inside")
+    lower: float = Field(gt=0, description="price at the horizon: the (1 - level) / 2 quantile")
+    upper: float = Field(gt=0, description="price at the horizon: the (1 + level) / 2 quantile")
+
+
 class PredictionResponse(BaseModel):
     symbol: str
     timestamp: dt.datetime
@@ -65,6 +71,10 @@ class PredictionResponse(BaseModel):
     market_context: MarketContext
     model_version: str
     processing_time_ms: float = Field(ge=0)
+    prediction_interval: PredictionInterval = Field(
+        description="central interval of the predicted price distribution at the horizon")
+    data_as_of: dt.date = Field(description="date of the last bar the forecast was made from")
+    stale: bool = Field(description="the last bar is more than WIG80_STALE_AFTER_TRADING_DAYS weekdays old")
 
 
 class BatchAnalysisRequest(BaseModel):

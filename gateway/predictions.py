@@ -12,21 +12,34 @@ The model predicts, per horizon h (1..30 trading days), the forward log return r
 - technical_indicators: the ensemble's FEATURES, read by name (rsi_14, volatility_20, sma_ratio_20,
   volume_ratio_20).
 - market_context: arithmetic on the bars (see `market_context`).
+- prediction_interval: the central `level` interval of the log-normal price at the horizon,
+  current_price * exp(mu_h -+ z sigma_h) with z the normal quantile of (1 + level) / 2.
+- data_as_of: the last bar's date; stale: more than `stale_after` weekdays (the exchange's trading
+  days, public holidays not counted out) lie between that date and today in Warsaw, today excluded.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from statistics import NormalDist
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from gateway.models import MarketContext, PredictionResponse, SpectralAnalysis, TechnicalIndicators
+from gateway.models import (
+    MarketContext,
+    PredictionInterval,
+    PredictionResponse,
+    SpectralAnalysis,
+    TechnicalIndicators,
+)
 
 RISK_DAILY_VOL_MEDIUM = 0.015
 RISK_DAILY_VOL_HIGH = 0.03
 CALENDAR_DAYS_FOR_WEEK_CHANGE = 7
 CLOSE, VOLUME = 3, 4
+EXCHANGE_TIMEZONE = ZoneInfo("Europe/Warsaw")
 
 
 def normal_cdf(x: float) -> float:
@@ -51,6 +64,24 @@ def risk_level(sigma: float, horizon: int) -> str:
     if daily >= RISK_DAILY_VOL_HIGH:
         return "high"
     return "medium" if daily >= RISK_DAILY_VOL_MEDIUM else "low"
+
+
+def prediction_interval(price: float, mu: float, sigma: float, level: float) -> PredictionInterval:
+    z = NormalDist().inv_cdf(0.5 + level / 2) if sigma > 0 and math.isfinite(sigma) else 0.0
+    return PredictionInterval(level=level, lower=price * math.exp(mu - z * sigma), upper=price * math.exp(mu + z * sigma))
+
+
+def exchange_today() -> dt.date:
+    return dt.datetime.now(EXCHANGE_TIMEZONE).date()
+
+
+def missed_trading_days(last_bar: dt.date, today: dt.date) -> int:
+    """Weekdays after the last bar and before today (today's bar may not exist yet)."""
+    return int(np.busday_count(last_bar + dt.timedelta(days=1), today)) if today > last_bar else 0
+
+
+def is_stale(last_bar: dt.date, stale_after: int, today: dt.date | None = None) -> bool:
+    return missed_trading_days(last_bar, today or exchange_today()) > stale_after
 
 
 def percent_change(new: float, old: float) -> float:
@@ -103,11 +134,25 @@ def build_prediction(
     confidence_threshold: float,
     include_spectral: bool,
     model_version: str,
+    interval_level: float | None = None,
+    stale_after: int | None = None,
+    today: dt.date | None = None,
 ) -> PredictionResponse:
-    """The response for one window's forecast (processing_time_ms is filled in by the caller)."""
+    """The response for one window's forecast (processing_time_ms is filled in by the caller).
+
+    `interval_level` and `stale_after` default to the settings (WIG80_PREDICTION_INTERVAL_LEVEL,
+    WIG80_STALE_AFTER_TRADING_DAYS); `today` to today's date in Warsaw.
+    """
+    if interval_level is None or stale_after is None:
+        from wig80.settings import get_settings
+
+        settings = get_settings()
+        interval_level = settings.prediction_interval_level if interval_level is None else interval_level
+        stale_after = settings.stale_after_trading_days if stale_after is None else stale_after
     mu, sigma = float(mean[horizon - 1]), float(std[horizon - 1])
     context = market_context(dates, ohlcv)
     confidence = sign_confidence(mu, sigma)
+    data_as_of = dates[-1].astype(dt.date)
     return PredictionResponse(
         symbol=symbol,
         timestamp=dt.datetime.now(dt.UTC),
@@ -123,4 +168,7 @@ def build_prediction(
         market_context=context,
         model_version=model_version,
         processing_time_ms=0.0,
+        prediction_interval=prediction_interval(context.current_price, mu, sigma, interval_level),
+        data_as_of=data_as_of,
+        stale=is_stale(data_as_of, stale_after, today),
     )

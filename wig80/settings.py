@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     api_access_log: bool = True
     api_key: str | None = None
     cache_ttl_seconds: int = Field(300, ge=0)
+    prediction_interval_level: float = Field(0.8, gt=0, lt=1, description="level of prediction_interval")
+    stale_after_trading_days: int = Field(
+        5, ge=0, description="a forecast is stale when more weekdays than this passed since its last bar")
     rate_limit_per_minute: int = Field(100, ge=1)
     rate_limit_burst_per_second: int = Field(20, ge=1)
     websocket_messages_per_second: int = Field(5, ge=1)

@@ -70,3 +70,40 @@ def test_build_prediction_is_consistent_with_its_distribution():
     assert response.risk_level == "low"
     assert response.spectral_analysis.low_freq_trend == pytest.approx(0.7)
     assert response.technical_indicators.rsi == 55.0
+
+
+def test_prediction_interval_is_the_central_quantile_range_of_the_price_at_the_horizon():
+    interval = predictions.prediction_interval(100.0, 0.01, 0.05, 0.8)
+    z = 1.2815515655446004  # the standard normal's 90% quantile
+    assert interval.level == 0.8
+    assert interval.lower == pytest.approx(100 * math.exp(0.01 - z * 0.05))
+    assert interval.upper == pytest.approx(100 * math.exp(0.01 + z * 0.05))
+    assert interval.lower < 100 * math.exp(0.01) < interval.upper
+
+
+def test_a_forecast_is_stale_when_more_trading_days_than_allowed_passed_since_its_last_bar():
+    import datetime as dt
+
+    friday = dt.date(2025, 11, 28)
+    assert predictions.missed_trading_days(friday, dt.date(2025, 12, 1)) == 0  # Monday: the weekend is no gap
+    assert predictions.missed_trading_days(friday, dt.date(2025, 12, 8)) == 5  # the whole week without a bar
+    assert not predictions.is_stale(friday, 5, today=dt.date(2025, 12, 8))
+    assert predictions.is_stale(friday, 5, today=dt.date(2025, 12, 9))
+    assert not predictions.is_stale(friday, 5, today=friday)
+
+
+def test_build_prediction_reports_its_data_date_staleness_and_interval():
+    import datetime as dt
+
+    dates = np.arange(np.datetime64("2025-01-01"), np.datetime64("2025-03-01"))
+    closes = np.full(len(dates), 50.0)
+    ohlcv = np.column_stack([closes, closes, closes, closes, np.full(len(dates), 1000.0)])
+    features = {"rsi_14": 55.0, "volatility_20": 0.01, "sma_ratio_20": 1.02, "volume_ratio_20": 1.1}
+    common = dict(symbol="ABC", dates=dates, ohlcv=ohlcv, mean=np.zeros(30), std=np.full(30, 0.02),
+                  features=features, band_shares=np.array([0.7, 0.2, 0.1]), horizon=5, confidence_threshold=0.6,
+                  include_spectral=False, model_version="run-1", interval_level=0.95, stale_after=5)
+    fresh = predictions.build_prediction(**common, today=dt.date(2025, 3, 3))
+    old = predictions.build_prediction(**common, today=dt.date(2025, 4, 1))
+    assert fresh.data_as_of == dt.date(2025, 2, 28) and not fresh.stale and old.stale
+    assert fresh.prediction_interval.lower == pytest.approx(50 * math.exp(-1.959963984540054 * 0.02))
+    assert PredictionResponse.model_validate_json(old.model_dump_json()) == old
