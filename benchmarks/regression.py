@@ -5,8 +5,8 @@ same run (kernel time / TA-Lib time, ORT time / PyTorch time, batched / unbatche
 slower or busier machine moves both sides alike. A ratio more than `--tolerance` (default 25%)
 worse than the baseline fails the check; a ratio without a baseline is reported as new. A ratio
 of the baseline that the run did not measure fails the check too (a benchmark that silently drops
-its PostgreSQL ratios when the server is down must not pass): remove a retired ratio from
-baseline.json by hand.
+its PostgreSQL ratios when the server is down must not pass). `--update` records what the run
+measured: a ratio of a module it ran that it did not measure leaves the baseline, and it says so.
 
 A busy spell of the machine can still push one run's ratio past the tolerance, so a module with a
 failing ratio is measured again (`--confirm`, default twice) and the ratio fails only when every run
@@ -108,9 +108,12 @@ class Baselines:
         verdicts = [judge(name, measured, reference, tolerance) for reference in self.candidates(name)]
         return min(verdicts, key=lambda v: v.change) if verdicts else judge(name, measured, None, tolerance)
 
-    def record(self, signature: dict, measured: dict[str, dict], recorded: str) -> dict:
+    def record(self, signature: dict, measured: dict[str, dict], recorded: str, modules: tuple[str, ...]) -> dict:
+        """This machine's baseline: what this run measured, plus the recorded ratios of modules it did not run.
+        A ratio of a module it ran that it did not measure is dropped (retired or renamed)."""
         entry = self.machines.get(signature["id"], {})
-        ratios = {**entry.get("ratios", {}), **measured}
+        kept = {name: value for name, value in entry.get("ratios", {}).items() if module_of(name) not in modules}
+        ratios = {**kept, **measured}
         machine = {key: value for key, value in signature.items() if key != "id"}
         machines = {**self.machines, signature["id"]: {**machine, "recorded": recorded, "ratios": ratios}}
         return {**self.document, "machines": machines}
@@ -214,12 +217,12 @@ def main(argv: list[str] | None = None) -> int:
                                        indent=2))
 
     if args.update:
-        document = baselines.record(signature, measured, time.strftime("%Y-%m-%d"))
+        document = baselines.record(signature, measured, time.strftime("%Y-%m-%d"), modules)
         BASELINE_PATH.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         print(f"\nbaseline of machine {signature['id']} written: {BASELINE_PATH}")
         if unmeasured:
-            print(f"note: kept the recorded values of the unmeasured {', '.join(unmeasured)}; remove a "
-                  "retired ratio from baseline.json by hand", file=sys.stderr)
+            print(f"note: dropped from this machine's baseline, as this run did not measure them: "
+                  f"{', '.join(unmeasured)}", file=sys.stderr)
         return 0
     return gate(verdicts, unmeasured, baselines, tolerance)
 

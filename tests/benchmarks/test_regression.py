@@ -80,14 +80,16 @@ def test_another_machine_is_judged_with_a_doubled_tolerance():
     assert Baselines(document, "other").tolerance(0.25) == 0.5
 
 
-def test_recording_keeps_other_machines_and_this_machines_other_ratios():
-    document = {"machines": {"old": {"ratios": {"r": _ratio(0.5)}},
-                             "abc": {"cpu": "x", "ratios": {"r": _ratio(0.7), "s": _ratio(3.0, True)}}}}
+def test_recording_keeps_other_machines_and_the_ratios_of_modules_not_run():
+    document = {"machines": {"old": {"ratios": {"a.r": _ratio(0.5)}},
+                             "abc": {"cpu": "x", "ratios": {"a.r": _ratio(0.7), "a.retired": _ratio(1.0),
+                                                            "b.s": _ratio(3.0, True)}}}}
     signature = {"id": "abc", "cpu": "x", "isa": ["avx2"], "cpus": 2}
-    written = Baselines(document, "abc").record(signature, {"r": _ratio(0.8)}, "2026-12-01")
+    written = Baselines(document, "abc").record(signature, {"a.r": _ratio(0.8)}, "2026-12-01", ("benchmarks.a",))
     assert written["machines"]["old"] == document["machines"]["old"]
+    # a.retired belonged to a module that ran and did not measure it: it leaves the baseline
     assert written["machines"]["abc"] == {"cpu": "x", "isa": ["avx2"], "cpus": 2, "recorded": "2026-12-01",
-                                          "ratios": {"r": _ratio(0.8), "s": _ratio(3.0, True)}}
+                                          "ratios": {"a.r": _ratio(0.8), "b.s": _ratio(3.0, True)}}
 
 
 def test_machine_signature_names_the_vector_instruction_set(tmp_path):
