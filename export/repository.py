@@ -8,8 +8,10 @@ Layout (one export adds version N to all three models, so their numbers line up)
     <repository>/mgdl/configs/tensorrt_plan.pbtxt   (gpu target, only when a model.plan was built)
     <repository>/mgdl/N/model.onnx           + model_metadata.json, model.py (cpu target),
                                              model.plan (gpu target with --tensorrt)
-    <repository>/wig80/config.pbtxt          the ensemble
-    <repository>/wig80/N/model_metadata.json
+    <repository>/wig80/config.pbtxt          gpu: the ensemble features -> mgdl; cpu: one Python-backend
+                                             model doing both in one execute (same tensors)
+    <repository>/wig80/N/model_metadata.json + (cpu target) model.py, features_model.py (a copy of
+                                             features/model.py) and this version's own model.onnx
 
 The templates and `model.py` files are source in the project's `model_repository/`, which is never a
 repository itself: the one Triton serves is rendered under `WIG80_HOME/model_repository` (build output,
@@ -43,7 +45,7 @@ TEMPLATES: dict[Target, dict[str, str]] = {
     "cpu": {
         "features": "config.template.pbtxt",
         "mgdl": "config.cpu.template.pbtxt",
-        "wig80": "config.template.pbtxt",
+        "wig80": "config.cpu.template.pbtxt",
     },
     "gpu": {
         "features": "config.template.pbtxt",
@@ -53,7 +55,9 @@ TEMPLATES: dict[Target, dict[str, str]] = {
 }
 PLAN_TEMPLATE = "config.tensorrt_plan.template.pbtxt"
 PLAN_CONFIG_NAME = "tensorrt_plan"  # tritonserver --model-config-name=tensorrt_plan
-PYTHON_MODELS = {"cpu": ("features", "mgdl"), "gpu": ("features",)}
+PYTHON_MODELS = {"cpu": ("features", "mgdl", "wig80"), "gpu": ("features",)}
+FUSED_MODEL = "wig80"  # on cpu: features + network in one model, with these files beside its model.py
+FUSED_FEATURES_FILE = "features_model.py"
 TRT_ENGINE_CACHE = "/tmp/wig80_trt_engine_cache"
 DYNAMIC_BATCHING_BLOCK = re.compile(r"^dynamic_batching \{.*?^\}\n", re.MULTILINE | re.DOTALL)
 PINNED_VERSION = re.compile(r"^version_policy: \{ specific: \{ versions: \[ (\d+) \] \} \}", re.MULTILINE)
@@ -191,6 +195,9 @@ def write_version(
         staging.mkdir(parents=True)
         if model in PYTHON_MODELS[target]:
             shutil.copy2(source / model / "model.py", staging / "model.py")
+        if model == FUSED_MODEL and model in PYTHON_MODELS[target]:
+            shutil.copy2(source / "features" / "model.py", staging / FUSED_FEATURES_FILE)
+            shutil.copy2(onnx_path, staging / "model.onnx")
         if model == "mgdl":
             shutil.copy2(onnx_path, staging / "model.onnx")
             if plan_path is not None:

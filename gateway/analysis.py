@@ -1,16 +1,27 @@
-"""The work behind /analyze, /batch_analyze, /spectrum and the WebSocket pushes: store -> cache/Triton -> response."""
+"""The work behind /analyze, /batch_analyze, /spectrum and the WebSocket pushes.
+
+A prediction request reads the symbol's window from the hot state (memory), takes the forecast of that
+window by the served model version (made once, see `gateway.forecasts`) and derives the response for
+the asked horizon, threshold and `include_spectral`. The forecasts are made ahead of time: at start-up,
+when a model version is loaded and when a new bar arrives, so a steady-state request waits on nothing.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import functools
+import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from gateway import metrics
 from gateway.accuracy import DirectionalAccuracy
-from gateway.cache import MemoryCache, RedisCache, cache_key
+from gateway.forecasts import ForecastBook, SymbolForecast
 from gateway.models import (
     AnalysisRequest,
     BatchAnalysisRequest,
@@ -21,12 +32,16 @@ from gateway.models import (
 )
 from gateway.predictions import build_prediction
 from gateway.spectrum_bands import BandEdgesInvalid, frequency_bands
-from gateway.triton_client import ModelInfo, TritonForecaster, TritonUnavailable
+from gateway.triton_client import ModelInfo, TritonForecaster, TritonRejected, TritonUnavailable
+from gateway.windows import HotWindows
 from market_data.bars import BarSeries
 from market_data.symbols import resolve_ticker
 
+log = logging.getLogger(__name__)
+
 REQUIRED_FEATURES = ("rsi_14", "volatility_20", "sma_ratio_20", "volume_ratio_20")
 SPECTRUM_FEATURES = ("band_power_low", "band_power_mid", "band_power_high", "spectral_total_power", "spectral_centroid")
+MODEL_WATCH_INTERVAL_S = 1.0  # a reloaded model is served (and precomputed) within about this long
 
 
 class InvalidRequest(Exception):
@@ -37,6 +52,7 @@ class SymbolNotFound(Exception):
     """Unknown symbol, or too few stored bars to answer (-> 404 with this reason)."""
 
 
+@functools.lru_cache(maxsize=1024)
 def ticker_of(symbol: str) -> str:
     return resolve_ticker(symbol) or symbol.strip().upper()
 
@@ -52,73 +68,144 @@ def _finite_or_fail(what: str, *arrays: np.ndarray) -> None:
 
 @dataclass
 class AnalysisService:
-    store: object  # market_data.stores.BarStore
+    windows: HotWindows
     forecaster: TritonForecaster
-    cache: MemoryCache | RedisCache
+    book: ForecastBook
     accuracy: DirectionalAccuracy
-    cache_prefix: str
+    default_window: int
+    model: ModelInfo | None = None  # the served version; switched by `watch_model` after its precompute
+    _new_bars: set[str] = field(default_factory=set)
+    _new_bar_signal: asyncio.Event = field(default_factory=asyncio.Event)
+    _first_model_read: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def window(self, ticker: str, bars: int, min_bars: int) -> BarSeries:
-        series = await self.store.last_bars(ticker, bars)
+    @property
+    def store(self):  # market_data.stores.BarStore
+        return self.windows.store
+
+    # -- lifecycle: start-up, model reloads, new bars ------------------------------------------------
+
+    async def start(self) -> None:
+        """Hold every symbol's window; forecast them all if Triton answers (else on the first requests)."""
+        with contextlib.suppress(TritonUnavailable):
+            self.model = await self.forecaster.model_info(max_age_s=0)
+        await self.windows.load_all(self.model.window if self.model else self.default_window)
+        if self.model is not None:
+            await self._precompute(self.windows.tickers, self.model)
+
+    async def watch_model(self, interval_s: float = MODEL_WATCH_INTERVAL_S) -> None:
+        """Forever: read the served model's info; on a new version, precompute under it, then serve it."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                info = await self.forecaster.model_info(max_age_s=0)
+            except TritonUnavailable:
+                continue  # held forecasts keep being served; misses answer 503 with Triton's reason
+            if info != self.model:
+                await self._switch_model(info)
+
+    async def _switch_model(self, info: ModelInfo) -> None:
+        if info.window != self.windows.size:
+            await self.windows.load_all(info.window)
+        await self._precompute(self.windows.tickers, info)
+        log.info("serving model %s", info.model_version)
+        self.model = info
+
+    async def on_new_bar(self, symbol: str, last_date: str) -> None:
+        """A new bar was stored (here or by another replica): re-read the window, forecast it soon."""
+        await self.windows.refresh(symbol)
+        self._new_bars.add(symbol)
+        self._new_bar_signal.set()
+
+    async def precompute_new_bars(self) -> None:
+        """Forever: forecast the symbols with new bars, all that arrived meanwhile in one Triton request."""
+        while True:
+            await self._new_bar_signal.wait()
+            self._new_bar_signal.clear()
+            tickers, self._new_bars = sorted(self._new_bars), set()
+            if self.model is not None:
+                await self._precompute(tickers, self.model)
+
+    async def _precompute(self, tickers: Sequence[str], info: ModelInfo) -> None:
+        full = [s for s in [await self.windows.get(t) for t in tickers] if len(s) >= info.window]
+        try:
+            await self.book.get_many(full, info)
+        except (TritonUnavailable, TritonRejected) as error:
+            log.warning("precomputing %d forecasts failed (requests will retry): %s", len(full), error)
+
+    # -- requests --------------------------------------------------------------------------------------
+
+    async def window(self, ticker: str, info: ModelInfo | None = None) -> BarSeries:
+        """The held window of `ticker`, refused with a reason when unknown or too short for the model."""
+        series = await self.windows.get(ticker)
         if len(series) == 0:
             raise SymbolNotFound(f"unknown symbol or no bars stored: {ticker}")
-        if len(series) < min_bars:
-            raise SymbolNotFound(f"{ticker} has {len(series)} bars stored; at least {min_bars} are needed")
+        needed = info.window if info else 1
+        if len(series) < needed:
+            raise SymbolNotFound(f"{ticker} has {len(series)} bars stored; at least {needed} are needed")
         return series
 
+    async def served_model(self, ticker: str | None = None) -> ModelInfo:
+        """The served model's info (Triton is asked only until it first answers; then `watch_model`
+        follows reloads); when Triton is down, an unknown `ticker` still answers 404 rather than 503."""
+        if self.model is not None:
+            return self.model
+        async with self._first_model_read:  # concurrent first requests share one read and one load
+            if self.model is None:
+                try:
+                    info = await self.forecaster.model_info(max_age_s=0)
+                except TritonUnavailable:
+                    if ticker is not None:
+                        await self.window(ticker)
+                    raise
+                if info.window != self.windows.size:
+                    await self.windows.load_all(info.window)
+                self.model = info
+        return self.model
+
     async def analyze(self, request: AnalysisRequest) -> tuple[PredictionResponse, str]:
-        """The prediction and where it came from ("cache" or "triton")."""
+        """The prediction and where its forecast came from ("cache": made before, or "triton")."""
         started = time.perf_counter()
         ticker = ticker_of(request.symbol)
-        info = await self._model_info_for(ticker)
-        request_fields = request.model_dump(mode="json") | {"symbol": ticker}
-        # A hit needs only the last bar's date (the key); the whole window is read on a miss.
-        last_bar = await self.window(ticker, 1, 1)
-        cached = await self.cache.get(cache_key(self.cache_prefix, request_fields, str(last_bar.dates[-1]),
-                                                info.model_version))
-        if cached is not None:
-            metrics.CACHE_HITS.inc()
-            response = PredictionResponse.model_validate_json(cached)
-            return response.model_copy(update={"processing_time_ms": _elapsed_ms(started)}), "cache"
-        metrics.CACHE_MISSES.inc()
-        series = await self.window(ticker, info.window, info.window)
-        forecast = await self.forecaster.forecast(series.ohlcv[np.newaxis])
-        info = forecast.info or info  # the version that answered, should it have changed meanwhile
-        # keyed by the window actually forecast, should a bar have arrived in between
-        key = cache_key(self.cache_prefix, request_fields, str(series.dates[-1]), info.model_version)
-        response = self._prediction(ticker, series, forecast, 0, info, request)
-        response = response.model_copy(update={"processing_time_ms": _elapsed_ms(started)})
-        await self.cache.set(key, response.model_dump_json())
-        return response, "triton"
+        info = await self.served_model(ticker)
+        series = await self.window(ticker, info)
+        forecast = self.book.held(series, info)
+        source = "cache"
+        if forecast is None:
+            [forecast], made = await self.book.get_many([series], info)
+            source = "triton" if made else "cache"
+        (metrics.CACHE_HITS if source == "cache" else metrics.CACHE_MISSES).inc()
+        response = self._prediction(ticker, series, forecast, info, request)
+        return response.model_copy(update={"processing_time_ms": _elapsed_ms(started)}), source
 
     async def analyze_batch(self, request: BatchAnalysisRequest) -> BatchAnalysisResponse:
-        """All symbols with enough bars in one Triton request (split only at the model's max batch size)."""
+        """Every symbol's forecast; those not made yet go to Triton in one request (split at max batch)."""
         started = time.perf_counter()
-        info = await self.forecaster.model_info()
+        info = await self.served_model()
         items: dict[str, BatchItem] = {}
         windows: list[tuple[str, BarSeries]] = []
         for symbol in dict.fromkeys(request.symbols):
             try:
-                windows.append((symbol, await self.window(ticker_of(symbol), info.window, info.window)))
+                windows.append((symbol, await self.window(ticker_of(symbol), info)))
             except SymbolNotFound as error:
                 items[symbol] = BatchItem(symbol=ticker_of(symbol), requested=symbol, status_code=404,
                                           error=str(error))
         if windows:
-            forecast = await self.forecaster.forecast(np.stack([series.ohlcv for _, series in windows]))
-            info = forecast.info or info
+            forecasts, _ = await self.book.get_many([series for _, series in windows], info)
             single = AnalysisRequest(symbol="-", prediction_horizon=request.prediction_horizon)
-            for row, (symbol, series) in enumerate(windows):
-                item = self._batch_item(symbol, series, forecast, row, info, single, started)
-                items[symbol] = item
+            for (symbol, series), forecast in zip(windows, forecasts, strict=True):
+                items[symbol] = self._batch_item(symbol, series, forecast, info, single, started)
         ordered = [items[symbol] for symbol in dict.fromkeys(request.symbols)]
         return BatchAnalysisResponse(results=ordered, processing_time_ms=_elapsed_ms(started))
 
     async def spectrum(self, symbol: str, days: int) -> SpectrumResponse:
         ticker = ticker_of(symbol)
-        info = await self._model_info_for(ticker)
+        info = await self.served_model(ticker)
+        await self.window(ticker)
         if days < info.min_window:
             raise InvalidRequest(f"days={days} is below the model's minimum window of {info.min_window} bars")
-        series = await self.window(ticker, days, info.min_window)
+        series = await self.store.last_bars(ticker, days)
+        if len(series) < info.min_window:
+            raise SymbolNotFound(f"{ticker} has {len(series)} bars stored; at least {info.min_window} are needed")
         features, _ = await self.forecaster.features(series.ohlcv)
         named = self._named_features(features, info, SPECTRUM_FEATURES)
         total = named["spectral_total_power"]
@@ -132,41 +219,41 @@ class AnalysisService:
             frequency_bands=bands, spectral_centroid=named["spectral_centroid"], total_power=total,
         )
 
-    async def _model_info_for(self, ticker: str) -> ModelInfo:
-        """The model's info; when Triton is down, an unknown symbol still answers 404 rather than 503."""
+    def _batch_item(self, symbol, series, forecast, info, request, started) -> BatchItem:
         try:
-            return await self.forecaster.model_info()
-        except TritonUnavailable:
-            await self.window(ticker, 1, 1)
-            raise
-
-    def _batch_item(self, symbol, series, forecast, row, info, request, started) -> BatchItem:
-        try:
-            prediction = self._prediction(ticker_of(symbol), series, forecast, row, info, request)
+            prediction = self._prediction(ticker_of(symbol), series, forecast, info, request)
         except TritonUnavailable as error:
             return BatchItem(symbol=ticker_of(symbol), requested=symbol, status_code=503, error=str(error))
         prediction = prediction.model_copy(update={"processing_time_ms": _elapsed_ms(started)})
         return BatchItem(symbol=prediction.symbol, requested=symbol, status_code=200, prediction=prediction)
 
-    def _prediction(self, ticker, series, forecast, row, info: ModelInfo, request) -> PredictionResponse:
-        mean, std = forecast.mean[row], forecast.std[row]
-        features = self._named_features(forecast.features[row], info, REQUIRED_FEATURES)
-        _finite_or_fail("predictions", mean[request.prediction_horizon - 1], std[request.prediction_horizon - 1])
-        _finite_or_fail("band shares", forecast.band_shares[row])
+    def _prediction(
+        self, ticker: str, series: BarSeries, forecast: SymbolForecast, info: ModelInfo, request
+    ) -> PredictionResponse:
+        if not forecast.is_finite(request.prediction_horizon):
+            raise TritonUnavailable("the model returned non-finite predictions or band shares")
+        features = self._named_features(forecast.features, info, REQUIRED_FEATURES)
         prediction = build_prediction(
-            symbol=ticker, dates=series.dates, ohlcv=series.ohlcv, mean=mean, std=std, features=features,
-            band_shares=forecast.band_shares[row], horizon=request.prediction_horizon,
+            symbol=ticker, dates=series.dates, ohlcv=series.ohlcv, mean=forecast.mean, std=forecast.std,
+            features=features, band_shares=forecast.band_shares, horizon=request.prediction_horizon,
             confidence_threshold=request.confidence_threshold, include_spectral=request.include_spectral,
-            model_version=info.model_version,
+            model_version=forecast.model_version,
         )
         self.accuracy.record(prediction, series.dates[-1].astype(dt.date))
-        return prediction
+        return prediction.model_copy(update={"timestamp": forecast.made_at})
 
     @staticmethod
     def _named_features(vector: np.ndarray, info: ModelInfo, needed: tuple[str, ...]) -> dict[str, float]:
-        named = dict(zip(info.feature_names, map(float, vector), strict=False))
-        missing = [name for name in needed if name not in named]
-        if missing:
-            raise TritonUnavailable(f"the features model does not provide {', '.join(missing)}")
-        _finite_or_fail(f"features ({', '.join(needed)})", np.array([named[name] for name in needed]))
+        columns = _feature_columns(info.feature_names, needed)
+        named = {name: float(vector[column]) for name, column in zip(needed, columns, strict=True)}
+        _finite_or_fail(f"features ({', '.join(needed)})", np.fromiter(named.values(), dtype=float))
         return named
+
+
+@functools.lru_cache(maxsize=64)
+def _feature_columns(feature_names: tuple[str, ...], needed: tuple[str, ...]) -> tuple[int, ...]:
+    missing = [name for name in needed if name not in feature_names]
+    if missing:
+        raise TritonUnavailable(f"the features model does not provide {', '.join(missing)}")
+    return tuple(feature_names.index(name) for name in needed)
+

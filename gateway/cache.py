@@ -1,16 +1,16 @@
-"""The response cache: Redis when REDIS_URL is set, else in-process. A failing Redis never fails a request.
+"""Where forecasts are kept: in-process always, and in Redis (shared by replicas) when REDIS_URL is set.
 
-Keys hash everything an answer depends on (the request, the symbol's last bar date, the model version),
-so a new bar or a new model simply stops matching the old entries, which then expire after the TTL.
+A key names everything a forecast depends on (the symbol, its last bar date, the model version), so a
+new bar or a new model simply stops matching the old entries; Redis expires them after the TTL. A failing
+Redis never fails a request: it is counted, logged once per outage, and the request goes on without it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import time
 from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Generic, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -21,62 +21,60 @@ log = logging.getLogger(__name__)
 
 MEMORY_CACHE_ENTRIES = 4096
 REDIS_TIMEOUT_S = 0.5
+Value = TypeVar("Value")
 
 
-def cache_key(prefix: str, request: dict, last_bar_date: str, model_version: str) -> str:
-    material = json.dumps([request, last_bar_date, model_version], sort_keys=True, default=str)
-    return f"{prefix}:cache:{hashlib.sha256(material.encode()).hexdigest()}"
+def forecast_key(prefix: str, ticker: str, last_bar_date: str, model_version: str) -> str:
+    return f"{prefix}:forecast:{model_version}:{ticker}:{last_bar_date}"
 
 
-class MemoryCache:
-    """Bounded, TTL-expiring, in-process; for the embedded default with no Redis."""
+class MemoryCache(Generic[Value]):
+    """Bounded, least recently stored out first; entries never go stale (their key says what they are)."""
 
-    def __init__(self, ttl_seconds: int, max_entries: int = MEMORY_CACHE_ENTRIES) -> None:
-        self.ttl_seconds = ttl_seconds
+    def __init__(self, max_entries: int = MEMORY_CACHE_ENTRIES) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._entries: OrderedDict[str, Value] = OrderedDict()
 
-    async def get(self, key: str) -> str | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] < time.monotonic():
-            self._entries.pop(key, None)
-            return None
-        return entry[1]
+    def get(self, key: str) -> Value | None:
+        return self._entries.get(key)
 
-    async def set(self, key: str, value: str) -> None:
-        if self.ttl_seconds <= 0:
-            return
-        self._entries[key] = (time.monotonic() + self.ttl_seconds, value)
+    def set(self, key: str, value: Value) -> None:
+        self._entries[key] = value
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
-    async def close(self) -> None:
+    def clear(self) -> None:
         self._entries.clear()
 
 
 class RedisCache:
-    """Redis with SET EX; on any Redis error the request goes on uncached, counted, logged once per outage."""
+    """Redis with MGET and SET EX in one pipeline; on any Redis error the caller goes on without it."""
 
     def __init__(self, client: aioredis.Redis, ttl_seconds: int) -> None:
         self.client = client
         self.ttl_seconds = ttl_seconds
         self._failing = False
 
-    async def get(self, key: str) -> str | None:
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
         try:
-            value = await self.client.get(key)
+            values = await self.client.mget(list(keys))
         except (RedisError, OSError) as error:
             self._failed(error)
-            return None
+            return [None] * len(keys)
         self._recovered()
-        return value.decode() if isinstance(value, bytes) else value
+        return values
 
-    async def set(self, key: str, value: str) -> None:
-        if self.ttl_seconds <= 0:
+    async def set_many(self, items: dict[str, bytes]) -> None:
+        if self.ttl_seconds <= 0 or not items:
             return
         try:
-            await self.client.set(key, value, ex=self.ttl_seconds)
+            async with self.client.pipeline(transaction=False) as pipe:
+                for key, value in items.items():
+                    pipe.set(key, value, ex=self.ttl_seconds)
+                await pipe.execute()
         except (RedisError, OSError) as error:
             self._failed(error)
 
@@ -86,7 +84,7 @@ class RedisCache:
     def _failed(self, error: Exception) -> None:
         metrics.CACHE_ERRORS.inc()
         if not self._failing:
-            log.warning("Redis cache unavailable, serving uncached until it returns: %s", error)
+            log.warning("Redis cache unavailable, going on without it until it returns: %s", error)
         self._failing = True
 
     def _recovered(self) -> None:
@@ -97,7 +95,3 @@ class RedisCache:
 
 def redis_client(url: str) -> aioredis.Redis:
     return aioredis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
-
-
-def open_cache(redis: aioredis.Redis | None, ttl_seconds: int) -> MemoryCache | RedisCache:
-    return RedisCache(redis, ttl_seconds) if redis is not None else MemoryCache(ttl_seconds)

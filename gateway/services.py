@@ -1,7 +1,8 @@
-"""The long-lived parts one gateway process holds: store, Triton channel, cache, bar events, hub, limiter."""
+"""The long-lived parts one gateway process holds: store, Triton channel, hot state, forecasts, events, hub."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -10,8 +11,10 @@ from dataclasses import dataclass
 from gateway.accuracy import DirectionalAccuracy
 from gateway.analysis import AnalysisService
 from gateway.bar_events import LocalBarEvents, RedisBarEvents
-from gateway.cache import open_cache, redis_client
+from gateway.cache import RedisCache, redis_client
+from gateway.forecasts import ForecastBook
 from gateway.triton_client import TritonForecaster, grpc_target
+from gateway.windows import HotWindows
 from gateway.ws_hub import RealtimeHub
 from market_data.stores import open_store
 from wig80.settings import Settings
@@ -38,18 +41,26 @@ async def open_services(settings: Settings, redis_prefix: str) -> AsyncIterator[
     store = open_store(settings.market_db_url, settings.home)
     target = grpc_target(settings.triton_url, settings.triton_host, settings.triton_grpc_port)
     forecaster = TritonForecaster(target, default_window=settings.window)
-    cache = open_cache(redis, settings.cache_ttl_seconds)
+    shared = RedisCache(redis, settings.cache_ttl_seconds) if redis is not None else None
+    book = ForecastBook(forecaster, shared, redis_prefix)
     accuracy = DirectionalAccuracy(store)
-    analysis = AnalysisService(store, forecaster, cache, accuracy, redis_prefix)
+    analysis = AnalysisService(HotWindows(store), forecaster, book, accuracy, settings.window)
     events = RedisBarEvents(settings.redis_url, f"{redis_prefix}:bars") if settings.redis_url else LocalBarEvents()
     hub = RealtimeHub(analysis, settings.websocket_queue_size, settings.websocket_messages_per_second)
+    events.subscribe(analysis.on_new_bar)  # first: the hub's pushes must see the new window
     events.subscribe(hub.on_new_bar)
     events.subscribe(accuracy.on_new_bar)
     await events.start()
+    await analysis.start()
+    background = [asyncio.create_task(analysis.watch_model()), asyncio.create_task(analysis.precompute_new_bars())]
     try:
         yield Services(settings, store, forecaster, analysis, events, hub, time.monotonic())
     finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await events.stop()
         await forecaster.close()
-        await cache.close()
+        if shared is not None:
+            await shared.close()
         await store.close()

@@ -92,23 +92,24 @@ class TritonForecaster:
         except InferenceServerException:
             return False
 
-    async def model_info(self) -> ModelInfo:
+    async def model_info(self, max_age_s: float | None = None) -> ModelInfo:
         """The window, batch limit, feature names and version from the model configs, read again once
         they are `info_max_age_s` old: a model reloaded into Triton changes the version (and with it the
         cache keys) within that time, without a request to Triton on every call."""
-        if self._info is None or time.monotonic() - self._info_read_at > self.info_max_age_s:
+        max_age_s = self.info_max_age_s if max_age_s is None else max_age_s
+        if self._info is None or time.monotonic() - self._info_read_at > max_age_s:
             ensemble = await self._call(self._client.get_model_config, ENSEMBLE_MODEL, as_json=True)
             features = await self._call(self._client.get_model_config, FEATURES_MODEL, as_json=True)
             self._info = _model_info(ensemble["config"], features["config"], self.default_window)
             self._info_read_at = time.monotonic()
         return self._info
 
-    async def forecast(self, windows: np.ndarray) -> Forecast:
+    async def forecast(self, windows: np.ndarray, info: ModelInfo | None = None) -> Forecast:
         """Predictions for windows (B, W, 5), sent in requests of at most max_batch_size windows, all to the
-        one version `model_info` names; the Forecast carries that info, so its label cannot lie. When that
-        version was unloaded meanwhile (a promotion or rollback), the configs are read again and the
-        windows go to the version now served, once."""
-        info = await self.model_info()
+        one version `info` (default: `model_info`) names; the Forecast carries that info, so its label cannot
+        lie. When that version was unloaded meanwhile (a promotion or rollback), the configs are read again
+        and the windows go to the version now served, once."""
+        info = info or await self.model_info()
         try:
             return await self._forecast_with(info, windows)
         except TritonUnavailable:

@@ -96,7 +96,7 @@ class RealtimeHub:
             connection.send(WebSocketError(detail=f"invalid subscription: {_reason(error)}"))
             return
         tickers = tuple(dict.fromkeys(ticker_of(symbol) for symbol in subscription.symbols))
-        unknown = [t for t in tickers if len(await self.analysis.store.last_bars(t, 1)) == 0]
+        unknown = [t for t in tickers if len(await self.analysis.windows.get(t)) == 0]
         if unknown:
             connection.send(WebSocketError(detail=f"invalid subscription: no bars for {', '.join(unknown)}"))
             return

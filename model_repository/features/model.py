@@ -53,6 +53,11 @@ class TritonPythonModel:
         compute_features(np.ones((1, MIN_WINDOW, 5), dtype=np.float32), **self.kernel_options)
 
     def execute(self, requests):
+        features, problems = self.featurize(requests)
+        return [self._response(f, problem) for f, problem in zip(features, problems, strict=True)]
+
+    def featurize(self, requests):
+        """Per request: its feature rows (or None) and the reason it was refused (or None)."""
         windows = [pb_utils.get_input_tensor_by_name(request, "OHLCV").as_numpy() for request in requests]
         problems = [window_problem(w) for w in windows]
         features = [None] * len(requests)
@@ -63,7 +68,7 @@ class TritonPythonModel:
         for indices in by_length.values():  # requests of one window length share one kernel call
             for i, rows in zip(indices, self._featurize([windows[i] for i in indices]), strict=True):
                 features[i], problems[i] = (rows, None) if isinstance(rows, np.ndarray) else (None, rows)
-        return [self._response(f, problem) for f, problem in zip(features, problems, strict=True)]
+        return features, problems
 
     def _featurize(self, windows):
         """Feature rows per request from one kernel call; if the kernels refuse the batch, per request,

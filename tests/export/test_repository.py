@@ -60,9 +60,18 @@ def test_every_config_parses_into_triton_model_config(target):
     assert mgdl.parameters["run"].string_value == "run_x"
     for batched in (features, mgdl):
         assert batched.dynamic_batching.max_queue_delay_microseconds == 1500
-    assert wig80.platform == "ensemble"
     assert [(i.name, list(i.dims)) for i in wig80.input] == [("OHLCV", [128, 5])]
-    assert [o.name for o in wig80.output] == ["MEAN", "STD", "FEATURES", "BAND_SHARES"]
+    assert [(o.name, list(o.dims)) for o in wig80.output] == [
+        ("MEAN", [30]), ("STD", [30]), ("FEATURES", [F]), ("BAND_SHARES", [3])
+    ]
+    assert wig80.parameters["model_version"].string_value == "3"
+    if target == "cpu":  # one Python model doing both steps, configured like `features`
+        assert wig80.backend == "python" and not wig80.ensemble_scheduling.step
+        assert wig80.dynamic_batching.max_queue_delay_microseconds == 1500
+        for name in ("feature_names", "band_edges", "min_window"):
+            assert wig80.parameters[name] == features.parameters[name]
+        return
+    assert wig80.platform == "ensemble"
     assert [s.model_name for s in wig80.ensemble_scheduling.step] == ["features", "mgdl"]
     # mgdl reads a tensor that is no ensemble output, so no client's choice of outputs prunes it
     mgdl_step = wig80.ensemble_scheduling.step[1]
@@ -130,6 +139,11 @@ def test_two_exports_make_versions_1_and_2_with_metadata(tiny_run, tmp_path):
         "model_metadata.json",
     }
     assert {p.name for p in (repository / "features" / "2").iterdir()} == {"model.py", "model_metadata.json"}
+    # the fused CPU wig80: version 2 runs its own copy of network 2 and of the features code
+    assert {p.name for p in (repository / "wig80" / "2").iterdir()} == {
+        "model.py", "features_model.py", "model.onnx", "model_metadata.json"
+    }
+    assert (repository / "wig80" / "2" / "model.onnx").read_bytes() == (repository / "mgdl" / "2" / "model.onnx").read_bytes()
     assert (repository / "mgdl" / "config.cpu.template.pbtxt").is_file()  # sources travel with the repository
 
 

@@ -107,7 +107,7 @@ def test_the_schema_documents_400_not_fastapis_422(gateway):
     assert "400" in responses and "422" not in responses
 
 
-def test_batch_is_one_triton_request_with_per_symbol_errors(gateway, stored_symbols, triton_http):
+def test_batch_of_held_forecasts_asks_triton_nothing_with_per_symbol_errors(gateway, stored_symbols, triton_http):
     def ensemble_requests() -> int:
         stats = httpx.get(f"{triton_http}/v2/models/wig80/stats", timeout=10.0).json()["model_stats"]
         return sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
@@ -117,7 +117,7 @@ def test_batch_is_one_triton_request_with_per_symbol_errors(gateway, stored_symb
     response = post(gateway, "/batch_analyze", body)
     assert response.status_code == 200, response.text
     batch = BatchAnalysisResponse.model_validate(response.json())
-    assert ensemble_requests() == before + 1
+    assert ensemble_requests() == before  # forecast at start-up; misses: tests/gateway/test_forecasts.py
     assert [item.requested for item in batch.results] == body["symbols"]
     assert [item.symbol for item in batch.results] == body["symbols"]
     assert [item.status_code for item in batch.results] == [200, 200, 200, 404]

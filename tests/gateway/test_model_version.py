@@ -1,15 +1,28 @@
-"""After a new export is loaded into Triton, the gateway reports (and keys its cache by) the new version."""
+"""After a new export is loaded into Triton, the gateway serves (and labels, and keys its forecasts by)
+the new version within 5 s, and never serves one version's forecast under the other's label."""
 
 from __future__ import annotations
 
+import math
+import time
+
+import httpx
 import numpy as np
+import onnx
 import pytest
+from onnx import numpy_helper
 
 from export.exporter import export_run
+from export.onnx_export import INPUT_NAME, cpu_session
+from feature_kernels import compute_features
 from gateway.triton_client import TritonForecaster
+from market_data.stores import open_store
+from market_data.stores.sync import run_sync
 from tests.fixtures.triton import start_triton
 
 pytestmark = pytest.mark.triton
+SWITCH_WITHIN_S = 5.0
+HORIZON = 3
 
 
 async def test_a_reloaded_model_version_is_picked_up(tiny_run, tmp_path):
@@ -52,3 +65,57 @@ async def test_a_forecast_is_labelled_with_the_version_that_computed_it(tiny_run
     assert second.info.model_version.endswith("/v2")
     for forecast, version in ((first, 1), (second, 2)):
         np.testing.assert_allclose(forecast.mean, in_process(repository, windows, version)["MEAN"], atol=1e-5)
+
+
+def scale_weights(onnx_path, factor: float) -> None:
+    """Another network of the same shape: every float weight scaled, so its answers differ."""
+    model = onnx.load(onnx_path)
+    for tensor in model.graph.initializer:
+        values = numpy_helper.to_array(tensor)
+        if values.dtype == np.float32 and values.size > 1:
+            tensor.CopyFrom(numpy_helper.from_array(values * np.float32(factor), tensor.name))
+    onnx.save(model, onnx_path)
+
+
+async def last_bars(home, symbol: str, n: int):
+    async with open_store(None, home) as store:
+        return await store.last_bars(symbol, n)
+
+
+def expected_price(repository, version: int, window: np.ndarray, horizon: int = HORIZON) -> float:
+    """predicted_price of `window` by network `version`, computed in process."""
+    features = compute_features(window[np.newaxis].astype(np.float32))
+    mean, _ = cpu_session(repository / "wig80" / str(version) / "model.onnx").run(
+        ["MEAN", "STD"], {INPUT_NAME: features})
+    return float(window[-1, 3]) * math.exp(float(mean[0, horizon - 1]))
+
+
+def test_gateway_switches_within_5_s_and_labels_each_forecast_with_its_maker(
+    tiny_run, start_gateway, bars_home, stored_symbols, tmp_path
+):
+    settings = tiny_run.settings()
+    repository = tmp_path / "repo"
+    export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
+    server = start_triton(repository, tmp_path / "triton-home")
+    symbol = stored_symbols[0]
+    try:
+        gateway = start_gateway(TRITON_URL=server.grpc_address)
+        body = {"symbol": symbol, "prediction_horizon": HORIZON}
+        seen = [httpx.post(f"{gateway.url}/analyze", json=body, timeout=30.0).json()]
+        export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
+        for model in ("mgdl", "wig80"):
+            scale_weights(repository / model / "2" / "model.onnx", 1.05)
+        server.reload()
+        reloaded = time.monotonic()
+        while not seen[-1]["model_version"].endswith("/v2") and time.monotonic() - reloaded < SWITCH_WITHIN_S + 2:
+            seen.append(httpx.post(f"{gateway.url}/analyze", json=body, timeout=30.0).json())
+        switched_after = time.monotonic() - reloaded
+    finally:
+        server.stop()
+    assert seen[-1]["model_version"].endswith("/v2") and switched_after <= SWITCH_WITHIN_S, switched_after
+    window = run_sync(last_bars(bars_home, symbol, tiny_run.window)).ohlcv
+    prices = {version: expected_price(repository, version, window) for version in (1, 2)}
+    assert not math.isclose(prices[1], prices[2], rel_tol=1e-4)  # the two versions are told apart
+    for answer in seen:
+        version = int(answer["model_version"].rsplit("/v", 1)[1])
+        assert answer["predicted_price"] == pytest.approx(prices[version], rel=1e-5), answer["model_version"]

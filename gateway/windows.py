@@ -1,0 +1,67 @@
+"""The gateway's hot state: per symbol, the last window of bars the model needs, held in memory.
+
+Loaded from the store at start-up and kept current by the new-bar events (`POST /bars` here and the
+pub/sub of other replicas), so a warm request reads no store. A symbol not yet held is read once,
+and concurrent readers of it share that one read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from market_data.bars import BarSeries
+
+log = logging.getLogger(__name__)
+
+
+class HotWindows:
+    def __init__(self, store) -> None:
+        self.store = store  # market_data.stores.BarStore
+        self.size = 0  # bars per window: the model's window, set by `load_all`
+        self._series: dict[str, BarSeries] = {}
+        self._reads: dict[str, asyncio.Task[BarSeries]] = {}
+
+    def __contains__(self, ticker: str) -> bool:
+        return ticker in self._series
+
+    @property
+    def tickers(self) -> list[str]:
+        return sorted(self._series)
+
+    async def load_all(self, size: int) -> None:
+        """Hold the last `size` bars of every stored symbol (again, when the model's window changes)."""
+        self.size = size
+        self._series.clear()
+        for ticker in await self.store.list_symbols():
+            self._keep(await self.store.last_bars(ticker, size))
+
+    async def get(self, ticker: str) -> BarSeries:
+        """The held window; a symbol not held yet is read from the store (once, however many ask)."""
+        series = self._series.get(ticker)
+        if series is not None:
+            return series
+        read = self._reads.get(ticker)
+        if read is None:
+            read = asyncio.ensure_future(self._read(ticker))
+            self._reads[ticker] = read
+            read.add_done_callback(lambda _: self._reads.pop(ticker, None))
+        return await asyncio.shield(read)
+
+    async def refresh(self, ticker: str) -> BarSeries:
+        """Read the symbol's window again: a new bar was stored (here or by another replica)."""
+        return await self._read(ticker)
+
+    async def _read(self, ticker: str) -> BarSeries:
+        series = await self.store.last_bars(ticker, self.size or 1)
+        return self._keep(series)
+
+    def _keep(self, series: BarSeries) -> BarSeries:
+        """Hold `series` unless a window ending later is held already (reads may finish out of order)."""
+        if len(series) == 0:
+            return series
+        held = self._series.get(series.symbol)
+        if held is not None and held.dates[-1] > series.dates[-1]:
+            return held
+        self._series[series.symbol] = series
+        return series
