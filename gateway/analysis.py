@@ -166,16 +166,22 @@ class AnalysisService:
         """The prediction and where its forecast came from ("cache": made before, or "triton")."""
         started = time.perf_counter()
         ticker = ticker_of(request.symbol)
+        series, forecast, info, source = await self.current_forecast(ticker)
+        response = self._prediction(ticker, series, forecast, info, request)
+        return response.model_copy(update={"processing_time_ms": _elapsed_ms(started)}), source
+
+    async def current_forecast(self, ticker: str) -> tuple[BarSeries, SymbolForecast, ModelInfo, str]:
+        """The symbol's window, its forecast by the served model, that model, and where the forecast came
+        from ("cache": made before this request, or "triton")."""
         info = await self.served_model(ticker)
         series = await self.window(ticker, info)
         forecast = self.book.held(series, info)
         source = "cache"
         if forecast is None:
-            [forecast], made = await self.book.get_many([series], info)
-            source = "triton" if made else "cache"
+            [forecast], waited = await self.book.get_many([series], info)
+            source = "triton" if waited else "cache"
         (metrics.CACHE_HITS if source == "cache" else metrics.CACHE_MISSES).inc()
-        response = self._prediction(ticker, series, forecast, info, request)
-        return response.model_copy(update={"processing_time_ms": _elapsed_ms(started)}), source
+        return series, forecast, info, source
 
     async def analyze_batch(self, request: BatchAnalysisRequest) -> BatchAnalysisResponse:
         """Every symbol's forecast; those not made yet go to Triton in one request (split at max batch)."""

@@ -20,16 +20,11 @@ Z_95 = 1.959963984540054  # of 0.975
 
 async def forecast_path(analysis: AnalysisService, symbol: str, history: int) -> ForecastPathResponse:
     ticker = ticker_of(symbol)
-    try:
-        info = await analysis.forecaster.model_info()
-    except TritonUnavailable:
-        await analysis.window(ticker, 1, 1)  # an unknown symbol still answers 404 while Triton is down
-        raise
-    series = await analysis.window(ticker, max(info.window, history), info.window)
-    forecast = await analysis.forecaster.forecast(series.ohlcv[-info.window:][np.newaxis])
-    mean, std = forecast.mean[0].astype(np.float64), forecast.std[0].astype(np.float64)
+    window, forecast, info, _ = await analysis.current_forecast(ticker)
+    mean, std = forecast.mean.astype(np.float64), forecast.std.astype(np.float64)
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
         raise TritonUnavailable("the model returned a non-finite forecast")
+    series = window if history <= len(window) else await analysis.store.last_bars(ticker, history)
     last_date = series.dates[-1].astype(dt.date)
     price = float(series.ohlcv[-1, 3])
     return ForecastPathResponse(
