@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv up test lint compose-checker test-programs bench bench-check loadtest clean
+.PHONY: venv up test lint compose-checker test-programs bench-tools bench bench-check loadtest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,16 +45,26 @@ test-programs:
 test: lint compose-checker test-programs
 	$(BIN)/python -m pytest
 
+# benchmarks/gateway_bench.py drives Debian's `wrk`. Installed only when missing and when we may (root with
+# apt-get); without it that benchmark says how to install it and exits 2.
+bench-tools:
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1; }; }; } || \
+	  echo "note: wrk not installed; benchmarks.gateway_bench will not run"
+
 # Every benchmark of README's Benchmarks table, with the arguments its figures were measured with
 # (several minutes; `make bench-check` is the quick CI gate, `make loadtest` the load test).
-bench: $(STAMP)
+bench: $(STAMP) bench-tools
 	$(BIN)/python -m benchmarks.feature_kernels_bench
 	$(BIN)/python -m benchmarks.market_data_bench --symbols 40 --days 2500 --reads 2000
 	$(BIN)/python -m benchmarks.export_bench --seconds 1
 	$(BIN)/python -m benchmarks.serving_bench --seconds 2
 	$(BIN)/python -m benchmarks.mgdl_sines_bench
+	$(BIN)/python -m benchmarks.gateway_bench --seconds 6
 
-bench-check: $(STAMP)
+bench-check: $(STAMP) bench-tools
 	$(BIN)/python -m benchmarks.regression
 
 loadtest: $(STAMP)

@@ -45,6 +45,7 @@ BENCHMARK_MODULES = (
     "benchmarks.mgdl_sines_bench",
     "benchmarks.export_bench",
     "benchmarks.serving_bench",
+    "benchmarks.gateway_bench",
 )
 BASELINE_PATH = Path(__file__).with_name("baseline.json")
 RESULTS_PATH = Path(__file__).with_name("results") / "regression.json"

@@ -1,13 +1,16 @@
-"""The `wig80` ensemble on the embedded Triton at concurrency 1/4/16/64, dynamic batching on vs off.
+"""`wig80` on the embedded Triton against the same work in process, dynamic batching on vs off.
 
     .venv/bin/python -m benchmarks.serving_bench                  # ~2 min
     .venv/bin/python -m benchmarks.serving_bench --seconds 2      # shorter
 
-Same model, same server binary: the run is exported twice (configs with and without
-`dynamic_batching`), and each repository is served in turn on free ports. One gRPC client keeps
-`concurrency` single-window requests in flight (async_infer) for a fixed time. Reported per row:
-throughput, client p50/p95/p99, the server's queue vs compute time per request (statistics
-extension, the `features` + `mgdl` steps) and the average batch size of `mgdl` from the metrics
+Same model, same windows, same server binary, all in one run:
+- the in-process limit: `compute_features` + the exported ONNX session in this process, batch 1 and
+  batch 32 (windows/s);
+- Triton direct: the run is exported twice (configs with and without `dynamic_batching`), each
+  repository served in turn on free ports; one gRPC client keeps `concurrency` requests in flight
+  (async_infer), each of 1 window (concurrency 1/4/16/64) or of 64 windows (concurrency 64).
+Reported per row: requests/s and windows/s, client p50/p95/p99, the server's queue vs compute time
+per request (statistics extension) and the average batch size from the metrics
 (nv_inference_count / nv_inference_exec_count). Writes benchmarks/results/serving_bench.json.
 """
 
@@ -32,7 +35,10 @@ from wig80.settings import get_settings
 
 RESULTS_PATH = Path(__file__).with_name("results") / "serving_bench.json"
 CONCURRENCY = (1, 4, 16, 64)
-STEPS = ("features", "mgdl")
+MANY_WINDOWS = 64  # windows per request of a backtest-like client
+SERVED_MODEL = "wig80"  # on the CPU target one model does the features and the network
+BENCH_MAX_BATCH_SIZE = 64  # so that one request may carry MANY_WINDOWS windows
+IN_PROCESS_BATCHES = (1, 32)
 
 
 def free_port() -> int:
@@ -46,8 +52,10 @@ def free_port() -> int:
 class ClosedLoopLoad:
     """Keeps `concurrency` requests in flight for `seconds`; each completion sends the next request."""
 
-    def __init__(self, client: grpcclient.InferenceServerClient, windows: np.ndarray, concurrency: int):
+    def __init__(self, client: grpcclient.InferenceServerClient, windows: np.ndarray, concurrency: int,
+                 windows_per_request: int = 1):
         self.client, self.windows, self.concurrency = client, windows, concurrency
+        self.windows_per_request = windows_per_request
         self.latencies: list[float] = []
         self.errors: list[str] = []
         self.lock = threading.Lock()
@@ -56,7 +64,8 @@ class ClosedLoopLoad:
         self.sending = True
 
     def send(self, index: int) -> None:
-        window = self.windows[index % len(self.windows)][None]
+        rows = np.arange(index * self.windows_per_request, (index + 1) * self.windows_per_request)
+        window = np.ascontiguousarray(self.windows.take(rows, axis=0, mode="wrap"))
         tensor = grpcclient.InferInput("OHLCV", list(window.shape), "FP32")
         tensor.set_data_from_numpy(window)
         started = time.perf_counter()
@@ -91,7 +100,7 @@ class ClosedLoopLoad:
 def step_statistics(client: grpcclient.InferenceServerClient) -> dict[str, dict[str, int]]:
     """Per step model: request count and nanoseconds spent queued and computing (summed over versions)."""
     totals = {}
-    for model in STEPS:
+    for model in (SERVED_MODEL,):
         stats = client.get_inference_statistics(model, as_json=True)["model_stats"]
         totals[model] = {
             "requests": sum(int(s["inference_stats"]["success"].get("count", 0)) for s in stats),
@@ -105,7 +114,7 @@ def step_statistics(client: grpcclient.InferenceServerClient) -> dict[str, dict[
     return totals
 
 
-def metric_counts(metrics_url: str, model: str = "mgdl") -> tuple[float, float]:
+def metric_counts(metrics_url: str, model: str = SERVED_MODEL) -> tuple[float, float]:
     """(nv_inference_count, nv_inference_exec_count) of `model`, summed over versions."""
     with urllib.request.urlopen(metrics_url, timeout=5) as response:
         text = response.read().decode()
@@ -117,25 +126,27 @@ def metric_counts(metrics_url: str, model: str = "mgdl") -> tuple[float, float]:
     return counts["nv_inference_count"], counts["nv_inference_exec_count"]
 
 
-def measure(server: TritonServer, windows: np.ndarray, concurrency: int, seconds: float) -> dict:
+def measure(server: TritonServer, windows: np.ndarray, concurrency: int, seconds: float, per_request: int = 1) -> dict:
     client = grpcclient.InferenceServerClient(server.grpc_address)
     try:
-        ClosedLoopLoad(client, windows, concurrency).run(min(0.5, seconds))  # warm-up
+        ClosedLoopLoad(client, windows, concurrency, per_request).run(min(0.5, seconds))  # warm-up
         stats_before, counts_before = step_statistics(client), metric_counts(server.metrics_url)
-        load = ClosedLoopLoad(client, windows, concurrency)
+        load = ClosedLoopLoad(client, windows, concurrency, per_request)
         throughput = load.run(seconds)
         stats_after, counts_after = step_statistics(client), metric_counts(server.metrics_url)
     finally:
         client.close()
     p50, p95, p99 = np.percentile(load.latencies, [50, 95, 99]) * 1e3
-    requests = stats_after["mgdl"]["requests"] - stats_before["mgdl"]["requests"]
-    queue_ns = sum(stats_after[m]["queue_ns"] - stats_before[m]["queue_ns"] for m in STEPS)
-    compute_ns = sum(stats_after[m]["compute_ns"] - stats_before[m]["compute_ns"] for m in STEPS)
+    requests = stats_after[SERVED_MODEL]["requests"] - stats_before[SERVED_MODEL]["requests"]
+    queue_ns = stats_after[SERVED_MODEL]["queue_ns"] - stats_before[SERVED_MODEL]["queue_ns"]
+    compute_ns = stats_after[SERVED_MODEL]["compute_ns"] - stats_before[SERVED_MODEL]["compute_ns"]
     inferences = counts_after[0] - counts_before[0]
     executions = counts_after[1] - counts_before[1]
     return {
         "concurrency": concurrency,
+        "windows_per_request": per_request,
         "throughput_per_s": throughput,
+        "windows_per_s": throughput * per_request,
         "p50_ms": p50,
         "p95_ms": p95,
         "p99_ms": p99,
@@ -149,43 +160,75 @@ def measure(server: TritonServer, windows: np.ndarray, concurrency: int, seconds
 def serve_and_measure(
     run_dir: Path, home: Path, batching: bool, levels, seconds: float, windows: np.ndarray
 ) -> list[dict]:
-    settings = get_settings().model_copy(update={"home": home, "market_db_url": None})
+    settings = get_settings().model_copy(
+        update={"home": home, "market_db_url": None, "max_batch_size": BENCH_MAX_BATCH_SIZE}
+    )
     repository = home / ("repo_batching_on" if batching else "repo_batching_off")
     export_run(run_dir, repository, "cpu", settings=settings, dynamic_batching=batching)
+    loads = [(c, 1) for c in levels] + ([(64, MANY_WINDOWS)] if batching and 64 in levels else [])
     with TritonServer(repository, free_port(), free_port(), free_port(), home=home) as server:
         rows = []
-        for concurrency in levels:
-            row = {"dynamic_batching": batching, **measure(server, windows, concurrency, seconds)}
+        for concurrency, per_request in loads:
+            row = {"dynamic_batching": batching, **measure(server, windows, concurrency, seconds, per_request)}
             print(
-                f"[serving_bench] batching {'on ' if batching else 'off'} concurrency {concurrency:>3}: "
-                f"{row['throughput_per_s']:8.1f} req/s, p50 {row['p50_ms']:.2f} ms, "
-                f"avg batch {row['avg_batch_size']:.1f}",
+                f"[serving_bench] batching {'on ' if batching else 'off'} concurrency {concurrency:>3} x "
+                f"{per_request:>2} windows: {row['throughput_per_s']:8.1f} req/s, {row['windows_per_s']:8.1f} "
+                f"windows/s, p50 {row['p50_ms']:.2f} ms, avg batch {row['avg_batch_size']:.1f}",
                 flush=True,
             )
             rows.append(row)
     return rows
 
 
+def in_process_limit(run_dir: Path, home: Path, windows: np.ndarray, seconds: float) -> dict[int, float]:
+    """Windows/s of compute_features + the exported ONNX session in this process, per batch size."""
+    from benchmarks.export_bench import latencies
+    from export.onnx_export import INPUT_NAME, cpu_session
+    from feature_kernels import compute_features
+
+    onnx_path = next((home / "repo_batching_on" / SERVED_MODEL).glob("*/model.onnx"))
+    session = cpu_session(onnx_path)
+    limits = {}
+    for batch in IN_PROCESS_BATCHES:
+        rows = np.ascontiguousarray(windows.take(np.arange(batch), axis=0, mode="wrap"))
+
+        def pipeline(rows=rows):
+            session.run(["MEAN", "STD"], {INPUT_NAME: compute_features(rows)})
+
+        limits[batch] = batch / float(np.mean(latencies(pipeline, seconds)))
+        print(f"[serving_bench] in process, batch {batch:>2}: {limits[batch]:9.1f} windows/s", flush=True)
+    return limits
+
+
 def compare(levels=CONCURRENCY, seconds: float = 4.0, window: int = 256) -> dict:
     with tempfile.TemporaryDirectory(prefix="wig80-serving-bench-") as scratch:
         home = Path(scratch)
         run_dir = benchmark_run(home, window)
-        windows = synthetic_windows(window)
+        windows = synthetic_windows(window).astype(np.float32)
         rows = [
             row
             for batching in (True, False)
             for row in serve_and_measure(run_dir, home, batching, levels, seconds, windows)
         ]
+        limits = in_process_limit(run_dir, home, windows, min(seconds, 2.0))
     settings = get_settings()
-    on = {r["concurrency"]: r for r in rows if r["dynamic_batching"]}
-    off = {r["concurrency"]: r for r in rows if not r["dynamic_batching"]}
+    single = [r for r in rows if r["windows_per_request"] == 1]
+    on = {r["concurrency"]: r for r in single if r["dynamic_batching"]}
+    off = {r["concurrency"]: r for r in single if not r["dynamic_batching"]}
+    many = next((r for r in rows if r["windows_per_request"] == MANY_WINDOWS), None)
+    best = limits[max(IN_PROCESS_BATCHES)]
     return {
         "window": window,
-        "max_batch_size": settings.max_batch_size,
+        "max_batch_size": BENCH_MAX_BATCH_SIZE,
         "max_queue_delay_microseconds": settings.max_queue_delay_microseconds,
         "seconds": seconds,
         "rows": rows,
+        "in_process_windows_per_s": limits,
         "speedup": {c: on[c]["throughput_per_s"] / off[c]["throughput_per_s"] for c in on if c in off},
+        "share_of_in_process_b32": {
+            **({"c64_1_window": on[64]["windows_per_s"] / best} if 64 in on else {}),
+            **({f"c64_{MANY_WINDOWS}_windows": many["windows_per_s"] / best} if many else {}),
+        },
     }
 
 
@@ -195,24 +238,35 @@ def print_table(results: dict) -> None:
         f"max_queue_delay {results['max_queue_delay_microseconds']} us, {results['seconds']} s per row"
     )
     print(
-        f"{'conc.':>5} | {'batching':<8} | {'req/s':>8} | {'p50 ms':>7} | {'p95 ms':>7} | {'p99 ms':>7} | "
-        f"{'queue us':>8} | {'compute us':>10} | {'avg batch':>9}"
+        f"{'conc.':>5} | {'win/req':>7} | {'batching':<8} | {'req/s':>8} | {'windows/s':>9} | {'p50 ms':>7} | "
+        f"{'p95 ms':>7} | {'p99 ms':>7} | {'queue us':>8} | {'compute us':>10} | {'avg batch':>9}"
     )
     for r in results["rows"]:
         print(
-            f"{r['concurrency']:>5} | {'on' if r['dynamic_batching'] else 'off':<8} | "
-            f"{r['throughput_per_s']:8.1f} | {r['p50_ms']:7.2f} | {r['p95_ms']:7.2f} | {r['p99_ms']:7.2f} | "
-            f"{r['server_queue_us']:8.0f} | {r['server_compute_us']:10.0f} | {r['avg_batch_size']:9.2f}"
+            f"{r['concurrency']:>5} | {r['windows_per_request']:>7} | {'on' if r['dynamic_batching'] else 'off':<8} | "
+            f"{r['throughput_per_s']:8.1f} | {r['windows_per_s']:9.1f} | {r['p50_ms']:7.2f} | {r['p95_ms']:7.2f} | "
+            f"{r['p99_ms']:7.2f} | {r['server_queue_us']:8.0f} | {r['server_compute_us']:10.0f} | "
+            f"{r['avg_batch_size']:9.2f}"
         )
+    print("in process: " + ", ".join(f"batch {b}: {w:.0f} windows/s" for b, w in results["in_process_windows_per_s"].items()))
     print(
         "throughput on/off: " + ", ".join(f"concurrency {c}: {s:.2f}x" for c, s in results["speedup"].items())
     )
+    print("share of the in-process batch-32 rate: "
+          + ", ".join(f"{k} {v:.1%}" for k, v in results["share_of_in_process_b32"].items()))
 
 
 def regression_ratios() -> dict[str, dict]:
-    """Throughput with / without dynamic batching at concurrency 64 (higher is better); ~40 s."""
+    """Throughput with / without dynamic batching at concurrency 64, and Triton's windows/s over the
+    in-process batch-32 rate with 1 and 64 windows per request (higher is better); ~50 s."""
     results = compare(levels=(64,), seconds=3.0)
-    return {"batching_throughput_gain_c64": {"value": results["speedup"][64], "higher_is_better": True}}
+    shares = results["share_of_in_process_b32"]
+    return {
+        "batching_throughput_gain_c64": {"value": results["speedup"][64], "higher_is_better": True},
+        "triton_c64_1_window_share_of_in_process": {"value": shares["c64_1_window"], "higher_is_better": True},
+        "triton_c64_64_windows_share_of_in_process": {"value": shares[f"c64_{MANY_WINDOWS}_windows"],
+                                                      "higher_is_better": True},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

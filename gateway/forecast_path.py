@@ -28,7 +28,7 @@ async def forecast_path(analysis: AnalysisService, symbol: str, history: int) ->
     last_date = series.dates[-1].astype(dt.date)
     price = float(series.ohlcv[-1, 3])
     return ForecastPathResponse(
-        symbol=ticker, model_version=info.model_version, last_date=last_date, current_price=price,
+        symbol=ticker, model_version=forecast.model_version, last_date=last_date, current_price=price,
         bars=[HistoryBar(date=bar.date, open=bar.open, high=bar.high, low=bar.low, close=bar.close,
                          volume=bar.volume) for bar in series.bars()[-history:]],
         path=price_path(price, last_date, mean, std),

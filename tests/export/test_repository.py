@@ -43,7 +43,8 @@ def test_every_config_parses_into_triton_model_config(target):
     for part in ("features", "mgdl"):
         assert list(configs[part].version_policy.specific.versions) == [2, 3]
     assert list(configs["wig80"].version_policy.specific.versions) == [3]
-    assert [s.model_version for s in configs["wig80"].ensemble_scheduling.step] == [3, 3]
+    if target == "gpu":  # on cpu wig80 is one model, its version running only its own files
+        assert [s.model_version for s in configs["wig80"].ensemble_scheduling.step] == [3, 3]
     features, mgdl, wig80 = configs["features"], configs["mgdl"], configs["wig80"]
     assert features.backend == "python"
     assert [(i.name, list(i.dims)) for i in features.input] == [("OHLCV", [-1, 5])]

@@ -1,0 +1,259 @@
+"""The gateway under `wrk`, side by side with two references started in the same run.
+
+    .venv/bin/python -m benchmarks.gateway_bench                 # ~1 min: 5 loads x 6 s
+    .venv/bin/python -m benchmarks.gateway_bench --seconds 3 --workers 2
+
+Starts everything it needs in a temporary home: a synthetic market of every sWIG80 symbol, an untrained
+network of the quick profile's architecture (timing does not depend on the weights), the embedded Triton
+on the exported CPU repository, the gateway (uvicorn, in-process cache, rate limits lifted) and the two
+references of `benchmarks.reference_apps` (bare FastAPI echo; the in-process peer). Then `wrk -t1 -c32`
+drives, in turn:
+
+- echo: the bare reference, one symbol;
+- peer_mixed: the in-process peer on the mixed load (every symbol x horizons 1..30 x thresholds);
+- analyze_one: the gateway's /analyze, one symbol;
+- analyze_mixed: the gateway on the mixed load;
+- batch: the gateway's /batch_analyze, 8 symbols per request.
+
+Prints req/s, p50 and p99 and the ratios; writes benchmarks/results/gateway_bench.json. `wrk` is the
+Debian package (`make bench` installs it when missing and allowed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+
+from benchmarks.export_bench import benchmark_run
+from export.exporter import export_run
+from market_data.stores import open_store
+from market_data.synthetic import synthesize
+from serving.tritonserver import TritonServer
+from wig80.settings import get_settings
+
+RESULTS_PATH = Path(__file__).with_name("results") / "gateway_bench.json"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SYMBOLS, DAYS, SEED = 80, 400, 3
+THRESHOLDS = (0.5, 0.55, 0.6, 0.7, 0.8)
+BATCH_SYMBOLS = 8
+CONNECTIONS = 32
+START_TIMEOUT_S = 120.0
+UNLIMITED = {"WIG80_RATE_LIMIT_PER_MINUTE": "100000000", "WIG80_RATE_LIMIT_BURST_PER_SECOND": "100000000"}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class WrkMissing(RuntimeError):
+    """`wrk` is not on PATH."""
+
+
+def wrk_binary() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        raise WrkMissing("wrk is not installed: `make bench` installs it (Debian package `wrk`), or apt-get install wrk")
+    return path
+
+
+@contextmanager
+def uvicorn_process(app: str, env: dict[str, str], log: Path, factory: bool = False, workers: int = 1):
+    """A uvicorn server on a free port, until the block ends; yields its base URL once it answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+               "--log-level", "warning", "--no-access-log", "--workers", str(workers)]
+    if factory:
+        command.append("--factory")
+    with log.open("w") as output:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=output,
+                                   stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_answering(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            body = {"symbol": "-", "prediction_horizon": 1}
+            if httpx.post(f"{url}/analyze", json=body, timeout=2.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {START_TIMEOUT_S:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def lua_script(path: str, bodies: list[dict]) -> str:
+    """A wrk script cycling through `bodies` as POSTs to `path`."""
+    quoted = ",\n".join("[[" + json.dumps(body) + "]]" for body in bodies)
+    return (
+        f"local bodies = {{\n{quoted}\n}}\nlocal i = 0\n"
+        "wrk.headers['Content-Type'] = 'application/json'\n"
+        "request = function()\n  i = i % #bodies + 1\n"
+        f"  return wrk.format('POST', '{path}', nil, bodies[i])\nend\n"
+    )
+
+
+def mixed_bodies(symbols: list[str]) -> list[dict]:
+    """Every symbol x horizon 1..30, with a threshold that varies along the sequence."""
+    bodies = [
+        {"symbol": s, "prediction_horizon": h, "confidence_threshold": THRESHOLDS[(i + h) % len(THRESHOLDS)]}
+        for i, s in enumerate(symbols) for h in range(1, 31)
+    ]
+    order = sorted(range(len(bodies)), key=lambda k: (k * 7919) % len(bodies))  # symbols interleaved
+    return [bodies[k] for k in order]
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _milliseconds(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * _UNITS[unit]
+
+
+def parse_wrk(output: str) -> dict:
+    percentiles = {f"p{p}_ms": _milliseconds(v) for p, v in re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)$", output, re.M)
+    return {
+        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        **percentiles,
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
+def run_wrk(url: str, path: str, bodies: list[dict], seconds: float, scratch: Path, name: str) -> dict:
+    script = scratch / f"{name}.lua"
+    script.write_text(lua_script(path, bodies))
+    command = [wrk_binary(), "-t1", f"-c{CONNECTIONS}", f"-d{max(int(seconds), 1)}s", "--latency", "-s", str(script), url]
+    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    row = {"load": name, **parse_wrk(output)}
+    print(f"[gateway_bench] {name:<14} {row['requests_per_s']:9.1f} req/s  p50 {row['p50_ms']:7.2f} ms  "
+          f"p99 {row['p99_ms']:7.2f} ms  non-2xx {row['non_2xx']}", flush=True)
+    return row
+
+
+async def fill_store(home: Path) -> list[str]:
+    market = synthesize(SYMBOLS, DAYS, SEED)
+    async with open_store(None, home) as store:
+        await store.append_many(market)
+    return [series.symbol for series in market]
+
+
+def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url: str | None = None) -> dict:
+    wrk_binary()
+    with tempfile.TemporaryDirectory(prefix="wig80-gateway-bench-") as scratch_dir, ExitStack() as stack:
+        scratch = Path(scratch_dir)
+        symbols = asyncio.run(fill_store(scratch))
+        settings = get_settings().model_copy(update={"home": scratch, "market_db_url": None})
+        repository = scratch / "model_repository"
+        export_run(benchmark_run(scratch, window), repository, "cpu", settings=settings)
+        triton = stack.enter_context(TritonServer(repository, free_port(), free_port(), free_port(), home=scratch))
+        onnx = next((repository / "wig80").glob("*/model.onnx"))
+        gateway_env = {"WIG80_HOME": str(scratch), "TRITON_URL": triton.grpc_address, "MARKET_DB_URL": "",
+                       "REDIS_URL": redis_url or "", "WIG80_TEST_REDIS_PREFIX": "wig80bench", **UNLIMITED}
+        peer_env = {"WIG80_BENCH_HOME": str(scratch), "WIG80_BENCH_ONNX": str(onnx), "WIG80_BENCH_WINDOW": str(window)}
+        echo = stack.enter_context(uvicorn_process("benchmarks.reference_apps:echo_app", {}, scratch / "echo.log",
+                                                   factory=True))
+        peer = stack.enter_context(uvicorn_process("benchmarks.reference_apps:in_process_app", peer_env,
+                                                   scratch / "peer.log", factory=True))
+        gateway = stack.enter_context(uvicorn_process("gateway.main:app", gateway_env, scratch / "gateway.log",
+                                                      workers=workers))
+        one = [{"symbol": symbols[0], "prediction_horizon": 5, "confidence_threshold": 0.6}]
+        mixed = mixed_bodies(symbols)
+        batches = [{"symbols": symbols[i:i + BATCH_SYMBOLS], "prediction_horizon": 1 + i % 30}
+                   for i in range(0, len(symbols), BATCH_SYMBOLS)]
+        for url, bodies in ((echo, one), (peer, mixed), (gateway, mixed)):
+            run_wrk(url, "/analyze", bodies, 1, scratch, "warm-up")
+        rows = [
+            run_wrk(echo, "/analyze", one, seconds, scratch, "echo"),
+            run_wrk(peer, "/analyze", mixed, seconds, scratch, "peer_mixed"),
+            run_wrk(gateway, "/analyze", one, seconds, scratch, "analyze_one"),
+            run_wrk(gateway, "/analyze", mixed, seconds, scratch, "analyze_mixed"),
+            run_wrk(gateway, "/batch_analyze", batches, seconds, scratch, "batch"),
+        ]
+    by_load = {row["load"]: row for row in rows}
+    return {
+        "seconds": seconds, "connections": CONNECTIONS, "gateway_workers": workers, "window": window,
+        "symbols": len(symbols), "redis": bool(redis_url), "rows": rows,
+        "ratios": {
+            "analyze_one_vs_echo": by_load["analyze_one"]["requests_per_s"] / by_load["echo"]["requests_per_s"],
+            "analyze_mixed_vs_peer": by_load["analyze_mixed"]["requests_per_s"] / by_load["peer_mixed"]["requests_per_s"],
+            "peer_mixed_vs_echo": by_load["peer_mixed"]["requests_per_s"] / by_load["echo"]["requests_per_s"],
+            "batch_symbols_vs_echo": BATCH_SYMBOLS * by_load["batch"]["requests_per_s"] / by_load["echo"]["requests_per_s"],
+        },
+    }
+
+
+def print_table(results: dict) -> None:
+    print(f"\nwrk -t1 -c{results['connections']}, {results['seconds']:.0f} s per load, gateway workers "
+          f"{results['gateway_workers']}, {results['symbols']} symbols, window {results['window']}")
+    echo = next(r for r in results["rows"] if r["load"] == "echo")["requests_per_s"]
+    print(f"{'load':<14} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | {'vs echo':>7} | non-2xx")
+    for r in results["rows"]:
+        print(f"{r['load']:<14} | {r['requests_per_s']:9.1f} | {r['p50_ms']:7.2f} | {r['p99_ms']:7.2f} | "
+              f"{r['requests_per_s'] / echo:7.2f} | {r['non_2xx']}")
+    print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in results["ratios"].items()))
+
+
+def regression_ratios() -> dict[str, dict]:
+    """Gateway req/s over the two references' in the same run (higher is better); ~40 s."""
+    results = compare(seconds=3.0)
+    failed = [r["load"] for r in results["rows"] if r["non_2xx"]]
+    if failed:
+        raise RuntimeError(f"gateway_bench: non-2xx answers under {', '.join(failed)}")
+    return {name: {"value": results["ratios"][name], "higher_is_better": True}
+            for name in ("analyze_one_vs_echo", "analyze_mixed_vs_peer")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=6.0, help="timed seconds per load")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the gateway")
+    parser.add_argument("--window", type=int, default=256, help="bars per window")
+    parser.add_argument("--redis-url", help="give the gateway this Redis (default: in-process cache)")
+    args = parser.parse_args(argv)
+    try:
+        results = compare(args.seconds, args.workers, args.window, args.redis_url)
+    except WrkMissing as error:
+        print(f"gateway_bench: {error}", file=sys.stderr)
+        return 2
+    print_table(results)
+    RESULTS_PATH.parent.mkdir(exist_ok=True)
+    RESULTS_PATH.write_text(json.dumps(results, indent=2))
+    print(f"\nwritten: {RESULTS_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
