@@ -10,9 +10,10 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export",
-        help="export a training run as a new version of the Triton model repository",
+        help="export a training run as a new version of the Triton model repository, registered",
         description="ONNX export (parity-checked against PyTorch) into a new numbered version of the "
-        "features, mgdl and wig80 models of the Triton model repository.",
+        "features, mgdl and wig80 models of the Triton model repository, registered in the registry "
+        "(PocketBase); a version the registry refuses is removed again.",
     )
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a training run directory")
     parser.add_argument(
@@ -37,8 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_export_command(args: argparse.Namespace) -> int:
-    from export.exporter import export_run
     from export.onnx_export import ParityError
+    from lifecycle.publish import RegistrationError, export_registered
+    from lifecycle.registry_session import open_registry
+    from registry.client import RegistryError
+    from wig80.settings import get_settings
 
     if not args.run_dir.exists():
         print(f"wig80 export: {args.run_dir}: no such run directory", file=sys.stderr)
@@ -46,9 +50,12 @@ def run_export_command(args: argparse.Namespace) -> int:
     if args.tensorrt and args.target != "gpu":
         print("wig80 export: --tensorrt builds a GPU engine; use it with --target gpu", file=sys.stderr)
         return 2
+    settings = get_settings()
     try:
-        result = export_run(args.run_dir, args.repository, args.target, build_tensorrt=args.tensorrt)
-    except (ParityError, ValueError, FileNotFoundError) as error:
+        with open_registry(settings) as registry:  # no version is served that the registry lacks
+            result = export_registered(registry, args.run_dir, settings, args.target, args.repository,
+                                       build_tensorrt=args.tensorrt)
+    except (ParityError, ValueError, FileNotFoundError, RegistrationError, RegistryError) as error:
         print(f"wig80 export: {error}", file=sys.stderr)
         return 1
     if result.tensorrt_error:

@@ -251,6 +251,33 @@ def activate(repository: Path, version: int, source: Path = SOURCE_REPOSITORY) -
     return loaded
 
 
+def config_paths(repository: Path) -> list[Path]:
+    return [repository / m / "config.pbtxt" for m in MODELS] + [
+        repository / "mgdl" / "configs" / f"{PLAN_CONFIG_NAME}.pbtxt"
+    ]
+
+
+def snapshot_configs(repository: Path) -> dict[Path, str | None]:
+    """The rendered configs as they are now (None: absent), to put back with `remove_version`."""
+    return {path: path.read_text() if path.is_file() else None for path in config_paths(repository)}
+
+
+def remove_version(repository: Path, version: int, configs: dict[Path, str | None]) -> None:
+    """Undo an export: its version folders go, the configs return to `configs` (a snapshot from before)."""
+    for model in MODELS:
+        shutil.rmtree(repository / model / str(version), ignore_errors=True)
+    restore_configs(repository, configs)
+
+
+def restore_configs(repository: Path, configs: dict[Path, str | None]) -> None:
+    """The configs as `snapshot_configs` saw them."""
+    for path, text in configs.items():
+        if text is None:
+            path.unlink(missing_ok=True)
+        else:
+            write_text_atomically(path, text)
+
+
 def write_text_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)

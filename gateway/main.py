@@ -15,6 +15,7 @@ from gateway.api.routes import (
     forecast,
     health,
     metrics,
+    models,
     realtime,
     spectrum,
     symbols,
@@ -50,7 +51,7 @@ def create_app(settings: Settings, redis_prefix: str = DEFAULT_REDIS_PREFIX) -> 
     )
     app.add_middleware(RateLimitMiddleware, limiter=limiter, api_key=settings.api_key)
     install_error_handlers(app)
-    for module in (health, analysis, forecast, spectrum, symbols, bars, metrics, realtime, dashboard):
+    for module in (health, analysis, forecast, spectrum, symbols, bars, metrics, models, realtime, dashboard):
         app.include_router(module.router)
     dashboard.mount_static(app)
     app.openapi = lambda: without_validation_422(FastAPI.openapi(app))

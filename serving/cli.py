@@ -45,6 +45,13 @@ def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http-port", type=int, default=None, help="Triton HTTP port (default 8000)")
     parser.add_argument("--grpc-port", type=int, default=None, help="Triton gRPC port (default 8001)")
     parser.add_argument("--metrics-port", type=int, default=None, help="Triton metrics port (default 8002)")
+    parser.add_argument(
+        "--retrain-cron",
+        default=None,
+        metavar="CRON",
+        help='run `wig80 retrain` on this schedule in a lower-priority child, e.g. "0 2 * * SUN" '
+        "(5 crontab fields; 6 with seconds first)",
+    )
 
 
 def say(message: str) -> None:
@@ -78,10 +85,19 @@ def embedded_server(args: argparse.Namespace, settings) -> TritonServer:
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    from lifecycle.serving import registry_beside_triton
+    from registry.client import RegistryError
     from wig80.settings import get_settings
 
     stop_on_signals()
     settings = get_settings()
+    if args.retrain_cron:
+        from lifecycle.scheduler import cron_trigger
+
+        try:
+            cron_trigger(args.retrain_cron)
+        except ValueError as error:
+            return fail(f"--retrain-cron: {error}")
     if not args.triton_only and importlib.util.find_spec("gateway.main") is None:
         return fail(
             "the gateway (gateway/main.py) is not installed yet; run `wig80 serve --triton-only` "
@@ -89,7 +105,11 @@ def serve_command(args: argparse.Namespace) -> int:
         )
     if settings.triton_url:
         say(f"TRITON_URL={settings.triton_url}: using that Triton, not starting the embedded one")
-        return 0 if args.triton_only else run_gateway(settings)
+        if args.triton_only:
+            return 0
+        with registry_beside_triton(settings, Path(args.repository or settings.repository_dir), args.retrain_cron,
+                                    say):
+            return run_gateway(get_settings())
     server = embedded_server(args, settings)
     missing = missing_models(server.repository)
     if missing:
@@ -101,11 +121,12 @@ def serve_command(args: argparse.Namespace) -> int:
         say(f"starting tritonserver on {server.repository} (log {server.log_path})")
         server.start().wait_ready()
         print_triton_urls(server)
-        if args.triton_only:
-            return wait_for_interrupt(server)
         publish_triton_address(server)
-        return run_gateway(get_settings())
-    except TritonStartError as error:
+        with registry_beside_triton(get_settings(), server.repository, args.retrain_cron, say):
+            if args.triton_only:
+                return wait_for_interrupt(server)
+            return run_gateway(get_settings())
+    except (TritonStartError, RegistryError) as error:
         return fail(str(error), 1)
     except KeyboardInterrupt:
         return 0

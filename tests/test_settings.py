@@ -55,6 +55,7 @@ def production(monkeypatch, **env: str) -> Settings:
         "WIG80_ENVIRONMENT": "production",
         "WIG80_API_KEY": "an-api-key",
         "WIG80_TRITON_ADMIN_KEY": "a-triton-admin-key-0123",
+        "WIG80_POCKETBASE_ADMIN_PASSWORD": "a-pocketbase-password",
         "REDIS_URL": "redis://:a-password@redis:6379/0",
         "MARKET_DB_URL": "postgresql://wig80:a-password@questdb:8812/qdb",
     }
@@ -76,6 +77,7 @@ def test_production_accepts_set_secrets(monkeypatch):
     [
         ("WIG80_TRITON_ADMIN_KEY", DEVELOPMENT_TRITON_ADMIN_KEY, "WIG80_TRITON_ADMIN_KEY"),
         ("WIG80_TRITON_ADMIN_KEY", "short", "WIG80_TRITON_ADMIN_KEY"),
+        ("WIG80_POCKETBASE_ADMIN_PASSWORD", "wig80-development-only", "WIG80_POCKETBASE_ADMIN_PASSWORD"),
         ("REDIS_URL", "redis://redis:6379/0", "REDIS_URL must carry a password"),
         ("MARKET_DB_URL", "postgresql://admin:quest@questdb:8812/qdb", "QuestDB's default password"),
     ],

@@ -44,8 +44,23 @@ def run_train(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"wig80 train: {error}", file=sys.stderr)
         return 2
+    register_run_or_warn(run_dir)
     print(run_dir)
     return 0
+
+
+def register_run_or_warn(run_dir: Path) -> None:
+    """The run goes into the registry; when it cannot, the run stays valid (export registers it again)."""
+    from lifecycle.registry_session import open_registry
+    from registry.client import RegistryError
+    from registry.records import register_run
+    from wig80.settings import get_settings
+
+    try:
+        with open_registry(get_settings()) as registry:
+            register_run(registry, run_dir)
+    except RegistryError as error:
+        print(f"wig80 train: the run is not registered ({error}); `wig80 export` registers it", file=sys.stderr)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -19,6 +19,8 @@ COMMAND_MODULES: dict[str, str] = {
     "serve": "serving.cli",
     "replay": "gateway.cli",
     "up": "serving.cli",
+    "retrain": "lifecycle.cli",
+    "rollback": "lifecycle.cli",
 }
 
 

@@ -1,12 +1,12 @@
 """The one typed configuration of the `wig80` CLI and the gateway, read from the environment and `.env`.
 
-The four service URLs keep their conventional names (`WIG80_HOME`, `MARKET_DB_URL`, `REDIS_URL`,
-`TRITON_URL`); every other setting is `WIG80_<FIELD>` (for example `WIG80_API_PORT=9090`).
+The service URLs keep their conventional names (`WIG80_HOME`, `MARKET_DB_URL`, `REDIS_URL`,
+`TRITON_URL`, `POCKETBASE_URL`); every other setting is `WIG80_<FIELD>` (for example `WIG80_API_PORT=9090`).
 An unset URL means the embedded default: the file store, the in-process cache and limiter, the
 `tritonserver` started by the project itself.
 
 Production (`WIG80_ENVIRONMENT=production`) refuses the unsafe defaults: no API key, the development
-Triton admin key, a Redis URL without a password, QuestDB's stock credentials.
+Triton admin key, the development PocketBase superuser password, a Redis URL without a password, QuestDB's stock credentials.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ TRITON_GRPC_RESTRICTED_PREFIX = "triton-grpc-protocol-"
 DEVELOPMENT_TRITON_ADMIN_KEY = "wig80-development-only"
 MIN_SECRET_LENGTH = 16
 QUESTDB_DEFAULT_PASSWORD = "quest"
+DEVELOPMENT_POCKETBASE_PASSWORD = "wig80-development-only"
 
 
 def triton_admin_headers(admin_key: str, protocol: Literal["http", "grpc"] = "http") -> dict[str, str]:
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
     market_db_url: str | None = _url("MARKET_DB_URL")
     redis_url: str | None = _url("REDIS_URL")
     triton_url: str | None = _url("TRITON_URL")
+    pocketbase_url: str | None = _url("POCKETBASE_URL")
 
     # training
     learning_rate: float = Field(1e-3, gt=0)
@@ -65,6 +67,21 @@ class Settings(BaseSettings):
     model_repository: Path | None = Field(
         None, description="the repository Triton serves (default: WIG80_HOME/model_repository)"
     )
+
+    # registry: the embedded PocketBase (unless POCKETBASE_URL names one)
+    pocketbase_host: str = "127.0.0.1"
+    pocketbase_port: int = 8090
+    pocketbase_admin_email: str = "admin@wig80.local"
+    pocketbase_admin_password: str = DEVELOPMENT_POCKETBASE_PASSWORD
+
+    # retraining: champion and challenger scored on the same most recent rows that neither trained on
+    retrain_eval_days: int = Field(60, ge=5, description="trading days of the most recent samples scored")
+    retrain_purge_days: int = Field(30, ge=0, description="trading days between the challenger's training rows "
+                                    "and the scored ones, so no training target reaches into them")
+    retrain_accuracy_tolerance: float = Field(
+        0.01, ge=0, le=1, description="how much lower directional accuracy a promoted challenger may have"
+    )
+    retrain_profile: Literal["tiny", "quick", "full"] = "quick"
 
     # serving: gateway
     api_host: str = "127.0.0.1"
@@ -96,6 +113,12 @@ class Settings(BaseSettings):
                 f"WIG80_TRITON_ADMIN_KEY must be a secret of at least {MIN_SECRET_LENGTH} characters "
                 "(it guards Triton's model load/unload API)"
             )
+        if self.pocketbase_admin_password == DEVELOPMENT_POCKETBASE_PASSWORD or (
+            len(self.pocketbase_admin_password) < MIN_SECRET_LENGTH
+        ):
+            problems.append(
+                f"WIG80_POCKETBASE_ADMIN_PASSWORD must be a secret of at least {MIN_SECRET_LENGTH} characters"
+            )
         if self.redis_url and not urlsplit(self.redis_url).password:
             problems.append("REDIS_URL must carry a password (redis://:PASSWORD@host:port/db)")
         if self.market_db_url and urlsplit(self.market_db_url).password == QUESTDB_DEFAULT_PASSWORD:
@@ -113,6 +136,15 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def registry_url(self) -> str:
+        """POCKETBASE_URL, or the embedded PocketBase's address."""
+        return self.pocketbase_url or f"http://{self.pocketbase_host}:{self.pocketbase_port}"
+
+    @property
+    def pocketbase_dir(self) -> Path:
+        return self.home / "pocketbase"
 
     @property
     def repository_dir(self) -> Path:

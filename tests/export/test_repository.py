@@ -149,7 +149,7 @@ def test_two_exports_make_versions_1_and_2_with_metadata(tiny_run, tmp_path):
 
 
 def test_cli_gpu_target_with_tensorrt_writes_configs_then_says_no_tensorrt(
-    tiny_run, tmp_path, capsys, monkeypatch
+    tiny_run, tmp_path, capsys, monkeypatch, registry_env
 ):
     from export import tensorrt
     from wig80.settings import get_settings

@@ -160,6 +160,15 @@ class ServingCli:
         return "".join(self.lines)
 
 
+def serving_env(home: Path) -> dict[str, str]:
+    """A `wig80 serve` child's environment: its own home, the embedded Triton and PocketBase (free port)."""
+    env = {**os.environ, "WIG80_HOME": str(home), "PYTHONPATH": str(PROJECT_ROOT),
+           "WIG80_POCKETBASE_PORT": str(free_port())}
+    for name in ("TRITON_URL", "POCKETBASE_URL", "MARKET_DB_URL", "WIG80_MODEL_REPOSITORY"):
+        env.pop(name, None)
+    return env
+
+
 def port_arguments(http_port: int, grpc_port: int, metrics_port: int) -> list[str]:
     return ["--http-port", str(http_port), "--grpc-port", str(grpc_port), "--metrics-port", str(metrics_port)]
 
@@ -167,8 +176,7 @@ def port_arguments(http_port: int, grpc_port: int, metrics_port: int) -> list[st
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_wig80_serve_triton_only_starts_and_stops_cleanly(stop_signal, triton_server, tmp_path):
     http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
-    env = {**os.environ, "WIG80_HOME": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)}
-    env.pop("TRITON_URL", None)
+    env = serving_env(tmp_path)
     cli = ServingCli(["serve", "--triton-only", "--repository", str(triton_server.repository),
                       *port_arguments(http_port, grpc_port, metrics_port)], env)
     try:
@@ -185,15 +193,15 @@ def test_wig80_serve_triton_only_starts_and_stops_cleanly(stop_signal, triton_se
 
 def test_a_sigkilled_wig80_serve_leaves_no_tritonserver_behind(triton_server, tmp_path):
     http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
-    env = {**os.environ, "WIG80_HOME": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)}
-    env.pop("TRITON_URL", None)
+    env = serving_env(tmp_path)
     cli = ServingCli(["serve", "--triton-only", "--repository", str(triton_server.repository),
                       *port_arguments(http_port, grpc_port, metrics_port)], env)
     try:
         cli.wait_serving(timeout=120)
         tree = process_tree(cli.process.pid)
-        # tritonserver, and under it the Python backend's stub for the `features` model
+        # tritonserver, and under it the Python backend's stub for the `features` model; pocketbase
         assert any("tritonserver" in p.name() for p in tree) and len(tree) >= 3, describe(tree)
+        assert any("pocketbase" in p.name() for p in tree), describe(tree)
         cli.process.kill()  # SIGKILL: no handler, no finally, no atexit runs in the CLI
         cli.process.wait(timeout=10)
         assert survivors(tree, timeout=10) == [], describe(tree)
@@ -229,9 +237,7 @@ def test_wig80_up_trains_exports_and_serves(tmp_path):
     """`wig80 up` on an empty home: synthetic market -> tiny training run -> export into the home's own
     repository -> Triton serving it."""
     http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
-    env = {**os.environ, "WIG80_HOME": str(tmp_path / "home"), "PYTHONPATH": str(PROJECT_ROOT)}
-    for name in ("TRITON_URL", "MARKET_DB_URL", "WIG80_MODEL_REPOSITORY"):
-        env.pop(name, None)
+    env = serving_env(tmp_path / "home")
     repository = tmp_path / "home" / "model_repository"
     cli = ServingCli(["up", "--profile", "tiny", "--triton-only",
                       *port_arguments(http_port, grpc_port, metrics_port)], env)
@@ -242,6 +248,7 @@ def test_wig80_up_trains_exports_and_serves(tmp_path):
         windows = stored_windows(None, tmp_path / "home", window)[:2]
         result = client.infer("wig80", [ohlcv_input(grpcclient, windows)])
         client.close()
+        served = registered_deployments(int(env["WIG80_POCKETBASE_PORT"]))
         cli.stop()
     finally:
         cli.kill_if_running()
@@ -249,3 +256,16 @@ def test_wig80_up_trains_exports_and_serves(tmp_path):
     assert cli.process.returncode == 0, output
     np.testing.assert_allclose(result.as_numpy("MEAN"), in_process(repository, windows)["MEAN"], atol=1e-5)
     assert "synthetic market" in output and "wrote version 1" in output
+    # PocketBase started beside Triton, and the registry records the served version
+    assert "PocketBase" in output and (tmp_path / "home" / "pocketbase").is_dir()
+    assert served == [(1, "initial")]
+
+
+def registered_deployments(port: int) -> list[tuple[int, str]]:
+    from registry.client import Registry
+    from registry.records import deployments
+    from wig80.settings import DEVELOPMENT_POCKETBASE_PASSWORD, Settings
+
+    email = Settings(_env_file=None).pocketbase_admin_email
+    with Registry(f"http://127.0.0.1:{port}", email, DEVELOPMENT_POCKETBASE_PASSWORD) as registry:
+        return [(int(d["to_version"]), d["reason"]) for d in deployments(registry)]

@@ -83,7 +83,7 @@ def test_evaluate_recomputes_the_report(tiny_run: Path) -> None:
     assert after[after.index("| split |"):] == before[before.index("| split |"):]
 
 
-def test_cli_train_prints_the_run_directory_last(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_cli_train_prints_the_run_directory_last(tmp_path: Path, monkeypatch, capsys, registry_env) -> None:
     monkeypatch.setenv("WIG80_HOME", str(tmp_path))
     get_settings.cache_clear()
     config_file = tmp_path / "override.json"
@@ -96,6 +96,8 @@ def test_cli_train_prints_the_run_directory_last(tmp_path: Path, monkeypatch, ca
     assert run_dir.is_dir() and run_dir.name.startswith("cli_") and run_dir.parent == tmp_path / "models"
     _, metadata = load_forecaster(run_dir)
     assert metadata["config"]["mgdl"]["max_grades"] == 1
+    with registry_env.client() as registry:  # `wig80 train` registers the run
+        assert [r["run"] for r in registry.records("training_runs")] == [run_dir.name]
 
 
 def test_bad_config_file_names_the_file_and_line(tmp_path: Path) -> None:

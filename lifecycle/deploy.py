@@ -1,0 +1,45 @@
+"""Switch the served version: configs pinned to it, an ordered load into Triton, then the deployment record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from export.repository import activate, active_version, restore_configs, snapshot_configs
+from registry.client import Registry
+from registry.records import record_deployment, version_record
+from serving.model_control import ModelControlError, load_in_order
+from wig80.settings import Settings
+
+
+class DeployError(RuntimeError):
+    """The switch did not happen; the version served before still is (configs restored)."""
+
+
+def triton_http_address(settings: Settings) -> str:
+    """Model control goes to Triton's HTTP endpoint: WIG80_TRITON_HOST:WIG80_TRITON_HTTP_PORT."""
+    return f"{settings.triton_host}:{settings.triton_http_port}"
+
+
+def load_into_triton(settings: Settings, version: int) -> None:
+    load_in_order(triton_http_address(settings), version, headers=settings.triton_admin_headers())
+
+
+def deploy(registry: Registry, settings: Settings, version: int, reason: str, note: str = "",
+           repository: Path | None = None) -> dict:
+    """Make `version` the served one (its configs, Triton's explicit load in dependency order), then record it.
+
+    The version must be registered: the registry never lacks a served version. A failed load puts the
+    configs back as they were, so a restart serves what was served before, and raises DeployError.
+    """
+    repository = Path(repository or settings.repository_dir)
+    if version_record(registry, version) is None:
+        raise DeployError(f"version {version} is not in the registry; export it with `wig80 export` first")
+    before = snapshot_configs(repository)
+    if active_version(repository) != version:
+        activate(repository, version)
+    try:
+        load_into_triton(settings, version)
+    except (ModelControlError, OSError) as error:
+        restore_configs(repository, before)
+        raise DeployError(f"Triton did not load version {version}: {error}; the previous version still serves") from error
+    return record_deployment(registry, version, reason, note)

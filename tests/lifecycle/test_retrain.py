@@ -1,0 +1,90 @@
+"""Champion/challenger retraining, promotion and rollback against a real PocketBase and a real Triton,
+with a gRPC client looping through every switch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+
+from export.parity_inputs import stored_windows
+from lifecycle.deploy import deploy
+from lifecycle.publish import export_registered
+from lifecycle.retrain import retrain
+from lifecycle.serving import record_served
+from registry.records import active_version, deployments
+from tests.fixtures.triton import start_triton
+from tests.serving.conftest import in_process
+from tests.serving.test_reload_and_cli import ClientLoop, settings_feature_names, wait_for_answers
+from training.checkpoint import write_untrained_run
+
+pytestmark = pytest.mark.triton
+
+
+def untrained(tiny_run, path: Path, seed: int) -> Path:
+    """A random network with the tiny run's features and window: a model made bad on purpose."""
+    return write_untrained_run(path, settings_feature_names(tiny_run), window=tiny_run.window, seed=seed).parent
+
+
+def served_version(address: str) -> int:
+    client = grpcclient.InferenceServerClient(address)
+    try:
+        return int(client.get_model_config("wig80", as_json=True)["config"]["version_policy"]["specific"]["versions"][0])
+    finally:
+        client.close()
+
+
+def test_a_better_challenger_is_promoted_a_worse_one_rejected_and_rollback_restores(tiny_run, registry_env, tmp_path):
+    repository = tmp_path / "repo"
+    settings = tiny_run.settings(model_repository=repository, retrain_profile="tiny")
+    windows = stored_windows(None, tiny_run.home, tiny_run.window)[:1]
+    registry = registry_env.client()
+    registry.ensure_collections()
+    export_registered(registry, untrained(tiny_run, tmp_path / "random_champion", seed=3), settings)
+    server = start_triton(repository, tmp_path / "home")
+    settings = settings.model_copy(update={"triton_http_port": server.http_port, "triton_admin_key": server.admin_key})
+    loop = ClientLoop(server.grpc_address, windows)
+    try:
+        assert record_served(registry, repository) == 1  # `wig80 serve` records the initial deployment
+        loop.start()
+        wait_for_answers(loop, 3)
+        promoted = retrain(settings, registry, challenger_run=tiny_run.run_dir)  # trained beats random
+        wait_for_answers(loop, 3)
+        after_promotion = served_version(server.grpc_address)
+        rejected = retrain(settings, registry, challenger_run=untrained(tiny_run, tmp_path / "worse", seed=5))
+        failed = retrain(settings, registry, challenger_run=tmp_path / "no_such_run")
+        after_rejections = served_version(server.grpc_address)
+        deploy(registry, settings, 1, "rollback")
+        wait_for_answers(loop, 3)
+        after_rollback = served_version(server.grpc_address)
+        history = deployments(registry)
+        evaluations = registry.records("evaluations", sort="created")
+        active = active_version(registry)
+    finally:
+        loop.stop.set()
+        loop.join(timeout=30)
+        server.stop()
+        registry.close()
+    assert (promoted.decision, promoted.promoted_version, promoted.champion_version) == ("promoted", 2, 1), promoted
+    assert rejected.decision == "rejected" and "NLL" in rejected.reason, rejected
+    assert failed.decision == "failed" and "no_such_run" in failed.reason
+    # Triton and the registry agree at every step; the rejected and the failed runs changed nothing
+    assert (after_promotion, after_rejections, after_rollback) == (2, 2, 1)
+    assert [(d["to_version"], d["reason"]) for d in reversed(history)] == [
+        (1, "initial"), (2, "promoted"), (1, "rollback")
+    ]
+    assert active == 1
+    assert [e["decision"] for e in evaluations] == ["promoted", "rejected", "failed"]
+    scored = evaluations[0]
+    assert scored["challenger_metrics"]["nll"] < scored["champion_metrics"]["nll"]
+    assert scored["rows"]["count"] > 0 and "random_walk" in scored["champion_metrics"]["baselines"]
+    assert evaluations[2]["error"]
+    # the looping client: no failed request, every answer the numbers of its labelled version
+    assert loop.failures == []
+    versions = [v for v, _ in loop.answers]
+    assert [v for i, v in enumerate(versions) if i == 0 or v != versions[i - 1]] == ["1", "2", "1"]
+    expected = {v: in_process(repository, windows, v)["MEAN"] for v in (1, 2)}
+    for version, mean in loop.answers:
+        np.testing.assert_allclose(mean, expected[int(version)], atol=1e-5)
