@@ -3,8 +3,11 @@ with a gRPC client looping through every switch."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
@@ -16,6 +19,8 @@ from lifecycle.retrain import retrain
 from lifecycle.serving import record_served
 from registry.records import active_version, deployments
 from tests.fixtures.triton import start_triton
+from tests.gateway.conftest import gateway_env
+from tests.gateway.process import GatewayProcess
 from tests.serving.conftest import in_process
 from tests.serving.test_reload_and_cli import ClientLoop, settings_feature_names, wait_for_answers
 from training.checkpoint import write_untrained_run
@@ -26,6 +31,39 @@ pytestmark = pytest.mark.triton
 def untrained(tiny_run, path: Path, seed: int) -> Path:
     """A random network with the tiny run's features and window: a model made bad on purpose."""
     return write_untrained_run(path, settings_feature_names(tiny_run), window=tiny_run.window, seed=seed).parent
+
+
+class GatewayLoop(threading.Thread):
+    """POST /analyze over and over through the gateway; every non-200 answer is a failure."""
+
+    def __init__(self, url: str, symbol: str):
+        super().__init__(daemon=True)
+        self.url, self.symbol = url, symbol
+        self.stop = threading.Event()
+        self.versions: list[str] = []
+        self.failures: list[str] = []
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=30.0) as client:
+            threshold = 0
+            while not self.stop.is_set():
+                threshold = threshold % 97 + 1  # a new request each time: a cache miss goes to Triton
+                response = client.post("/analyze", json={"symbol": self.symbol,
+                                                         "confidence_threshold": threshold / 100})
+                if response.status_code == 200:
+                    self.versions.append(response.json()["model_version"])
+                else:
+                    self.failures.append(f"{response.status_code} {response.text}")
+
+
+def models_when(gateway_url: str, version: int, timeout: float = 6.0) -> dict:
+    """GET /models once the gateway reports `version` (its model info is at most 5 s old; 1 s of slack)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body = httpx.get(f"{gateway_url}/models", timeout=10.0).json()
+        if body["served_by_triton"] == str(version) or time.monotonic() > deadline:
+            return body
+        time.sleep(0.2)
 
 
 def served_version(address: str) -> int:
@@ -46,25 +84,38 @@ def test_a_better_challenger_is_promoted_a_worse_one_rejected_and_rollback_resto
     server = start_triton(repository, tmp_path / "home")
     settings = settings.model_copy(update={"triton_http_port": server.http_port, "triton_admin_key": server.admin_key})
     loop = ClientLoop(server.grpc_address, windows)
+    env = gateway_env(tiny_run.home, server.grpc_address, None, **registry_env.env)
+    gateway = GatewayProcess(env, "unused", tmp_path / "gateway.log")
     try:
         assert record_served(registry, repository) == 1  # `wig80 serve` records the initial deployment
+        gateway.start()
+        symbol = next(s["symbol"] for s in httpx.get(f"{gateway.url}/symbols").json()["symbols"]
+                      if s["data_available"])
+        rest_loop = GatewayLoop(gateway.url, symbol)
+        models_before = models_when(gateway.url, 1)
         loop.start()
+        rest_loop.start()
         wait_for_answers(loop, 3)
         promoted = retrain(settings, registry, challenger_run=tiny_run.run_dir)  # trained beats random
         wait_for_answers(loop, 3)
         after_promotion = served_version(server.grpc_address)
+        models_promoted = models_when(gateway.url, 2)
         rejected = retrain(settings, registry, challenger_run=untrained(tiny_run, tmp_path / "worse", seed=5))
         failed = retrain(settings, registry, challenger_run=tmp_path / "no_such_run")
         after_rejections = served_version(server.grpc_address)
         deploy(registry, settings, 1, "rollback")
         wait_for_answers(loop, 3)
         after_rollback = served_version(server.grpc_address)
+        models_rolled_back = models_when(gateway.url, 1)
         history = deployments(registry)
         evaluations = registry.records("evaluations", sort="created")
         active = active_version(registry)
     finally:
-        loop.stop.set()
-        loop.join(timeout=30)
+        for client_loop in (loop, locals().get("rest_loop")):
+            if client_loop is not None:
+                client_loop.stop.set()
+                client_loop.join(timeout=30)
+        gateway.stop()
         server.stop()
         registry.close()
     assert (promoted.decision, promoted.promoted_version, promoted.champion_version) == ("promoted", 2, 1), promoted
@@ -88,3 +139,13 @@ def test_a_better_challenger_is_promoted_a_worse_one_rejected_and_rollback_resto
     expected = {v: in_process(repository, windows, v)["MEAN"] for v in (1, 2)}
     for version, mean in loop.answers:
         np.testing.assert_allclose(mean, expected[int(version)], atol=1e-5)
+    # the gateway: /models agrees with Triton at each step (within the 5 s its model info may be old),
+    # with the run's metrics and the history; a REST client looping through it all lost no request
+    for body, version, reasons in ((models_before, 1, ["initial"]), (models_promoted, 2, ["promoted", "initial"]),
+                                   (models_rolled_back, 1, ["rollback", "promoted", "initial"])):
+        assert body["served_by_triton"] == str(version) and body["active"]["version"] == version, body
+        assert [d["reason"] for d in body["deployments"]] == reasons
+    assert models_promoted["active"]["run"] == tiny_run.run_dir.name
+    assert "mgdl" in models_promoted["active"]["metrics_test"] and models_promoted["active"]["split"]["test"]
+    assert rest_loop.failures == [] and len(rest_loop.versions) > 0
+    assert {v.rsplit("/v", 1)[-1] for v in rest_loop.versions} <= {"1", "2"}
