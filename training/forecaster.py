@@ -117,6 +117,25 @@ def validation_nll(output: Tensor, target: Tensor) -> Tensor:
     return gaussian_nll(mean, logvar, target[:, : mean.shape[1]])
 
 
+def keep_helpful_mean_heads(grade: GradeNetwork, out_val: Tensor, base_val: Tensor, target_val: Tensor) -> None:
+    """Zero a deep grade's mean output for each horizon where it does not lower the validation NLL.
+
+    With the grade's log-variance in place, horizon h's NLL is compared with and without the grade's mean
+    correction; where it is no better, that row of the head is zeroed, so the grade corrects only the
+    variance there. A deep grade's mean correction is mostly fitted noise on daily returns, its variance
+    correction is not; the row is zero in the exported graph too.
+    """
+    horizons = out_val.shape[1] // 2
+    mean0, logvar = base_val[:, :horizons], split_output(base_val + out_val)[1]
+    target = target_val[:, :horizons]
+    with_mean = (0.5 * (target - mean0 - out_val[:, :horizons]) ** 2 * torch.exp(-logvar)).mean(dim=0)
+    without = (0.5 * (target - mean0) ** 2 * torch.exp(-logvar)).mean(dim=0)
+    drop = torch.nonzero(with_mean >= without).flatten()
+    with torch.no_grad():
+        grade.head.weight[drop] = 0.0
+        grade.head.bias[drop] = 0.0
+
+
 @dataclass
 class Architecture:
     """What it takes to rebuild the module before loading its weights."""

@@ -26,6 +26,9 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 LossFn = Callable[[Tensor, Tensor], Tensor]  # (prediction (B, D), target (B, D)) -> scalar
+# (trained grade, its validation output, the earlier grades' validation output, validation targets) -> None;
+# may edit the grade's head in place before the grade is judged
+GradePruner = Callable[["GradeNetwork", Tensor, Tensor, Tensor], None]
 EpochCallback = Callable[["GradeTrainer"], None]
 
 
@@ -268,10 +271,11 @@ class MGDLRegressor:
     """
 
     def __init__(self, config: MGDLConfig | None = None, loss_fn: LossFn = mse_loss,
-                 selection_loss: LossFn | None = None):
+                 selection_loss: LossFn | None = None, pruner: GradePruner | None = None):
         self.config = config or MGDLConfig()
         self.loss_fn = loss_fn
         self.selection_loss = selection_loss or loss_fn
+        self.pruner = pruner
         self.network = MultiGradeNetwork()
         self.result = FitResult()
         self._resume: dict | None = None
@@ -301,6 +305,10 @@ class MGDLRegressor:
                 _train_grade(trainer, (features, base, y), (features_val, base_val, y_val), self.loss_fn,
                              f"grade {index}", on_epoch)
                 grade.eval()
+                if self.pruner is not None:
+                    with torch.no_grad():
+                        out_val = _frozen_step(grade, features_val, torch.zeros_like(base_val))[1]
+                        self.pruner(grade, out_val, base_val, y_val)
                 val_loss = float(self.selection_loss(_frozen_step(grade, features_val, base_val)[1], y_val))
                 # without a grade 0, grade 1 is always kept: a model needs at least one grade
                 must_keep = index == 1 and self.network.linear is None

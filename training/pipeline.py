@@ -29,7 +29,14 @@ from training.evaluation import (
     gaussian_forecast,
     grade_contributions,
 )
-from training.forecaster import Architecture, Forecaster, ForecastLoss, split_output, validation_nll
+from training.forecaster import (
+    Architecture,
+    Forecaster,
+    ForecastLoss,
+    keep_helpful_mean_heads,
+    split_output,
+    validation_nll,
+)
 from training.linear_grade import LinearGrade, fit_linear_grade
 from training.mgdl import GradeTrainer, MGDLRegressor, StandardRegressor
 from training.scoring import diebold_mariano, distribution_scores
@@ -116,7 +123,8 @@ class CheckpointWriter:
 def fit_mgdl(config: TrainConfig, train: ScaledSplit, val: ScaledSplit, run_dir: Path,
              resume: dict | None, linear: LinearGrade) -> MGDLRegressor:
     """Deep grades on top of the linear grade 0; each kept only if it lowers the validation NLL."""
-    regressor = MGDLRegressor(config.mgdl, ForecastLoss(config.loss), selection_loss=validation_nll)
+    regressor = MGDLRegressor(config.mgdl, ForecastLoss(config.loss), selection_loss=validation_nll,
+                              pruner=keep_helpful_mean_heads)
     if resume is not None:
         regressor.resume_from(resume, resume["network"], resume["n_grades"], resume["in_features"],
                               train.z.shape[1] * 2)
