@@ -20,6 +20,9 @@ Two guarantees, on Linux:
 The death signal reaches the child only. Its own children must watch their parent (Triton's
 Python-backend stubs do: they exit when tritonserver is gone) or be spawned by a child that uses
 this module as well.
+
+A child started by a library (uvicorn's worker processes, any `multiprocessing` child) cannot be
+spawned here; it calls `die_with_parent()` first thing instead (see serving/gateway_worker.py).
 """
 
 from __future__ import annotations
@@ -47,6 +50,11 @@ def _die_with(parent_pid: int, death_signal: int, then: Callable[[], None] | Non
             then()
 
     return set_death_signal
+
+
+def die_with_parent(parent_pid: int, death_signal: int = signal.SIGKILL) -> None:
+    """From inside a child: have the kernel send us `death_signal` when `parent_pid`, our parent, dies."""
+    _die_with(parent_pid, death_signal, None)()
 
 
 def spawn(

@@ -13,7 +13,7 @@ from pathlib import Path
 from serving.tritonserver import MODELS, TritonServer, TritonStartError
 from wig80.settings import TRITON_ADMIN_HEADER
 
-GATEWAY_APP = "gateway.main:app"
+GATEWAY_APP = "serving.gateway_worker:app"  # gateway.main's app, in workers that die with us
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

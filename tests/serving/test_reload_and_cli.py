@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -208,6 +209,39 @@ def test_a_sigkilled_wig80_serve_leaves_no_tritonserver_behind(triton_server, tm
     finally:
         cli.kill_if_running()
     assert not http_ready(http_port)
+
+
+def gateway_answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_a_sigkilled_wig80_serve_leaves_no_gateway_worker_behind(triton_server, tmp_path):
+    """Two uvicorn workers (multiprocessing children, not spawned by us) and Triton all go with the CLI."""
+    http_port, grpc_port, metrics_port, api_port = free_port(), free_port(), free_port(), free_port()
+    env = {**os.environ, "WIG80_HOME": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT),
+           "WIG80_API_PORT": str(api_port), "WIG80_API_WORKERS": "2", "WIG80_API_ACCESS_LOG": "false"}
+    for name in ("TRITON_URL", "REDIS_URL", "MARKET_DB_URL"):
+        env.pop(name, None)
+    cli = ServingCli(["serve", "--repository", str(triton_server.repository),
+                      *port_arguments(http_port, grpc_port, metrics_port)], env)
+    try:
+        deadline = time.monotonic() + 180
+        while not gateway_answers(api_port):
+            assert cli.process.poll() is None and time.monotonic() < deadline, cli.output
+            time.sleep(0.5)
+        tree = process_tree(cli.process.pid)
+        workers = [p for p in tree if "multiprocessing" in " ".join(p.cmdline())]
+        assert len(workers) >= 2 and any("tritonserver" in p.name() for p in tree), describe(tree)
+        cli.process.kill()
+        cli.process.wait(timeout=10)
+        assert survivors(tree, timeout=10) == [], describe(tree)
+    finally:
+        cli.kill_if_running()
+    assert not gateway_answers(api_port) and not http_ready(http_port)
 
 
 def test_wig80_serve_refuses_an_empty_repository(tmp_path):
