@@ -5,6 +5,7 @@ const HORIZON = 5;            // the API's default horizon, the one WebSocket pu
 const HISTORY_BARS = 120;
 const MAX_SYMBOLS = 100;      // the API's limit per batch request and per subscription
 const RECONNECT_MS = 3000;
+const REFRESH_MS = 1000;      // at most one re-read of /symbols and of the chart per second (rate limits)
 
 const state = { rows: new Map(), predictions: new Map(), lastDates: new Map(), selected: null, chart: null, series: null };
 
@@ -131,6 +132,21 @@ function setStatus(text, className) {
   status.className = `status ${className}`;
 }
 
+// Calls `task` once, REFRESH_MS after the first request of a burst; requests meanwhile join that call.
+function coalesced(task) {
+  let timer = null;
+  return () => {
+    if (timer !== null) return;
+    timer = setTimeout(() => { timer = null; task().catch(report); }, REFRESH_MS);
+  };
+}
+
+const refreshLastDates = coalesced(async () => {
+  await readLastDates();
+  for (const prediction of state.predictions.values()) showPrediction(prediction, false);
+});
+const refreshChart = coalesced(() => drawChart(state.selected));
+
 function subscribe(symbols) {
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/realtime`);
   ws.onopen = () => {
@@ -144,15 +160,42 @@ function subscribe(symbols) {
     const moved = !previous || previous.current_price !== message.data.current_price
       || previous.timestamp !== message.data.timestamp;
     showPrediction(message.data, moved);
-    if (moved && !message.data.data_as_of) {  // the bar's date, until predictions carry it themselves
-      readLastDates().then(() => showPrediction(message.data, false)).catch(report);
-    }
-    if (moved && message.symbol === state.selected) drawChart(message.symbol).catch(report);
+    if (moved && !message.data.data_as_of) refreshLastDates();  // until predictions carry the bar's date
+    if (moved && message.symbol === state.selected) refreshChart();
   };
   ws.onclose = () => {
     setStatus("disconnected, retrying…", "down");
     setTimeout(() => subscribe(symbols), RECONNECT_MS);
   };
+}
+
+const METRICS = [["directional_accuracy", "direction"], ["mae", "MAE"], ["rmse", "RMSE"], ["r2", "R²"]];
+const METRIC_HORIZONS = ["h1", "h5"];
+
+// metrics: {model or baseline: {metric: {h1: .., h5: .., ...}}}, as the training report writes them.
+function metricsTable(metrics) {
+  const table = document.createElement("table");
+  table.id = "metrics-table";
+  const header = table.createTHead().insertRow();
+  for (const text of ["test", ...METRICS.flatMap(([, label]) => METRIC_HORIZONS.map((h) => `${label} ${h}`))]) {
+    header.appendChild(document.createElement("th")).textContent = text;
+  }
+  const body = table.createTBody();
+  for (const [name, scores] of Object.entries(metrics)) {
+    if (scores === null || typeof scores !== "object") continue;
+    const row = body.insertRow();
+    row.dataset.model = name;
+    row.insertCell().textContent = name;
+    for (const [metric] of METRICS) {
+      for (const horizon of METRIC_HORIZONS) {
+        const value = scores[metric] ? scores[metric][horizon] : undefined;
+        const td = row.insertCell();
+        td.className = "num";
+        td.textContent = typeof value === "number" ? value.toFixed(4) : "–";
+      }
+    }
+  }
+  return table;
 }
 
 async function showModelMetrics() {
@@ -163,11 +206,16 @@ async function showModelMetrics() {
       "see the training report of the run named in the version.";
     return;
   }
-  const models = await getJson("/models");
-  target.textContent = "";
-  const pre = document.createElement("pre");
-  pre.textContent = JSON.stringify(models, null, 2);
-  target.appendChild(pre);
+  const response = await fetch("/models");
+  const answer = await response.json();
+  if (!response.ok) {
+    target.textContent = `Test metrics unavailable: ${answer.detail || response.status}`;
+    return;
+  }
+  const active = answer.active || {};
+  target.textContent = `Test metrics beside the baselines (registry: version ${active.version}, run ${active.run}` +
+    (active.data_range ? `, data ${active.data_range.first} .. ${active.data_range.last}` : "") + ")";
+  if (active.metrics_test && Object.keys(active.metrics_test).length) target.appendChild(metricsTable(active.metrics_test));
 }
 
 function report(error) {
