@@ -65,9 +65,10 @@ def rows(driver) -> dict[str, dict[str, str]]:
     found = {}
     for row in driver.find_elements(By.CSS_SELECTOR, "#symbols-table tbody tr"):
         cells = {td.get_attribute("class").split()[0]: td for td in row.find_elements(By.TAG_NAME, "td")}
+        stale = bool(cells["date"].find_elements(By.CSS_SELECTOR, ".stale"))
         found[row.get_attribute("data-symbol")] = {
             name: (td.get_attribute("data-value") or "") for name, td in cells.items()} | {
-            "price_text": cells["price"].text}
+            "price_text": cells["price"].text, "stale": str(stale).lower()}
     return found
 
 
@@ -118,6 +119,8 @@ def test_dashboard_shows_the_analysis_and_follows_a_posted_bar(browser, start_ga
         assert float(cells["price_text"]) == pytest.approx(prediction.current_price, abs=0.005)
         assert float(cells["confidence"]) == pytest.approx(prediction.confidence, abs=1e-6)
         assert (cells["direction"], cells["risk"]) == (prediction.direction, prediction.risk_level)
+        assert cells["date"] == prediction.data_as_of.isoformat()
+        assert cells["stale"] == str(prediction.stale).lower()  # flagged when the data are old
 
     selected = expected[1]
     browser.find_element(By.CSS_SELECTOR, f'#symbols-table tr[data-symbol="{selected}"]').click()
