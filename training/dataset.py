@@ -112,6 +112,15 @@ class SplitDates:
         return {name: [str(a), str(b)] for name, (a, b) in
                 (("train", self.train), ("val", self.val), ("test", self.test))} | {"purge_days": self.purge_days}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> SplitDates:
+        """The dates a run stored (`as_dict`): evaluating it again uses them, not a split of today's store."""
+        def span(name: str) -> tuple[datetime.date, datetime.date]:
+            first, last = data[name]
+            return datetime.date.fromisoformat(first), datetime.date.fromisoformat(last)
+
+        return cls(span("train"), span("val"), span("test"), int(data["purge_days"]))
+
 
 def chronological_split(dates: np.ndarray, config: SplitConfig) -> SplitDates:
     """Cut the calendar of sample dates into train | purge | validation | purge | test."""
@@ -184,13 +193,14 @@ class MarketDataset:
 
 
 def make_dataset(series_list: list[BarSeries], window: int, split_config: SplitConfig | None = None,
-                 show_progress: bool = False) -> MarketDataset:
+                 show_progress: bool = False, split_dates: SplitDates | None = None) -> MarketDataset:
+    """Samples split by date: `split_dates` when given (a stored run's), else a fresh chronological split."""
     from feature_kernels import FEATURE_NAMES, MIN_WINDOW
 
     if window < MIN_WINDOW:
         raise ValueError(f"window {window} is below feature_kernels.MIN_WINDOW={MIN_WINDOW}")
     samples = build_samples(series_list, window, show_progress=show_progress)
-    split = chronological_split(samples.dates, split_config or SplitConfig())
+    split = split_dates or chronological_split(samples.dates, split_config or SplitConfig())
     rows = split_rows(samples, split)
     empty = [name for name, r in rows.items() if len(r) == 0]
     if empty:

@@ -21,7 +21,7 @@ from market_data.stores.sync import run_sync
 from training import artifacts
 from training.checkpoint import BEST_MODEL, load_forecaster, read_model_file, read_payload, save_forecaster
 from training.config import TrainConfig
-from training.dataset import MarketDataset, Samples, make_dataset
+from training.dataset import MarketDataset, Samples, SplitDates, make_dataset
 from training.evaluation import (
     RidgeBaseline,
     baseline_forecasts,
@@ -294,7 +294,8 @@ def read_checkpoint(path: Path) -> dict:
 
 
 def evaluate_run(run_dir: Path, market_db_url: str | None = None, home: Path | None = None) -> Path:
-    """Recompute the metrics and the report of a finished run from its model files and the bar store."""
+    """Recompute the metrics and the report of a finished run from its model files and the bar store, on the
+    split dates stored with the run: bars stored since cannot move its training rows into its test."""
     run_dir = Path(run_dir)
     model, metadata = load_forecaster(run_dir)
     single_model, _ = load_forecaster(run_dir / SINGLE_GRADE_MODEL)
@@ -303,7 +304,9 @@ def evaluate_run(run_dir: Path, market_db_url: str | None = None, home: Path | N
         config = dataclasses.replace(config, home=Path(home), market_db_url=market_db_url)
     seed_everything(config)
     series, source = load_series(config)
-    dataset = make_dataset(series, config.window, config.split, show_progress=config.mgdl.show_progress)
+    stored = SplitDates.from_dict(metadata["split"]) if "split" in metadata else None
+    dataset = make_dataset(series, config.window, config.split, show_progress=config.mgdl.show_progress,
+                           split_dates=stored)
     metrics = evaluate_models(config, dataset, model, single_model, series)
     summary = {key: metadata[key] for key in ("run", "created", "config", "grades")} | {
         "data": data_summary(dataset, source, len(series)), "split": dataset.split.as_dict(),

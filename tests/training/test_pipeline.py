@@ -114,3 +114,26 @@ def test_unknown_symbol_is_a_clear_error(tiny_run: Path) -> None:
     config = TrainConfig.for_profile("tiny", home=tiny_run.parent.parent, symbols=["NOPE"])
     with pytest.raises(ValueError, match="NOPE"):
         train_run(config)
+
+
+def test_evaluate_uses_the_split_dates_stored_with_the_run(tiny_run: Path, tmp_path: Path) -> None:
+    """With more bars stored since training, a fresh split would move training rows into the test."""
+    import asyncio
+
+    from market_data.stores import open_store
+    from market_data.synthetic import synthesize
+
+    trained = json.loads((tiny_run / artifacts.METADATA_FILE).read_text())
+    config = trained["config"]
+    longer = synthesize(config["synthetic_symbols"], config["synthetic_days"] + 120, config["synthetic_seed"])
+
+    async def fill() -> None:
+        async with open_store(None, tmp_path / "home") as store:
+            await store.append_many(longer)
+
+    asyncio.run(fill())
+    run = tmp_path / "models" / tiny_run.name
+    shutil.copytree(tiny_run, run)
+    evaluate_run(run, None, tmp_path / "home")
+    evaluated = json.loads((run / artifacts.METADATA_FILE).read_text())
+    assert evaluated["split"] == trained["split"]  # a fresh split of 480 days would end 120 days later
