@@ -18,6 +18,7 @@ OPERATOR_OVERRIDE = ROOT / "deploy" / "compose.operator.yml"
 SECRETS = {
     "WIG80_API_KEY": "test-key",
     "WIG80_TRITON_ADMIN_KEY": "test-triton-admin-key",
+    "WIG80_POCKETBASE_ADMIN_PASSWORD": "test-pocketbase-password",
     "REDIS_PASSWORD": "test-redis-password",
     "QUESTDB_USER": "test-questdb-user",
     "QUESTDB_PASSWORD": "test-questdb-password",
