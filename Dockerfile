@@ -11,6 +11,7 @@ COPY pyproject.toml README.md ./
 COPY wig80 ./wig80
 COPY market_data ./market_data
 COPY gateway ./gateway
+COPY registry ./registry
 # --no-deps: the project's full dependency list includes the training stack (torch), which the
 # gateway does not import; gateway-requirements.txt lists what it needs.
 RUN pip install --no-deps . && useradd --create-home wig80

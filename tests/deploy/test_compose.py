@@ -170,3 +170,15 @@ def test_nginx_fronts_the_gateway_which_trusts_only_its_address(compose):
     address = nginx["networks"]["default"]["ipv4_address"]
     assert services["gateway"]["environment"]["WIG80_TRUSTED_PROXIES"] == address
     assert nginx["depends_on"]["gateway"]["condition"] == "service_healthy"
+
+
+def test_the_registry_and_the_retraining_service(compose):
+    services = compose["services"]
+    assert services["gateway"]["environment"]["POCKETBASE_URL"] == "http://pocketbase:8090"
+    assert "ports" not in services["pocketbase"]
+    retrain = services["retrain"]
+    assert retrain["command"] == ["wig80", "retrain"] and retrain["profiles"] == ["retrain"]
+    # it writes the versions into the repository that Triton serves
+    triton_source = next(_volume(v)[0] for v in services["triton"]["volumes"] if _volume(v)[1] == "/models")
+    home_source = next(_volume(v)[0] for v in retrain["volumes"])
+    assert triton_source == f"{home_source}/model_repository"

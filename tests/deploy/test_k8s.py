@@ -47,7 +47,7 @@ def test_kustomization_lists_every_manifest():
     assert listed == present
 
 
-@pytest.mark.parametrize("name", ["triton", "gateway", "redis"])
+@pytest.mark.parametrize("name", ["triton", "gateway", "redis", "pocketbase"])
 def test_deployment_selector_matches_its_pods_and_service(name):
     deployment = _find("Deployment", name)
     labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -134,9 +134,24 @@ def test_every_pod_is_denied_ingress_unless_a_policy_allows_it():
     assert deny["spec"]["policyTypes"] == ["Ingress"] and not deny["spec"].get("ingress")
 
 
-def test_only_gateway_pods_reach_tritons_grpc_and_nobody_its_http():
+RETRAIN_PODS = {"podSelector": {"matchLabels": {"app": "retrain"}}}
+
+
+def test_only_gateway_pods_reach_tritons_grpc_and_only_the_retraining_job_its_http():
     assert _sources("triton", 8001) == [GATEWAY_PODS]
-    assert _sources("triton", 8000) == []
+    assert _sources("triton", 8000) == [RETRAIN_PODS]  # model control (which also needs the admin key)
+
+
+def test_only_the_gateway_and_the_retraining_job_reach_the_registry():
+    assert _sources("pocketbase", 8090) == [GATEWAY_PODS, RETRAIN_PODS]
+
+
+def test_retraining_is_a_cronjob_one_at_a_time_running_wig80_retrain():
+    cronjob = _find("CronJob", "retrain")
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    job = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert job["containers"][0]["command"] == ["wig80", "retrain"]
+    assert job["containers"][0]["envFrom"][1] == {"secretRef": {"name": "wig80-secrets"}}
 
 
 def test_only_prometheus_reaches_tritons_metrics():
