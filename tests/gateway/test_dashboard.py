@@ -36,7 +36,7 @@ CANDLE_COLOURS = ((0x11, 0x82, 0x3B), (0xC0, 0x39, 0x2B))  # dashboard.js: up an
 MEDIAN_COLOUR = (0x1D, 0x3F, 0xA8)  # dashboard.js: the forecast median line
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--window-size=1400,1000")
+                  "--window-size=1400,1150")
 
 
 @pytest.fixture
@@ -54,10 +54,7 @@ def browser(tmp_path):
 
 
 def console_errors(driver) -> list[str]:
-    """SEVERE console entries, but for GET /models answering 503 without a registry: the page shows its reason."""
-    shown = driver.find_element(By.ID, "model-metrics").text
-    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
-            and not ("/models" in entry["message"] and "503" in entry["message"] and "unavailable" in shown)]
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
 def rows(driver) -> dict[str, dict[str, str]]:
@@ -95,6 +92,17 @@ def market_home(request, tmp_path) -> Path:
     return home
 
 
+@pytest.fixture
+def registry_serving(pocketbase, triton_server):
+    """A real PocketBase recording the served version with its run's metrics, as `wig80 serve` does."""
+    from lifecycle.serving import record_served
+
+    with pocketbase.client() as registry:
+        registry.ensure_collections()
+        assert record_served(registry, triton_server.repository) is not None
+    return pocketbase
+
+
 def analyze(gateway, symbol: str) -> PredictionResponse:
     response = httpx.post(f"{gateway.url}/analyze", json={"symbol": symbol, "prediction_horizon": HORIZON},
                           timeout=30.0)
@@ -103,9 +111,9 @@ def analyze(gateway, symbol: str) -> PredictionResponse:
 
 
 def test_dashboard_shows_the_analysis_and_follows_a_posted_bar(browser, start_gateway, market_home, tmp_path,
-                                                               request):
+                                                               request, registry_serving):
     expected = index_members_with_bars(market_home)
-    gateway = start_gateway(home=market_home)
+    gateway = start_gateway(home=market_home, **registry_serving.env)
     browser.get(f"{gateway.url}/")
     wait = WebDriverWait(browser, LOAD_TIMEOUT_S)
     wait.until(lambda d: len(rows(d)) == len(expected) and all(r["price"] for r in rows(d).values()))
@@ -135,7 +143,7 @@ def test_dashboard_shows_the_analysis_and_follows_a_posted_bar(browser, start_ga
         shown_share = browser.find_element(By.ID, f"band-{band}").get_attribute("data-value")
         assert float(shown_share) == pytest.approx(share, abs=1e-6)
     assert browser.find_element(By.ID, "model-version").text == prediction.model_version
-    assert "metrics" in browser.find_element(By.ID, "model-metrics").text.lower()  # the metrics, or why none
+    assert_metrics_shown(browser, gateway)
     screenshot = tmp_path / "dashboard.png"
     browser.save_screenshot(str(screenshot))
 
@@ -153,6 +161,19 @@ def test_dashboard_shows_the_analysis_and_follows_a_posted_bar(browser, start_ga
     assert console_errors(browser) == []
     if os.environ.get("WIG80_UPDATE_SCREENSHOT") == request.node.callspec.params["market_home"]:
         shutil.copy(screenshot, SCREENSHOT)  # WIG80_UPDATE_SCREENSHOT=real refreshes docs/dashboard.png
+
+
+def assert_metrics_shown(browser, gateway) -> None:
+    """The served version's test metrics from GET /models, the model's row beside the baselines'."""
+    active = httpx.get(f"{gateway.url}/models", timeout=30.0).json()["active"]
+    wait = WebDriverWait(browser, LOAD_TIMEOUT_S)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#metrics-table tbody tr"))
+    shown = {row.get_attribute("data-model"): [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+             for row in browser.find_elements(By.CSS_SELECTOR, "#metrics-table tbody tr")}
+    assert {"mgdl", "random_walk", "always_up"} <= set(shown)
+    assert shown["mgdl"][3] == f"{active['metrics_test']['mgdl']['mae']['h1']:.4f}"  # columns: name, dir h1/h5, MAE h1
+    assert shown["random_walk"][3] == f"{active['metrics_test']['random_walk']['mae']['h1']:.4f}"
+    assert f"version {active['version']}" in browser.find_element(By.ID, "model-metrics").text
 
 
 def next_bar(gateway, symbol: str, close: float) -> dict:
