@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -50,6 +51,7 @@ THRESHOLDS = (0.5, 0.55, 0.6, 0.7, 0.8)
 BATCH_SYMBOLS = 8
 CONNECTIONS = 32
 START_TIMEOUT_S = 120.0
+PIDS: dict[str, int] = {}  # base URL -> uvicorn's pid, for --profile
 UNLIMITED = {"WIG80_RATE_LIMIT_PER_MINUTE": "100000000", "WIG80_RATE_LIMIT_BURST_PER_SECOND": "100000000"}
 
 
@@ -84,6 +86,7 @@ def uvicorn_process(app: str, env: dict[str, str], log: Path, factory: bool = Fa
         process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=output,
                                    stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    PIDS[url] = process.pid
     try:
         wait_until_answering(url, process, log)
         yield url
@@ -141,7 +144,9 @@ def _milliseconds(text: str) -> float:
 
 
 def parse_wrk(output: str) -> dict:
-    percentiles = {f"p{p}_ms": _milliseconds(v) for p, v in re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M)}
+    percentiles = {f"p{p}_ms": _milliseconds(v) for p, v in re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)\s*$", output, re.M)}
+    if set(percentiles) != {"p50_ms", "p99_ms"}:
+        raise TypeError("no 50% / 99% latency lines")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: (.*)$", output, re.M)
     return {
@@ -152,14 +157,45 @@ def parse_wrk(output: str) -> dict:
     }
 
 
-def run_wrk(url: str, path: str, bodies: list[dict], seconds: float, scratch: Path, name: str) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of `pid` and its children processes (uvicorn's workers), from /proc."""
+    import psutil
+
+    process = psutil.Process(pid)
+    total = 0.0
+    for member in (process, *process.children(recursive=True)):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = member.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def run_wrk(url: str, path: str, bodies: list[dict], seconds: float, scratch: Path, name: str,
+            profile: Path | None = None) -> dict:
+    """One wrk load; with `profile`, py-spy samples the server meanwhile (raw collapsed stacks there)."""
     script = scratch / f"{name}.lua"
     script.write_text(lua_script(path, bodies))
     command = [wrk_binary(), "-t1", f"-c{CONNECTIONS}", f"-d{max(int(seconds), 1)}s", "--latency", "-s", str(script), url]
+    sampler = None
+    if profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+        sampler = subprocess.Popen(["py-spy", "record", "-p", str(PIDS[url]), "-d", str(max(int(seconds) - 1, 1)),
+                                    "-f", "raw", "-o", str(profile / f"{name}.txt"), "--nonblocking"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cpu_before = cpu_seconds(PIDS[url])
     output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
-    row = {"load": name, **parse_wrk(output)}
+    cpu = cpu_seconds(PIDS[url]) - cpu_before
+    if sampler is not None:
+        sampler.wait(timeout=60)
+    try:
+        row = {"load": name, **parse_wrk(output)}
+    except (AttributeError, TypeError) as error:
+        raise RuntimeError(f"wrk output not understood ({error}):\n{output}") from error
+    # CPU time the server spent per request: what a busy, shared machine changes least
+    row["server_cpu_us_per_request"] = 1e6 * cpu / max(row["requests_per_s"] * max(int(seconds), 1), 1.0)
     print(f"[gateway_bench] {name:<14} {row['requests_per_s']:9.1f} req/s  p50 {row['p50_ms']:7.2f} ms  "
-          f"p99 {row['p99_ms']:7.2f} ms  non-2xx {row['non_2xx']}", flush=True)
+          f"p99 {row['p99_ms']:7.2f} ms  server CPU {row['server_cpu_us_per_request']:6.0f} us/request  "
+          f"non-2xx {row['non_2xx']}", flush=True)
     return row
 
 
@@ -170,7 +206,8 @@ async def fill_store(home: Path) -> list[str]:
     return [series.symbol for series in market]
 
 
-def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url: str | None = None) -> dict:
+def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url: str | None = None,
+            profile: Path | None = None) -> dict:
     wrk_binary()
     with tempfile.TemporaryDirectory(prefix="wig80-gateway-bench-") as scratch_dir, ExitStack() as stack:
         scratch = Path(scratch_dir)
@@ -181,7 +218,7 @@ def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url
         triton = stack.enter_context(TritonServer(repository, free_port(), free_port(), free_port(), home=scratch))
         onnx = next((repository / "wig80").glob("*/model.onnx"))
         gateway_env = {"WIG80_HOME": str(scratch), "TRITON_URL": triton.grpc_address, "MARKET_DB_URL": "",
-                       "REDIS_URL": redis_url or "", "WIG80_TEST_REDIS_PREFIX": "wig80bench", **UNLIMITED}
+                       "REDIS_URL": redis_url or "", **UNLIMITED}
         peer_env = {"WIG80_BENCH_HOME": str(scratch), "WIG80_BENCH_ONNX": str(onnx), "WIG80_BENCH_WINDOW": str(window)}
         echo = stack.enter_context(uvicorn_process("benchmarks.reference_apps:echo_app", {}, scratch / "echo.log",
                                                    factory=True))
@@ -198,8 +235,8 @@ def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url
         rows = [
             run_wrk(echo, "/analyze", one, seconds, scratch, "echo"),
             run_wrk(peer, "/analyze", mixed, seconds, scratch, "peer_mixed"),
-            run_wrk(gateway, "/analyze", one, seconds, scratch, "analyze_one"),
-            run_wrk(gateway, "/analyze", mixed, seconds, scratch, "analyze_mixed"),
+            run_wrk(gateway, "/analyze", one, seconds, scratch, "analyze_one", profile),
+            run_wrk(gateway, "/analyze", mixed, seconds, scratch, "analyze_mixed", profile),
             run_wrk(gateway, "/batch_analyze", batches, seconds, scratch, "batch"),
         ]
     by_load = {row["load"]: row for row in rows}
@@ -219,10 +256,11 @@ def print_table(results: dict) -> None:
     print(f"\nwrk -t1 -c{results['connections']}, {results['seconds']:.0f} s per load, gateway workers "
           f"{results['gateway_workers']}, {results['symbols']} symbols, window {results['window']}")
     echo = next(r for r in results["rows"] if r["load"] == "echo")["requests_per_s"]
-    print(f"{'load':<14} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | {'vs echo':>7} | non-2xx")
+    print(f"{'load':<14} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | {'vs echo':>7} | "
+          f"{'CPU us/req':>10} | non-2xx")
     for r in results["rows"]:
         print(f"{r['load']:<14} | {r['requests_per_s']:9.1f} | {r['p50_ms']:7.2f} | {r['p99_ms']:7.2f} | "
-              f"{r['requests_per_s'] / echo:7.2f} | {r['non_2xx']}")
+              f"{r['requests_per_s'] / echo:7.2f} | {r['server_cpu_us_per_request']:10.0f} | {r['non_2xx']}")
     print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in results["ratios"].items()))
 
 
@@ -242,9 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the gateway")
     parser.add_argument("--window", type=int, default=256, help="bars per window")
     parser.add_argument("--redis-url", help="give the gateway this Redis (default: in-process cache)")
+    parser.add_argument("--profile", type=Path, help="py-spy the gateway under its loads; stacks into this folder")
     args = parser.parse_args(argv)
     try:
-        results = compare(args.seconds, args.workers, args.window, args.redis_url)
+        results = compare(args.seconds, args.workers, args.window, args.redis_url, args.profile)
     except WrkMissing as error:
         print(f"gateway_bench: {error}", file=sys.stderr)
         return 2

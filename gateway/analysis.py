@@ -21,6 +21,7 @@ import numpy as np
 
 from gateway import metrics
 from gateway.accuracy import DirectionalAccuracy
+from gateway.cache import MemoryCache
 from gateway.forecasts import ForecastBook, SymbolForecast
 from gateway.models import (
     AnalysisRequest,
@@ -30,7 +31,7 @@ from gateway.models import (
     PredictionResponse,
     SpectrumResponse,
 )
-from gateway.predictions import build_prediction
+from gateway.predictions import WindowFacts, build_prediction, window_facts
 from gateway.spectrum_bands import BandEdgesInvalid, frequency_bands
 from gateway.triton_client import ModelInfo, TritonForecaster, TritonRejected, TritonUnavailable
 from gateway.windows import HotWindows
@@ -77,6 +78,7 @@ class AnalysisService:
     _new_bars: set[str] = field(default_factory=set)
     _new_bar_signal: asyncio.Event = field(default_factory=asyncio.Event)
     _first_model_read: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _facts: MemoryCache[tuple[dict, WindowFacts]] = field(default_factory=MemoryCache)
 
     @property
     def store(self):  # market_data.stores.BarStore
@@ -168,7 +170,9 @@ class AnalysisService:
         ticker = ticker_of(request.symbol)
         series, forecast, info, source = await self.current_forecast(ticker)
         response = self._prediction(ticker, series, forecast, info, request)
-        return response.model_copy(update={"processing_time_ms": _elapsed_ms(started)}), source
+        # the time of the forecast it derives from: the same answer has the same timestamp everywhere
+        update = {"timestamp": forecast.made_at, "processing_time_ms": _elapsed_ms(started)}
+        return response.model_copy(update=update), source
 
     async def current_forecast(self, ticker: str) -> tuple[BarSeries, SymbolForecast, ModelInfo, str]:
         """The symbol's window, its forecast by the served model, that model, and where the forecast came
@@ -230,7 +234,9 @@ class AnalysisService:
             prediction = self._prediction(ticker_of(symbol), series, forecast, info, request)
         except TritonUnavailable as error:
             return BatchItem(symbol=ticker_of(symbol), requested=symbol, status_code=503, error=str(error))
-        prediction = prediction.model_copy(update={"processing_time_ms": _elapsed_ms(started)})
+        prediction = prediction.model_copy(
+            update={"timestamp": forecast.made_at, "processing_time_ms": _elapsed_ms(started)}
+        )
         return BatchItem(symbol=prediction.symbol, requested=symbol, status_code=200, prediction=prediction)
 
     def _prediction(
@@ -238,15 +244,25 @@ class AnalysisService:
     ) -> PredictionResponse:
         if not forecast.is_finite(request.prediction_horizon):
             raise TritonUnavailable("the model returned non-finite predictions or band shares")
-        features = self._named_features(forecast.features, info, REQUIRED_FEATURES)
+        features, facts = self._facts_of(series, forecast, info)
         prediction = build_prediction(
             symbol=ticker, dates=series.dates, ohlcv=series.ohlcv, mean=forecast.mean, std=forecast.std,
             features=features, band_shares=forecast.band_shares, horizon=request.prediction_horizon,
             confidence_threshold=request.confidence_threshold, include_spectral=request.include_spectral,
-            model_version=forecast.model_version,
+            model_version=forecast.model_version, facts=facts,
         )
-        self.accuracy.record(prediction, series.dates[-1].astype(dt.date))
-        return prediction.model_copy(update={"timestamp": forecast.made_at})
+        self.accuracy.record(prediction, facts.data_as_of)
+        return prediction
+
+    def _facts_of(self, series: BarSeries, forecast: SymbolForecast, info: ModelInfo) -> tuple[dict, WindowFacts]:
+        """The named indicators and the horizon-independent parts of a response, once per forecast."""
+        key = f"{series.symbol}:{series.dates[-1]}:{forecast.model_version}"
+        held = self._facts.get(key)
+        if held is None:
+            features = self._named_features(forecast.features, info, REQUIRED_FEATURES)
+            held = (features, window_facts(series.dates, series.ohlcv, features, forecast.band_shares))
+            self._facts.set(key, held)
+        return held
 
     @staticmethod
     def _named_features(vector: np.ndarray, info: ModelInfo, needed: tuple[str, ...]) -> dict[str, float]:

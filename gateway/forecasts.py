@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import math
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,13 +56,17 @@ class SymbolForecast:
         mean, std, vector, band_shares, _ = np.split(body, cuts)
         return cls(mean, std, vector, band_shares, dt.datetime.fromtimestamp(made_at, dt.UTC), label)
 
+    def __post_init__(self) -> None:
+        usable = np.isfinite(self.mean) & np.isfinite(self.std) & bool(np.all(np.isfinite(self.band_shares)))
+        object.__setattr__(self, "_usable", usable.tolist())
+
     def horizon(self, h: int) -> tuple[float, float]:
         """(mu, sigma) of horizon h (1-based)."""
         return float(self.mean[h - 1]), float(self.std[h - 1])
 
     def is_finite(self, h: int) -> bool:
-        mu, sigma = self.horizon(h)
-        return math.isfinite(mu) and math.isfinite(sigma) and bool(np.all(np.isfinite(self.band_shares)))
+        """Whether horizon h's mean and std, and the band shares, are finite numbers."""
+        return self._usable[h - 1]
 
 
 class ForecastBook:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from statistics import NormalDist
 from zoneinfo import ZoneInfo
 
@@ -121,6 +122,23 @@ def spectral_analysis(band_shares: np.ndarray) -> SpectralAnalysis:
     return SpectralAnalysis(low_freq_trend=low, mid_freq_cycle=mid, high_freq_noise=high)
 
 
+@dataclass(frozen=True)
+class WindowFacts:
+    """What a response takes from one window and its forecast whatever the horizon: derived once per
+    forecast by the gateway (`window_facts`) instead of on every request."""
+
+    context: MarketContext
+    spectral: SpectralAnalysis
+    indicators: TechnicalIndicators
+    data_as_of: dt.date
+
+
+def window_facts(dates: np.ndarray, ohlcv: np.ndarray, features: dict[str, float],
+                 band_shares: np.ndarray) -> WindowFacts:
+    return WindowFacts(market_context(dates, ohlcv), spectral_analysis(band_shares), technical_indicators(features),
+                       dates[-1].astype(dt.date))
+
+
 def build_prediction(
     *,
     symbol: str,
@@ -137,11 +155,13 @@ def build_prediction(
     interval_level: float | None = None,
     stale_after: int | None = None,
     today: dt.date | None = None,
+    facts: WindowFacts | None = None,
 ) -> PredictionResponse:
     """The response for one window's forecast (processing_time_ms is filled in by the caller).
 
     `interval_level` and `stale_after` default to the settings (WIG80_PREDICTION_INTERVAL_LEVEL,
-    WIG80_STALE_AFTER_TRADING_DAYS); `today` to today's date in Warsaw.
+    WIG80_STALE_AFTER_TRADING_DAYS); `today` to today's date in Warsaw. `facts`, when given, are
+    `window_facts` of these same arrays.
     """
     if interval_level is None or stale_after is None:
         from wig80.settings import get_settings
@@ -150,9 +170,9 @@ def build_prediction(
         interval_level = settings.prediction_interval_level if interval_level is None else interval_level
         stale_after = settings.stale_after_trading_days if stale_after is None else stale_after
     mu, sigma = float(mean[horizon - 1]), float(std[horizon - 1])
-    context = market_context(dates, ohlcv)
+    facts = facts or window_facts(dates, ohlcv, features, band_shares)
+    context, data_as_of = facts.context, facts.data_as_of
     confidence = sign_confidence(mu, sigma)
-    data_as_of = dates[-1].astype(dt.date)
     return PredictionResponse(
         symbol=symbol,
         timestamp=dt.datetime.now(dt.UTC),
@@ -163,8 +183,8 @@ def build_prediction(
         direction=direction(mu, confidence, confidence_threshold),
         expected_return=100.0 * math.expm1(mu),
         risk_level=risk_level(sigma, horizon),
-        spectral_analysis=spectral_analysis(band_shares) if include_spectral else None,
-        technical_indicators=technical_indicators(features),
+        spectral_analysis=facts.spectral if include_spectral else None,
+        technical_indicators=facts.indicators,
         market_context=context,
         model_version=model_version,
         processing_time_ms=0.0,

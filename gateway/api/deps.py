@@ -11,19 +11,21 @@ from gateway.analysis import AnalysisService
 from gateway.services import Services
 
 
-def get_services(request: Request) -> Services:
+# async: FastAPI runs a plain `def` dependency in its thread pool, a hop per request that cost the
+# warm /analyze path about a tenth of its time (py-spy, benchmarks/gateway_bench.py --profile)
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_ws_services(websocket: WebSocket) -> Services:
+async def get_ws_services(websocket: WebSocket) -> Services:
     return websocket.app.state.services
 
 
-def get_analysis(request: Request) -> AnalysisService:
+async def get_analysis(request: Request) -> AnalysisService:
     return request.app.state.services.analysis
 
 
-def require_api_key(
+async def require_api_key(
     services: Annotated[Services, Depends(get_services)],
     x_api_key: Annotated[str | None, Header(description="the gateway's API key (WIG80_API_KEY)")] = None,
 ) -> None:
