@@ -7,7 +7,7 @@ Use `spawn` instead of `subprocess.Popen` for every long-running process our cod
 
     process = spawn(["pocketbase", "serve", ...], stdout=log, stderr=subprocess.STDOUT)
     ...
-    stop(process)  # SIGTERM to its process group, SIGKILL to the group if it does not exit in time
+    stop(process)  # SIGTERM to it, SIGKILL to its process group if it does not exit in time
 
 Two guarantees, on Linux:
 - The kernel sends the child `death_signal` (SIGKILL by default) when the parent dies, even by
@@ -15,8 +15,8 @@ Two guarantees, on Linux:
   The signal fires when the *thread* that called `spawn` ends: spawn from the main thread or another
   thread that lives as long as the child should, never from a short-lived worker thread.
 - The child leads its own process group (a new session): a terminal's Ctrl-C reaches only the
-  parent, which stops the child in order; `stop` signals the whole group, so the child's own
-  children (Triton's Python-backend stubs) go with it.
+  parent, which stops the child in order; `stop` lets the child stop its own children (Triton
+  unloads its models, ending their Python-backend stubs), then kills whatever of its group is left.
 The death signal reaches the child only. Its own children must watch their parent (Triton's
 Python-backend stubs do: they exit when tritonserver is gone) or be spawned by a child that uses
 this module as well.
@@ -84,13 +84,13 @@ def signal_group(process: subprocess.Popen, sig: int) -> None:
 
 
 def stop(process: subprocess.Popen, timeout: float = 30.0, stop_signal: int = signal.SIGTERM) -> int:
-    """`stop_signal` to the child's group, SIGKILL to the group if the child is not gone in `timeout` s.
+    """`stop_signal` to the child, SIGKILL to its group if the child is not gone in `timeout` s.
 
     Returns the child's exit code. Whatever of its group outlives it is killed: the group's id stays
     reserved while a member lives, so the final SIGKILL reaches nobody else.
     """
     if process.poll() is None:
-        signal_group(process, stop_signal)
+        process.send_signal(stop_signal)
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
