@@ -120,7 +120,7 @@ def distribution_table(scores: dict, horizon: str) -> list[str]:
 
 
 def mean_test_lines(tests: dict) -> list[str]:
-    lines = ["| test (1-day squared error) | DM statistic | p-value | days | mean loss differential |",
+    lines = ["| Diebold-Mariano, 1-day squared error | DM statistic | p-value | days | mean loss differential |",
              "| --- | --- | --- | --- | --- |"]
     for name, t in tests.items():
         lines.append(f"| {name.replace('_', ' ')} | {_cell(t['statistic'], 2)} | {_cell(t['p_value'], 3)} | "
@@ -166,7 +166,7 @@ def write_report(path: Path, summary: dict) -> Path:
               "the model makes a call. Sign-only baselines have no regression metrics (n/a). The spectral column "
               "is the training spectral term of the error path in train-std units. Diebold-Mariano: a negative "
               "statistic means MGDL's 1-day squared error is the smaller; one loss differential per date, "
-              "Newey-West variance. Ridge alpha chosen per horizon on validation, h1: "
+              "Newey-West variance; n/a where the two forecasts are the same. Ridge alpha chosen per horizon on validation, h1: "
               f"{alpha[0] if isinstance(alpha, list) else alpha}.", "",
               *distribution_section(metrics, "val"),
               "## Per-grade contribution (sum of grades up to k; grade 0 is linear)", "",

@@ -43,8 +43,9 @@ class ForecastLossConfig:
     spectral_lambda_low: float = 0.1
     spectral_lambda_mid: float = 0.2
     spectral_lambda_high: float = 0.3
-    # NLL weight of horizon h, normalised to mean 1: equal, 1/sqrt(h) or 1/h (docs/training.md, "Tuning")
-    horizon_weighting: str = "equal"
+    # NLL weight of horizon h, normalised to mean 1: equal, 1/sqrt(h) or 1/h; 1/h chosen on validation
+    # (docs/training.md, "Tuning"): the 1-day head is otherwise 1/30 of the loss
+    horizon_weighting: str = "inverse"
 
     @property
     def lambdas(self) -> tuple[float, float, float]:

@@ -20,6 +20,7 @@ import properscoring
 SCORED_HORIZONS = (1, 5, 30)
 INTERVAL_LEVELS = (0.5, 0.8, 0.95)
 DM_LAGS = 5  # Newey-West lags of the daily loss-differential series
+IDENTICAL = 1e-9  # squared-error differences below this share of the mean squared error are rounding
 
 
 def _normal_quantile(level: float) -> float:
@@ -61,6 +62,9 @@ def diebold_mariano(error_a: np.ndarray, error_b: np.ndarray, dates: np.ndarray,
     per date. p-value two-sided from the normal distribution.
     """
     differential = error_a.astype(np.float64) ** 2 - error_b.astype(np.float64) ** 2
+    if np.max(np.abs(differential), initial=0.0) <= IDENTICAL * np.mean(error_b.astype(np.float64) ** 2):
+        # the same forecasts up to rounding: there is nothing to test
+        return {"statistic": None, "p_value": None, "days": len(np.unique(dates)), "mean_differential": 0.0}
     days, inverse = np.unique(dates, return_inverse=True)
     daily = np.bincount(inverse, weights=differential) / np.bincount(inverse)
     n = len(daily)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from training.checkpoint import load_forecaster, write_untrained_run
@@ -30,11 +31,15 @@ def test_spectral_loss_weights_a_jagged_path_above_a_smooth_one() -> None:
     assert spectral_loss(jagged) > 2.9 * spectral_loss(smooth)  # 0.3 vs 0.1
 
 
-def test_loss_is_the_gaussian_nll_plus_spectral_term() -> None:
+def test_loss_is_the_horizon_weighted_gaussian_nll_plus_spectral_term() -> None:
+    from training.forecaster import ForecastLossConfig, horizon_weights
+
     target = torch.randn(8, 30, generator=torch.Generator().manual_seed(2))
     output = torch.zeros(8, 60)  # mean 0, log-variance 0
     expected = 0.5 * (target**2).mean() + spectral_loss(target)
-    assert torch.allclose(ForecastLoss()(output, target), expected)
+    assert torch.allclose(ForecastLoss(ForecastLossConfig(horizon_weighting="equal"))(output, target), expected)
+    weighted = 0.5 * (target**2 * horizon_weights("inverse")).mean() + spectral_loss(target)
+    assert torch.allclose(ForecastLoss()(output, target), weighted)
 
 
 def test_forecaster_folds_the_scalers_in_and_clamps_the_variance() -> None:
@@ -87,3 +92,14 @@ def test_forecaster_exports_to_onnx_with_a_dynamic_batch(tmp_path) -> None:
     expected_mean, expected_std = model(torch.from_numpy(features))
     np.testing.assert_allclose(mean, expected_mean.detach().numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(std, expected_std.detach().numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_horizon_weights_have_mean_one_and_favour_the_near_horizons() -> None:
+    from training.forecaster import ForecastLoss, ForecastLossConfig, horizon_weights
+
+    for weighting in ("equal", "inverse_sqrt", "inverse"):
+        weights = horizon_weights(weighting, 30)
+        assert float(weights.mean()) == pytest.approx(1.0) and bool((weights[:-1] >= weights[1:]).all())
+    assert float(horizon_weights("inverse", 30)[0] / horizon_weights("inverse", 30)[-1]) == pytest.approx(30.0)
+    with pytest.raises(ValueError, match="horizon_weighting"):
+        ForecastLoss(ForecastLossConfig(horizon_weighting="sideways"))
