@@ -50,3 +50,18 @@ def test_requirement_missing_fails_only_under_ci(monkeypatch, ci, outcome):
     monkeypatch.setenv("CI", ci)
     with pytest.raises(outcome, match="the thing"):
         requirement_missing("the thing is missing")
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [(None, "1 skipped"), ("true", "1 error")])
+def test_a_module_missing_an_import_skips_whole_or_fails_under_ci(tmp_path, ci, outcome):
+    test_file = tmp_path / "test_needs_a_module.py"
+    test_file.write_text("from tests.fixtures.requirements import requirement_missing\n"
+                         "try:\n    import no_such_module_here\nexcept ImportError:\n"
+                         "    requirement_missing('no_such_module_here is not installed')\n"
+                         "def test_uses_it():\n    assert no_such_module_here\n")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("CI", None)
+    env.update({"CI": ci} if ci else {})
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", str(test_file)],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert outcome in result.stdout and "no_such_module_here is not installed" in result.stdout, result.stdout

@@ -20,10 +20,14 @@ from gateway.models import ForecastPathResponse, PredictionResponse
 from market_data.stores import open_store
 from market_data.symbols import load_symbols
 from tests.fixtures.programs import require_program
+from tests.fixtures.requirements import requirement_missing
 from tests.gateway.conftest import API_KEY
 
 pytestmark = [pytest.mark.triton, pytest.mark.redis]
-webdriver = pytest.importorskip("selenium.webdriver")
+try:
+    from selenium import webdriver
+except ImportError:
+    requirement_missing("selenium is not installed (a dev dependency: make venv)")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
