@@ -65,10 +65,19 @@ def retrain_lock(home: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def challenger_config(settings: Settings):
+def challenger_profile(settings: Settings, registry: Registry, champion: int | None) -> str:
+    """WIG80_RETRAIN_PROFILE, else the champion's own (so both see the same window), else quick."""
+    if settings.retrain_profile:
+        return settings.retrain_profile
+    record = version_record(registry, champion) if champion else None
+    run = run_record(registry, record["run"]) if record else None
+    return (run or {}).get("profile") or "quick"
+
+
+def challenger_config(settings: Settings, profile: str):
     from training.config import TrainConfig
 
-    config = TrainConfig.from_settings(settings, settings.retrain_profile)
+    config = TrainConfig.from_settings(settings, profile)
     config.experiment = "challenger"
     config.split = dataclasses.replace(config.split, purge_days=settings.retrain_purge_days)
     return config
@@ -80,7 +89,7 @@ def retrain(settings: Settings, registry: Registry, challenger_run: Path | None 
         champion = active_version(registry)
         run_name = Path(challenger_run).name if challenger_run else None
         try:
-            config = challenger_config(settings)
+            config = challenger_config(settings, challenger_profile(settings, registry, champion))
             if challenger_run is None:
                 from training.pipeline import train_run
 

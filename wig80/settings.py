@@ -81,7 +81,9 @@ class Settings(BaseSettings):
     retrain_accuracy_tolerance: float = Field(
         0.01, ge=0, le=1, description="how much lower directional accuracy a promoted challenger may have"
     )
-    retrain_profile: Literal["tiny", "quick", "full"] = "quick"
+    retrain_profile: Literal["tiny", "quick", "full"] | None = Field(
+        None, description="the challenger's training profile (default: the champion's, else quick)"
+    )
 
     # serving: gateway
     api_host: str = "127.0.0.1"

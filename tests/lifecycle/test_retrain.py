@@ -149,3 +149,17 @@ def test_a_better_challenger_is_promoted_a_worse_one_rejected_and_rollback_resto
     assert "mgdl" in models_promoted["active"]["metrics_test"] and models_promoted["active"]["split"]["test"]
     assert rest_loop.failures == [] and len(rest_loop.versions) > 0
     assert {v.rsplit("/v", 1)[-1] for v in rest_loop.versions} <= {"1", "2"}
+
+
+def test_the_challenger_trains_with_the_champions_profile_unless_set(tiny_run, pocketbase):
+    from lifecycle.retrain import challenger_profile
+    from registry.records import record_deployment, register_run
+
+    with pocketbase.client() as registry:
+        registry.ensure_collections()
+        register_run(registry, tiny_run.run_dir)
+        registry.create("model_versions", {"version": 1, "run": tiny_run.run_dir.name})
+        record_deployment(registry, 1, "initial")
+        assert challenger_profile(tiny_run.settings(retrain_profile=None), registry, 1) == "tiny"
+        assert challenger_profile(tiny_run.settings(retrain_profile="quick"), registry, 1) == "quick"
+        assert challenger_profile(tiny_run.settings(retrain_profile=None), registry, None) == "quick"
