@@ -49,3 +49,19 @@ def test_a_second_retraining_while_one_runs_does_not_train(registry_env, tmp_pat
     with registry_env.client() as registry:
         registry.ensure_collections()
         assert registry.records("evaluations") == []
+
+
+def test_wig80_serve_refuses_a_bad_retrain_cron_before_starting_anything(tmp_path):
+    env = {**os.environ, "WIG80_HOME": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)}
+    result = subprocess.run([sys.executable, "-m", "wig80.cli", "serve", "--retrain-cron", "0 2 *"], env=env,
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "--retrain-cron" in result.stderr and "3 fields" in result.stderr
+    assert not (tmp_path / "pocketbase").exists()
+
+
+def test_rollback_to_an_unregistered_version_is_refused_naming_it(registry_env, tmp_path, capsys, monkeypatch):
+    from wig80.cli import main as wig80_main
+
+    monkeypatch.setenv("WIG80_HOME", str(tmp_path))
+    assert wig80_main(["rollback", "9"]) == 1
+    assert "version 9 is not in the registry" in capsys.readouterr().err
