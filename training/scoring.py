@@ -20,7 +20,7 @@ import properscoring
 SCORED_HORIZONS = (1, 5, 30)
 INTERVAL_LEVELS = (0.5, 0.8, 0.95)
 DM_LAGS = 5  # Newey-West lags of the daily loss-differential series
-IDENTICAL = 1e-9  # squared-error differences below this share of the mean squared error are rounding
+IDENTICAL = 1e-5  # squared-error differences below this share of the mean squared error are float rounding
 
 
 def _normal_quantile(level: float) -> float:
