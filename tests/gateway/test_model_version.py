@@ -25,23 +25,6 @@ SWITCH_WITHIN_S = 5.0
 HORIZON = 3
 
 
-async def test_a_reloaded_model_version_is_picked_up(tiny_run, tmp_path):
-    settings = tiny_run.settings()
-    repository = tmp_path / "repo"
-    export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
-    server = start_triton(repository, tmp_path / "home")
-    forecaster = TritonForecaster(server.grpc_address, default_window=tiny_run.window, info_max_age_s=0.0)
-    try:
-        before = (await forecaster.model_info()).model_version
-        export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
-        server.reload()
-        after = (await forecaster.model_info()).model_version
-    finally:
-        await forecaster.close()
-        server.stop()
-    assert before.endswith("/v1") and after.endswith("/v2"), (before, after)
-
-
 async def test_a_forecast_is_labelled_with_the_version_that_computed_it(tiny_run, tmp_path):
     """A gateway whose model info is stale still labels each forecast with the version that answered."""
     from export.parity_inputs import stored_windows
