@@ -134,3 +134,14 @@ def start_gateway(bars_home, triton_grpc, redis_url, redis_prefix, tmp_path) -> 
     for process in started:
         process.stop()
 
+
+
+@pytest.fixture
+def registry_serving(pocketbase, triton_server):
+    """A real PocketBase recording the served version with its run's metrics, as `wig80 serve` does."""
+    from lifecycle.serving import record_served
+
+    with pocketbase.client() as registry:
+        registry.ensure_collections()
+        assert record_served(registry, triton_server.repository) is not None
+    return pocketbase

@@ -96,17 +96,6 @@ def market_home(request, tmp_path) -> Path:
     return home
 
 
-@pytest.fixture
-def registry_serving(pocketbase, triton_server):
-    """A real PocketBase recording the served version with its run's metrics, as `wig80 serve` does."""
-    from lifecycle.serving import record_served
-
-    with pocketbase.client() as registry:
-        registry.ensure_collections()
-        assert record_served(registry, triton_server.repository) is not None
-    return pocketbase
-
-
 def analyze(gateway, symbol: str) -> PredictionResponse:
     response = httpx.post(f"{gateway.url}/analyze", json={"symbol": symbol, "prediction_horizon": HORIZON},
                           timeout=30.0)

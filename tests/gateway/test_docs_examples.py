@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.api.routes.models import ModelsResponse
 from gateway.models import (
     BarsResponse,
     BatchAnalysisResponse,
@@ -31,7 +32,7 @@ README = REPO / "README.md"
 RESPONSE_MODELS = {
     "/health": HealthResponse, "/symbols": SymbolsResponse, "/analyze": PredictionResponse,
     "/batch_analyze": BatchAnalysisResponse, "/spectrum/": SpectrumResponse, "/bars": BarsResponse,
-    "/forecast/": ForecastPathResponse,
+    "/forecast/": ForecastPathResponse, "/models": ModelsResponse,
 }
 
 
@@ -40,8 +41,9 @@ def code_blocks(language: str, doc: Path = DOC) -> list[str]:
 
 
 def curl_examples(doc: Path = DOC) -> list[str]:
-    """Each curl command (continuation lines joined) of the document's bash blocks."""
-    return [line for block in code_blocks("bash", doc) for line in block.replace("\\\n", " ").splitlines()
+    """Each curl command (continuation lines joined, a trailing shell comment dropped) of the bash blocks."""
+    return [re.sub(r"\s+#[^'\"]*$", "", line) for block in code_blocks("bash", doc)
+            for line in block.replace("\\\n", " ").splitlines()
             if line.startswith("curl ") and "127.0.0.1:8080" in line]
 
 
@@ -53,7 +55,7 @@ def market_home(request):
 
 def test_the_doc_has_an_example_per_endpoint():
     examples = " ".join(curl_examples())
-    for path in [*RESPONSE_MODELS, "/metrics"]:
+    for path in [*(p for p in RESPONSE_MODELS if p != "/models"), "/metrics"]:
         assert f"8080{path}" in examples
 
 
@@ -62,10 +64,10 @@ def test_readme_has_curl_examples():
 
 
 @pytest.mark.parametrize("doc", [DOC, README], ids=["gateway.md", "README"])
-def test_curl_examples_work_verbatim(start_gateway, market_home, tmp_path, doc):
+def test_curl_examples_work_verbatim(start_gateway, market_home, tmp_path, doc, registry_serving):
     home = tmp_path / "market"
     shutil.copytree(market_home, home)
-    gateway = start_gateway(home=home)
+    gateway = start_gateway(home=home, **registry_serving.env)  # a registry beside it, as `wig80 serve` starts
     for example in curl_examples(doc):
         command = example.replace("127.0.0.1:8080", f"127.0.0.1:{gateway.port}")
         result = subprocess.run(["bash", "-c", command + " -w '\\n%{http_code}'"], capture_output=True, text=True,
