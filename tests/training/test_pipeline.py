@@ -137,3 +137,20 @@ def test_evaluate_uses_the_split_dates_stored_with_the_run(tiny_run: Path, tmp_p
     evaluate_run(run, None, tmp_path / "home")
     evaluated = json.loads((run / artifacts.METADATA_FILE).read_text())
     assert evaluated["split"] == trained["split"]  # a fresh split of 480 days would end 120 days later
+
+
+def test_cli_evaluate_prints_the_distribution_headline_then_the_report(tiny_run: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("WIG80_HOME", str(tiny_run.parent.parent))
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["evaluate", str(tiny_run)]) == 0
+    finally:
+        get_settings.cache_clear()
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == str(tiny_run / artifacts.REPORT_FILE)
+    assert "Test, horizon 1:" in lines
+    for row in ("| mgdl |", "| linear_grade |", "| constant |", "| ewma |", "| rolling_20 |", "| garch |",
+                "| mgdl vs random walk |", "| mgdl vs ridge |"):
+        assert any(line.startswith(row) for line in lines), row
+    report = (tiny_run / artifacts.REPORT_FILE).read_text()
+    assert report.index("Forecast distribution on test") < report.index("Detail: calibration")
