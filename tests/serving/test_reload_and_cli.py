@@ -222,10 +222,9 @@ def gateway_answers(port: int) -> bool:
 def test_a_sigkilled_wig80_serve_leaves_no_gateway_worker_behind(triton_server, tmp_path):
     """Two uvicorn workers (multiprocessing children, not spawned by us) and Triton all go with the CLI."""
     http_port, grpc_port, metrics_port, api_port = free_port(), free_port(), free_port(), free_port()
-    env = {**os.environ, "WIG80_HOME": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT),
-           "WIG80_API_PORT": str(api_port), "WIG80_API_WORKERS": "2", "WIG80_API_ACCESS_LOG": "false"}
-    for name in ("TRITON_URL", "REDIS_URL", "MARKET_DB_URL"):
-        env.pop(name, None)
+    env = serving_env(tmp_path) | {"WIG80_API_PORT": str(api_port), "WIG80_API_WORKERS": "2",
+                                   "WIG80_API_ACCESS_LOG": "false"}
+    env.pop("REDIS_URL", None)
     cli = ServingCli(["serve", "--repository", str(triton_server.repository),
                       *port_arguments(http_port, grpc_port, metrics_port)], env)
     try:
