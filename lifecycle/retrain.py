@@ -146,7 +146,8 @@ class EvaluationRows:
     dates: np.ndarray
 
 
-def evaluation_rows(settings: Settings, config, window: int, champion_run: Path):
+def evaluation_rows(settings: Settings, config, window: int,
+                    champion_run: Path) -> tuple[EvaluationRows, np.ndarray]:
     """The most recent rows neither model trained on, and the challenger's train targets (for baselines)."""
     from training.dataset import make_dataset
     from training.pipeline import load_series

@@ -37,7 +37,7 @@ def record_served(registry: Registry, repository: Path) -> int | None:
     return served
 
 
-def publish_registry(settings: Settings, url: str) -> None:
+def publish_registry(url: str) -> None:
     """The gateway (and a scheduled retraining) read the registry from the settings: point them at it."""
     os.environ["POCKETBASE_URL"] = url
     get_settings.cache_clear()
@@ -57,7 +57,7 @@ def registry_beside_triton(settings: Settings, repository: Path, retrain_cron: s
             registry.ensure_collections()
             served = record_served(registry, repository)
         say(f"registry: serving version {served}")
-        publish_registry(settings, settings.registry_url)
+        publish_registry(settings.registry_url)
         if retrain_cron:
             from lifecycle.scheduler import RetrainSchedule
 

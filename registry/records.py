@@ -9,7 +9,6 @@ from pathlib import Path
 from registry.client import Registry
 
 RUN_METADATA = "model_metadata.json"  # written by training into every run directory
-METRIC_NAMES = ("nll", "crps", "directional_accuracy", "rmse", "mae", "coverage_90")
 
 
 def _quoted(value: str) -> str:
