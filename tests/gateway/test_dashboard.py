@@ -88,11 +88,11 @@ def index_members_with_bars(home: Path) -> list[str]:
     return sorted(symbol for symbol in asyncio.run(stored()) if symbol in members)
 
 
-@pytest.fixture(params=["synthetic", "real"])
-def market_home(request, tmp_path) -> Path:
-    """A private copy of the synthetic market, or of the real stooq files (the test posts a bar)."""
+@pytest.fixture
+def market_home(real_bars_home, tmp_path) -> Path:
+    """A private copy of the real stooq files (the test posts a bar): index members and ARH (none), old data."""
     home = tmp_path / "market"
-    shutil.copytree(request.getfixturevalue("bars_home" if request.param == "synthetic" else "real_bars_home"), home)
+    shutil.copytree(real_bars_home, home)
     return home
 
 
@@ -104,7 +104,7 @@ def analyze(gateway, symbol: str) -> PredictionResponse:
 
 
 def test_dashboard_shows_the_analysis_and_follows_a_posted_bar(browser, start_gateway, market_home, tmp_path,
-                                                               request, registry_serving):
+                                                               registry_serving):
     expected = index_members_with_bars(market_home)
     gateway = start_gateway(home=market_home, **registry_serving.env)
     browser.get(f"{gateway.url}/")
@@ -152,8 +152,8 @@ def test_dashboard_shows_the_analysis_and_follows_a_posted_bar(browser, start_ga
     assert moved_after_s < PUSH_DEADLINE_S
     assert rows(browser)[selected]["date"] == bar["date"]
     assert console_errors(browser) == []
-    if os.environ.get("WIG80_UPDATE_SCREENSHOT") == request.node.callspec.params["market_home"]:
-        shutil.copy(screenshot, SCREENSHOT)  # WIG80_UPDATE_SCREENSHOT=real refreshes docs/dashboard.png
+    if os.environ.get("WIG80_UPDATE_SCREENSHOT"):
+        shutil.copy(screenshot, SCREENSHOT)  # WIG80_UPDATE_SCREENSHOT=1 refreshes docs/dashboard.png
 
 
 def assert_metrics_shown(browser, gateway) -> None:
