@@ -13,8 +13,9 @@ pytestmark = [pytest.mark.triton, pytest.mark.redis]
 EXAMPLES_PER_OPERATION = 50
 
 
-def test_fuzzing_the_schema_finds_no_server_error(start_gateway, tmp_path):
-    gateway = start_gateway()  # a private store: fuzzed POST /bars may write into it
+def test_fuzzing_the_schema_finds_no_server_error(start_gateway, tmp_path, registry_serving):
+    # a private store (fuzzed POST /bars may write into it), and the registry `wig80 serve` starts beside it
+    gateway = start_gateway(**registry_serving.env)
     command = [
         sys.executable, "-m", "schemathesis.cli", "run", f"{gateway.url}/openapi.json",
         "--checks", "not_a_server_error,status_code_conformance,response_schema_conformance",
