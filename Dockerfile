@@ -17,7 +17,9 @@ COPY registry ./registry
 RUN pip install --no-deps . && useradd --create-home wig80
 USER wig80
 
+ENV WIG80_API_HOST=0.0.0.0 WIG80_API_WORKERS=2
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
-  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/health').status != 200)"
-CMD ["sh", "-c", "uvicorn gateway.main:app --host 0.0.0.0 --port ${WIG80_API_PORT:-8080} --workers ${WIG80_API_WORKERS:-2}"]
+  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/health/live').status != 200)"
+# gateway.server passes the hardening options (WebSocket message size, no implicit proxy trust)
+CMD ["python", "-m", "gateway.server"]

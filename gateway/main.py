@@ -21,6 +21,8 @@ from gateway.api.routes import (
     symbols,
 )
 from gateway.api.routes.health import package_version
+from gateway.body_limit import BodyLimitMiddleware
+from gateway.client_identity import ClientIdentity
 from gateway.rate_limit import RateLimiter, RateLimitMiddleware, limiter_storage
 from gateway.services import open_services
 from wig80.settings import Settings, get_settings
@@ -43,13 +45,18 @@ def create_app(settings: Settings, redis_prefix: str = DEFAULT_REDIS_PREFIX) -> 
         description="Predictions of the MGDL model served by Triton, with caching, rate limits and push.",
         lifespan=lifespan,
         responses=COMMON_RESPONSES,
+        **({} if settings.docs_enabled else {"docs_url": None, "redoc_url": None, "openapi_url": None}),
     )
     limiter = RateLimiter(
         limiter_storage(settings.redis_url, redis_prefix),
         settings.rate_limit_per_minute,
         settings.rate_limit_burst_per_second,
     )
-    app.add_middleware(RateLimitMiddleware, limiter=limiter, api_key=settings.api_key)
+    app.state.limiter = limiter
+    app.state.redact_errors = settings.environment == "production"
+    identity = ClientIdentity(settings.trusted_proxies, settings.api_key)
+    app.add_middleware(RateLimitMiddleware, limiter=limiter, identity=identity)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)  # added last: outermost
     install_error_handlers(app)
     for module in (health, analysis, forecast, spectrum, symbols, bars, metrics, models, realtime, dashboard):
         app.include_router(module.router)

@@ -48,3 +48,7 @@ RATE_LIMITER_ERRORS = Counter("rate_limiter_errors_total", "Limiter checks that 
 TRITON_ERRORS = Counter("triton_errors_total", "Failed calls to Triton")
 WEBSOCKET_DROPPED = Counter("websocket_dropped_messages_total", "Updates dropped from full per-connection queues")
 BARS_RECEIVED = Counter("bars_received_total", "Bars accepted by POST /bars", ["outcome"])
+REQUESTS_TOO_LARGE = Counter("requests_too_large_total", "Requests refused with 413 (body over the limit)")
+WEBSOCKET_REFUSED = Counter("websocket_refused_connections_total", "WebSocket connects refused", ["reason"])
+WEBSOCKET_PUSH_ERRORS = Counter("websocket_push_errors_total", "Push-loop iterations that failed and were reported")
+BAR_EVENT_ERRORS = Counter("bar_event_errors_total", "Bar announcements that could not be read or handled", ["reason"])

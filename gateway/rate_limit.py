@@ -1,19 +1,21 @@
 """Per-client rate limits with the `limits` library: moving windows, atomic on Redis so replicas share counts.
 
-A client is its API key when it sends the configured one (X-API-Key), else its address, so inventing
-keys buys no extra quota. Redis down -> requests go through, counted and logged once (fail open: the
-limiter protects capacity, it is not an access control).
+A client is its API key when it sends the configured one (X-API-Key), else its address (see
+`gateway.client_identity`: X-Forwarded-For only from trusted proxies, IPv6 by /64), so inventing keys
+buys no extra quota. Every HTTP request and every WebSocket connect costs one; a batch costs one per
+symbol (the route charges the rest). Health and metrics are exempt: a probe must never be refused.
+Redis down -> requests go through, counted and logged once (fail open: the limiter protects capacity,
+it is not an access control).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import time
 from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -22,12 +24,13 @@ from limits.errors import StorageError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import metrics
+from gateway.client_identity import ClientIdentity
 
 log = logging.getLogger(__name__)
 
-API_KEY_HEADER = "X-API-Key"
-EXEMPT_PATHS = frozenset({"/metrics"})
+EXEMPT_PATHS = frozenset({"/metrics", "/health", "/health/live", "/health/ready"})
 REDIS_TIMEOUT_S = 0.5
+CLIENT_KEY_STATE = "rate_limit_client"
 
 
 @dataclass(frozen=True)
@@ -73,11 +76,13 @@ class RateLimiter:
         ]
         self._failing = False
 
-    async def check(self, client_id: str) -> Decision | None:
-        """The decision for one request (None when the storage is down and the request goes through)."""
+    async def check(self, client_id: str, cost: int = 1, burst: bool = True) -> Decision | None:
+        """The decision for `cost` requests (None when the storage is down and they go through);
+        `burst=False` charges the minute's quota only (a batch's further symbols are work, not a flood)."""
+        items = self._items if burst else self._items[-1:]
         try:
-            for scope, item in self._items:
-                allowed = await self._limiter.hit(item, client_id)
+            for scope, item in items:
+                allowed = await self._limiter.hit(item, client_id, cost=cost)
                 if not allowed:
                     return await self._decision(False, scope, item, client_id)
             decision = await self._decision(True, "minute", self._items[-1][1], client_id)
@@ -95,33 +100,53 @@ class RateLimiter:
         return Decision(allowed, item.amount, stats.remaining, stats.reset_time, scope)
 
 
-def client_id(request: Request, api_key: str | None) -> str:
-    sent = request.headers.get(API_KEY_HEADER)
-    if api_key and sent == api_key:
-        return "key:" + hashlib.sha256(sent.encode()).hexdigest()[:16]
-    return "addr:" + (request.client.host if request.client else "unknown")
+def _refusal(decision: Decision, what: str = "requests") -> str:
+    return f"rate limit exceeded: {decision.limit} {what} per {decision.scope}"
+
+
+async def charge_extra(request: Request, cost: int) -> None:
+    """Charge the request's client `cost` more requests (a batch's further symbols); 429 when over."""
+    limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
+    client = request.scope.get("state", {}).get(CLIENT_KEY_STATE)
+    if cost <= 0 or limiter is None or client is None:
+        return
+    decision = await limiter.check(client, cost, burst=False)
+    if decision is not None and not decision.allowed:
+        metrics.RATE_LIMITED.labels(scope=decision.scope).inc()
+        detail = f"{_refusal(decision)}; this batch costs one request per symbol ({cost + 1})"
+        raise HTTPException(429, detail, headers={"Retry-After": decision.headers()["Retry-After"]})
 
 
 class RateLimitMiddleware:
     """Plain ASGI middleware (Starlette's BaseHTTPMiddleware costs every request an extra task and
-    stream): limits HTTP requests outside EXEMPT_PATHS, answers 429 with Retry-After, and adds the
-    X-RateLimit-* headers to every limited path's response. WebSockets have their own message limit."""
+    stream): limits HTTP requests outside EXEMPT_PATHS and WebSocket connects, answers 429 with
+    Retry-After (a refused WebSocket is closed with 1008 and the reason), and adds the X-RateLimit-*
+    headers to every limited path's response. WebSocket messages have their own limit."""
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter, api_key: str | None) -> None:
-        self.app, self.limiter, self.api_key = app, limiter, api_key
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, identity: ClientIdentity) -> None:
+        self.app, self.limiter, self.identity = app, limiter, identity
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in EXEMPT_PATHS:
             await self.app(scope, receive, send)
             return
-        decision = await self.limiter.check(client_id(Request(scope), self.api_key))
+        client = self.identity.key(scope)
+        scope.setdefault("state", {})[CLIENT_KEY_STATE] = client
+        decision = await self.limiter.check(client)
         if decision is None:
             await self.app(scope, receive, send)
             return
         if not decision.allowed:
             metrics.RATE_LIMITED.labels(scope=decision.scope).inc()
-            detail = f"rate limit exceeded: {decision.limit} requests per {decision.scope}"
+            if scope["type"] == "websocket":
+                metrics.WEBSOCKET_REFUSED.labels(reason="rate_limit").inc()
+                await send({"type": "websocket.close", "code": 1008, "reason": _refusal(decision, "connects")})
+                return
+            detail = _refusal(decision)
             await JSONResponse({"detail": detail}, status_code=429, headers=decision.headers())(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, send)
             return
         extra = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in decision.headers().items()]
 
@@ -134,12 +159,13 @@ class RateLimitMiddleware:
 
 
 class MessageRateLimiter:
-    """At most `per_second` messages per second on one WebSocket connection (in-process)."""
+    """At most `per_second` WebSocket messages per second per client (in-process), keyed by the client's
+    identity rather than the connection, so reconnecting does not reset the count."""
 
     def __init__(self, per_second: int) -> None:
         self.per_second = per_second
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._item = RateLimitItemPerSecond(per_second)
 
-    async def allow(self, connection_id: str) -> bool:
-        return await self._limiter.hit(self._item, connection_id)
+    async def allow(self, client: str) -> bool:
+        return await self._limiter.hit(self._item, client)

@@ -12,10 +12,12 @@ from gateway.accuracy import DirectionalAccuracy
 from gateway.analysis import AnalysisService
 from gateway.bar_events import LocalBarEvents, RedisBarEvents
 from gateway.cache import RedisCache, redis_client
+from gateway.client_identity import ClientIdentity
 from gateway.forecasts import ForecastBook
 from gateway.triton_client import TritonForecaster, grpc_target
 from gateway.windows import HotWindows
 from gateway.ws_hub import RealtimeHub
+from gateway.ws_limits import ConnectionLimits
 from market_data.stores import open_store
 from wig80.settings import Settings
 
@@ -46,7 +48,11 @@ async def open_services(settings: Settings, redis_prefix: str) -> AsyncIterator[
     accuracy = DirectionalAccuracy(store)
     analysis = AnalysisService(HotWindows(store), forecaster, book, accuracy, settings.window)
     events = RedisBarEvents(settings.redis_url, f"{redis_prefix}:bars") if settings.redis_url else LocalBarEvents()
-    hub = RealtimeHub(analysis, settings.websocket_queue_size, settings.websocket_messages_per_second)
+    hub = RealtimeHub(
+        analysis, settings.websocket_queue_size, settings.websocket_messages_per_second,
+        ConnectionLimits.from_settings(settings), ClientIdentity(settings.trusted_proxies, settings.api_key),
+        redact_errors=settings.environment == "production",
+    )
     events.subscribe(analysis.on_new_bar)  # first: the hub's pushes must see the new window
     events.subscribe(hub.on_new_bar)
     events.subscribe(accuracy.on_new_bar)

@@ -175,11 +175,10 @@ def publish_triton_address(server: TritonServer) -> None:
 
 
 def run_gateway(settings) -> int:
-    import uvicorn
+    from gateway.server import run
 
     say(f"gateway        http://{settings.api_host}:{settings.api_port}  (dashboard /, docs /docs, metrics /metrics)")
-    uvicorn.run(GATEWAY_APP, host=settings.api_host, port=settings.api_port, workers=settings.api_workers,
-                access_log=settings.api_access_log)
+    run(settings, GATEWAY_APP)
     return 0
 
 

@@ -11,13 +11,14 @@ Triton admin key, the development PocketBase superuser password, a Redis URL wit
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Triton's model-repository API (load, unload, index) answers only requests carrying this header;
 # its gRPC frontend expects it under a prefix of its own
@@ -100,6 +101,33 @@ class Settings(BaseSettings):
     websocket_messages_per_second: int = Field(5, ge=1)
     websocket_queue_size: int = Field(32, ge=1)
 
+    # serving: gateway hardening (what one client may cost; who is a client)
+    max_request_body_bytes: int = Field(1_000_000, ge=1024, description="larger bodies get 413 before parsing")
+    websocket_max_message_bytes: int = Field(64 * 1024, ge=1024, description="uvicorn's ws_max_size")
+    websocket_max_connections: int = Field(1000, ge=1, description="open WebSockets per gateway process")
+    websocket_max_connections_per_client: int = Field(8, ge=1, description="per client address, per process")
+    websocket_max_symbol_updates_per_second: float = Field(
+        5.0, gt=0, description="a subscription's budget: len(symbols) / update_frequency"
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated addresses or CIDRs whose X-Forwarded-For is believed"
+    )
+    api_docs: bool | None = Field(None, description="/docs, /redoc, /openapi.json; default: off in production")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            ipaddress.ip_network(proxy, strict=False)  # ValueError names the bad entry
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production" and (problems := self.unsafe_for_production()):
@@ -125,11 +153,21 @@ class Settings(BaseSettings):
             problems.append("REDIS_URL must carry a password (redis://:PASSWORD@host:port/db)")
         if self.market_db_url and urlsplit(self.market_db_url).password == QUESTDB_DEFAULT_PASSWORD:
             problems.append("MARKET_DB_URL must not use QuestDB's default password")
+        everyone = [proxy for proxy in self.trusted_proxies if proxy.strip().endswith("/0")]
+        if everyone:
+            problems.append(
+                f"WIG80_TRUSTED_PROXIES={','.join(everyone)} trusts X-Forwarded-For from every address: "
+                "name the proxies' addresses"
+            )
         return problems
 
     def triton_admin_headers(self, protocol: Literal["http", "grpc"] = "http") -> dict[str, str]:
         """The header that Triton's model-repository API (load, unload) requires."""
         return triton_admin_headers(self.triton_admin_key, protocol)
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.environment != "production"
 
     @property
     def data_dir(self) -> Path:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from gateway.analysis import InvalidRequest, SymbolNotFound
 from gateway.models import ErrorResponse
+from gateway.redaction import without_addresses
 from gateway.triton_client import TritonRejected, TritonUnavailable
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,11 @@ ERROR_RESPONSES: dict[int | str, dict] = {
 
 def _error(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
+
+
+def _production(request: Request) -> bool:
+    """Production error bodies carry no internal address and no driver message (both are logged)."""
+    return getattr(request.app.state, "redact_errors", False)
 
 
 async def _not_found(request: Request, error: Exception) -> JSONResponse:
@@ -55,20 +61,28 @@ async def _validation_failed(request: Request, error: Exception) -> JSONResponse
 
 
 async def _rejected(request: Request, error: Exception) -> JSONResponse:
-    return _error(400, f"the model refused the input: {error}")
+    reason = without_addresses(str(error)) if _production(request) else str(error)
+    return _error(400, f"the model refused the input: {reason}")
 
 
 async def _unavailable(request: Request, error: Exception) -> JSONResponse:
+    if _production(request):
+        log.warning("Triton failed on %s: %s", request.url.path, error)
+        return _error(503, without_addresses(str(error)))
     return _error(503, str(error))
 
 
 async def _store_unavailable(request: Request, error: Exception) -> JSONResponse:
     log.warning("bar store failed on %s: %s", request.url.path, error)
+    if _production(request):
+        return _error(503, "bar store unavailable")
     return _error(503, f"bar store unavailable: {type(error).__name__}: {error}")
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     log.exception("unexpected error on %s", request.url.path)
+    if _production(request):
+        return _error(500, "internal error (logged by the gateway)")
     return _error(500, f"internal error: {type(error).__name__}: {error}")
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from market_data.stores.base import AppendResult, BarStore, SymbolSummary
+from market_data.stores.base import AppendResult, BarStore, StoreUnavailable, SymbolSummary
 
 EMBEDDED_FILE = Path("data") / "bars.sqlite3"
 
-__all__ = ["AppendResult", "BarStore", "SymbolSummary", "open_store", "EMBEDDED_FILE"]
+__all__ = ["AppendResult", "BarStore", "StoreUnavailable", "SymbolSummary", "open_store", "EMBEDDED_FILE"]
 
 
 def open_store(url: str | None, home: Path) -> BarStore:

@@ -22,6 +22,10 @@ class AppendResult:
         return AppendResult(self.stored + other.stored, self.duplicates + other.duplicates)
 
 
+class StoreUnavailable(ConnectionError):
+    """The store could not be reached, or failed mid-operation (a write then is rolled back, never partial)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SymbolSummary:
     rows: int

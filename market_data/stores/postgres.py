@@ -7,27 +7,49 @@ reading queries are the same for both. Bulk writes into PostgreSQL use binary CO
 staging table, then one `INSERT ... ON CONFLICT DO NOTHING`, all in one transaction. QuestDB does not
 speak COPY over the wire, so there the new rows go as one batched (pipelined) prepared INSERT, after
 leaving out the (symbol, date) pairs already stored, because QuestDB's dedup would overwrite them.
+
+Write semantics, the same on both as far as each server allows: a stored bar is kept, a second write of
+the same (symbol, date) is counted as a duplicate and changes nothing. PostgreSQL enforces this in the
+database (the primary key). On QuestDB it rests on the filter above, whose read sees only committed
+and applied WAL rows: two writers of the same bar racing (or a re-send before QuestDB applied the first
+write, normally milliseconds) both count it as stored, and DEDUP UPSERT keeps the last one written.
+The importer's and POST /bars' counts are exact on PostgreSQL, and exact on QuestDB but for that race.
+
+Every wait is bounded: connecting (CONNECT_TIMEOUT_S), taking a pooled connection (ACQUIRE_TIMEOUT_S)
+and each statement (COMMAND_TIMEOUT_S). A failure to reach the server, or a connection lost mid-call,
+raises `StoreUnavailable` (a write's transaction is then rolled back by the server: nothing half-written).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import numpy as np
 
 from market_data.bars import BarSeries
-from market_data.stores.base import AppendResult, BarStore, SymbolSummary
+from market_data.stores.base import AppendResult, BarStore, StoreUnavailable, SymbolSummary
 
 DEFAULT_TABLE = "bars"
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 COLUMNS = ("symbol", "ts", "open", "high", "low", "close", "volume")
+CONNECT_TIMEOUT_S = 5.0
+ACQUIRE_TIMEOUT_S = 5.0
+COMMAND_TIMEOUT_S = 30.0  # a bulk import's COPY of a large file stays well within this
+UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,  # refused, lost, does not exist
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash, query canceled (statement timeout)
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+    asyncpg.InterfaceError,  # the connection was closed under us
+    OSError,  # includes TimeoutError: connect, acquire and command timeouts
+)
 
 POSTGRES_DDL = """
 CREATE TABLE IF NOT EXISTS {table} (
@@ -92,7 +114,11 @@ def _start_of(day: datetime.date | None, default: datetime.datetime) -> datetime
 class PostgresBarStore(BarStore):
     """Connects on first use; `is_questdb` is known after that."""
 
-    def __init__(self, url: str, table: str | None = None) -> None:
+    def __init__(
+        self, url: str, table: str | None = None, *, acquire_timeout_s: float = ACQUIRE_TIMEOUT_S,
+        command_timeout_s: float = COMMAND_TIMEOUT_S,
+    ) -> None:
+        self.acquire_timeout_s, self.command_timeout_s = acquire_timeout_s, command_timeout_s
         self._url, url_table = split_table_from_url(url)
         self.table = table or url_table
         if not TABLE_NAME.match(self.table):
@@ -107,12 +133,27 @@ class PostgresBarStore(BarStore):
         server = "QuestDB" if self.is_questdb else "PostgreSQL"
         return f"{server} at {parts.hostname}:{parts.port or 5432}{parts.path}, table {self.table}"
 
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection within ACQUIRE_TIMEOUT_S; driver failures to reach the server become StoreUnavailable."""
+        try:
+            pool = await self._connection_pool()
+            async with pool.acquire(timeout=self.acquire_timeout_s) as connection:
+                yield connection
+        except UNAVAILABLE as error:
+            if isinstance(error, StoreUnavailable):
+                raise
+            raise StoreUnavailable(f"{self.description}: {type(error).__name__}: {error}") from error
+
     async def _connection_pool(self) -> asyncpg.Pool:
         async with self._opening:
             if self._pool is None:
-                pool = await asyncpg.create_pool(self._url, min_size=1, max_size=4)
+                pool = await asyncpg.create_pool(
+                    self._url, min_size=1, max_size=4, timeout=CONNECT_TIMEOUT_S,
+                    command_timeout=self.command_timeout_s,
+                )
                 try:
-                    async with pool.acquire() as connection:
+                    async with pool.acquire(timeout=self.acquire_timeout_s) as connection:
                         version = await connection.fetchval("SELECT version()")
                         self.is_questdb = "questdb" in str(version).lower()
                         ddl = QUESTDB_DDL if self.is_questdb else POSTGRES_DDL
@@ -128,8 +169,7 @@ class PostgresBarStore(BarStore):
         total = sum(len(one) for one in series)
         if not total:
             return AppendResult(0, 0)
-        pool = await self._connection_pool()
-        async with pool.acquire() as connection, connection.transaction():
+        async with self._connection() as connection, connection.transaction():
             if self.is_questdb:
                 stored = await self._insert_new_rows(connection, series)
             else:
@@ -170,37 +210,37 @@ class PostgresBarStore(BarStore):
         return len(records)
 
     async def last_bars(self, symbol: str, n: int) -> BarSeries:
-        pool = await self._connection_pool()
-        rows = await pool.fetch(
-            f"SELECT ts, open, high, low, close, volume FROM {self.table} WHERE symbol = $1"
-            f" ORDER BY ts DESC LIMIT {max(int(n), 0)}",
-            symbol,
-        )
+        async with self._connection() as connection:
+            rows = await connection.fetch(
+                f"SELECT ts, open, high, low, close, volume FROM {self.table} WHERE symbol = $1"
+                f" ORDER BY ts DESC LIMIT {max(int(n), 0)}",
+                symbol,
+            )
         return _series_from_records(symbol, rows[::-1])
 
     async def read_range(
         self, symbol: str, start: datetime.date | None = None, end: datetime.date | None = None
     ) -> BarSeries:
-        pool = await self._connection_pool()
-        rows = await pool.fetch(
-            f"SELECT ts, open, high, low, close, volume FROM {self.table}"
-            " WHERE symbol = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts",
-            symbol,
-            _start_of(start, datetime.datetime(1, 1, 1)),
-            _start_of(end, datetime.datetime(9999, 12, 31)),
-        )
+        async with self._connection() as connection:
+            rows = await connection.fetch(
+                f"SELECT ts, open, high, low, close, volume FROM {self.table}"
+                " WHERE symbol = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts",
+                symbol,
+                _start_of(start, datetime.datetime(1, 1, 1)),
+                _start_of(end, datetime.datetime(9999, 12, 31)),
+            )
         return _series_from_records(symbol, rows)
 
     async def list_symbols(self) -> dict[str, SymbolSummary]:
-        pool = await self._connection_pool()
-        rows = await pool.fetch(
-            f"SELECT symbol, count(*), min(ts), max(ts) FROM {self.table} GROUP BY symbol ORDER BY symbol"
-        )
+        async with self._connection() as connection:
+            rows = await connection.fetch(
+                f"SELECT symbol, count(*), min(ts), max(ts) FROM {self.table} GROUP BY symbol ORDER BY symbol"
+            )
         return {row[0]: SymbolSummary(int(row[1]), row[2].date(), row[3].date()) for row in rows}
 
     async def ping(self) -> None:
-        pool = await self._connection_pool()
-        await pool.fetch(f"SELECT 1 FROM {self.table} LIMIT 1")
+        async with self._connection() as connection:
+            await connection.fetch(f"SELECT 1 FROM {self.table} LIMIT 1")
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -209,5 +249,5 @@ class PostgresBarStore(BarStore):
 
     async def drop_table(self) -> None:
         """Remove the table and its bars (tests and benchmarks clean up with this)."""
-        pool = await self._connection_pool()
-        await pool.execute(f"DROP TABLE IF EXISTS {self.table}")
+        async with self._connection() as connection:
+            await connection.execute(f"DROP TABLE IF EXISTS {self.table}")

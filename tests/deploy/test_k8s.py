@@ -70,7 +70,7 @@ def test_gateway_replicas_share_redis_and_are_ready_on_health():
     deployment = _find("Deployment", "gateway")
     assert deployment["spec"]["replicas"] >= 2
     container = _container(deployment)
-    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
     config = _find("ConfigMap", "wig80-config")["data"]
     assert config["TRITON_URL"] == "triton:8001"
     assert {"configMapRef": {"name": "wig80-config"}} in container["envFrom"]
@@ -166,6 +166,16 @@ def test_only_gateway_pods_reach_redis():
 
 def test_the_gateway_is_the_open_entry_point():
     assert _sources("gateway", 8080) == [{}]
+
+
+def test_gateway_probes_split_liveness_from_readiness_and_outwait_the_handler():
+    from gateway.api.routes.health import DEPENDENCY_CHECK_TIMEOUT_S
+
+    container = _container(_find("Deployment", "gateway"))
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+    for probe in ("livenessProbe", "readinessProbe"):
+        # the kubelet's default timeout is 1 s, shorter than the handler's own dependency checks
+        assert container[probe].get("timeoutSeconds", 1) > DEPENDENCY_CHECK_TIMEOUT_S, probe
 
 
 def test_gateway_autoscaler_targets_the_gateway():

@@ -28,10 +28,7 @@ class GatewayProcess:
         self._process: subprocess.Popen | None = None
 
     def start(self) -> GatewayProcess:
-        command = [
-            sys.executable, "-m", "uvicorn", "--factory", "tests.gateway.app_factory:build",
-            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-        ]
+        command = [sys.executable, "-m", "tests.gateway.app_factory", str(self.port)]
         self._log = self.log_path.open("w")
         self._process = spawn(command, cwd=REPO_ROOT, env=self.env, stdout=self._log, stderr=self._log)
         deadline = time.monotonic() + START_TIMEOUT_S

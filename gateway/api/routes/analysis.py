@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from gateway import metrics
 from gateway.api.deps import AnalysisDep
 from gateway.api.errors import ERROR_RESPONSES
 from gateway.models import AnalysisRequest, BatchAnalysisRequest, BatchAnalysisResponse, PredictionResponse
+from gateway.rate_limit import charge_extra
 
 router = APIRouter(tags=["predictions"], responses=ERROR_RESPONSES)
 ANALYZE_DURATION = metrics.PREDICTION_DURATION.labels(endpoint="analyze")
@@ -25,8 +26,11 @@ async def analyze(request: AnalysisRequest, analysis: AnalysisDep) -> Response:
 
 
 @router.post("/batch_analyze", response_model=BatchAnalysisResponse)
-async def batch_analyze(request: BatchAnalysisRequest, analysis: AnalysisDep) -> Response:
-    """Forecast several symbols in one Triton request; a symbol that fails is reported in its own item."""
+async def batch_analyze(request: BatchAnalysisRequest, analysis: AnalysisDep, http: Request) -> Response:
+    """Forecast several symbols in one Triton request; a symbol that fails is reported in its own item.
+
+    Rate limits charge one request per symbol (the minute's quota)."""
+    await charge_extra(http, len(request.symbols) - 1)
     with metrics.PREDICTION_DURATION.labels(endpoint="batch_analyze").time():
         response = await analysis.analyze_batch(request)
     answered = sum(item.prediction is not None for item in response.results)
