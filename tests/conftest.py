@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.services",
+    "tests.fixtures.private_servers",
     "tests.fixtures.triton",
     "tests.fixtures.registry",
 ]

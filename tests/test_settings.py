@@ -91,3 +91,26 @@ def test_production_refuses_an_unset_triton_admin_key(monkeypatch):
     monkeypatch.delenv("WIG80_TRITON_ADMIN_KEY", raising=False)
     with pytest.raises(ValidationError, match="WIG80_TRITON_ADMIN_KEY"):
         Settings(_env_file=None, environment="production", api_key="an-api-key")
+
+
+def test_production_refuses_to_trust_forwarded_for_from_everyone(monkeypatch):
+    with pytest.raises(ValidationError, match="trusts X-Forwarded-For from every address"):
+        production(monkeypatch, WIG80_TRUSTED_PROXIES="10.0.0.2, 0.0.0.0/0")
+
+
+def test_trusted_proxies_are_a_comma_list_of_networks(monkeypatch):
+    monkeypatch.setenv("WIG80_TRUSTED_PROXIES", "10.0.0.2, 172.16.0.0/12")
+    assert Settings(_env_file=None).trusted_proxies == ["10.0.0.2", "172.16.0.0/12"]
+    monkeypatch.setenv("WIG80_TRUSTED_PROXIES", "nginx")
+    with pytest.raises(ValidationError, match="trusted_proxies"):
+        Settings(_env_file=None)
+
+
+def test_docs_default_off_in_production_and_bounded_bodies(monkeypatch):
+    monkeypatch.delenv("WIG80_API_DOCS", raising=False)
+    assert Settings(_env_file=None).docs_enabled
+    assert Settings(_env_file=None).max_request_body_bytes == 1_000_000
+    with pytest.raises(ValidationError, match="max_request_body_bytes"):
+        Settings(_env_file=None, max_request_body_bytes=0)
+    assert production(monkeypatch).docs_enabled is False
+    assert production(monkeypatch, WIG80_API_DOCS="true").docs_enabled

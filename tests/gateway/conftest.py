@@ -16,6 +16,7 @@ from market_data.importer import import_paths
 from market_data.stores import open_store
 from market_data.synthetic import synthesize
 from tests.fixtures.requirements import requirement_missing
+from tests.fixtures.services import free_port
 from tests.gateway.process import GatewayProcess
 
 API_KEY = "test-gateway-key"
@@ -115,12 +116,10 @@ def gateway(bars_home, triton_grpc, redis_url, redis_prefix, tmp_path_factory) -
         yield process
 
 
-@pytest.fixture
-def start_gateway(bars_home, triton_grpc, redis_url, redis_prefix, tmp_path) -> Iterator[Callable[..., GatewayProcess]]:
-    """Start gateways on a private copy of the store: start_gateway(home=None, prefix=None, **env)."""
+def _gateway_starter(source_home: Path, triton_grpc: str, redis_url: str, redis_prefix: str, tmp_path: Path):
     started: list[GatewayProcess] = []
     private_home = tmp_path / "home"
-    shutil.copytree(bars_home, private_home)
+    shutil.copytree(source_home, private_home)
     test_prefix = f"{redis_prefix}-{uuid.uuid4().hex[:6]}"
 
     def start(home: Path | None = None, prefix: str | None = None, **env: str) -> GatewayProcess:
@@ -134,6 +133,18 @@ def start_gateway(bars_home, triton_grpc, redis_url, redis_prefix, tmp_path) -> 
     for process in started:
         process.stop()
 
+
+@pytest.fixture
+def start_gateway(bars_home, triton_grpc, redis_url, redis_prefix, tmp_path) -> Iterator[Callable[..., GatewayProcess]]:
+    """Start gateways on a private copy of the store: start_gateway(home=None, prefix=None, **env)."""
+    yield from _gateway_starter(bars_home, triton_grpc, redis_url, redis_prefix, tmp_path)
+
+
+@pytest.fixture
+def start_gateway_without_triton(bars_home, redis_url, redis_prefix, tmp_path) -> Iterator[Callable[..., GatewayProcess]]:
+    """Like start_gateway, with nothing listening at the Triton address: for what a gateway does before
+    any prediction (limits, identity, health), without waiting for the session's Triton."""
+    yield from _gateway_starter(bars_home, f"127.0.0.1:{free_port()}", redis_url, redis_prefix, tmp_path)
 
 
 @pytest.fixture
