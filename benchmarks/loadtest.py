@@ -31,6 +31,9 @@ LOAD_TEST_SERVER_ENV = {
     "WIG80_RATE_LIMIT_PER_MINUTE": "100000000",
     "WIG80_RATE_LIMIT_BURST_PER_SECOND": "10000000",
     "WIG80_API_ACCESS_LOG": "false",  # a line per request costs the gateway CPU the test should measure
+    # every Locust user connects from 127.0.0.1 and subscribes to every symbol each second
+    "WIG80_WEBSOCKET_MAX_CONNECTIONS_PER_CLIENT": "10000",
+    "WIG80_WEBSOCKET_MAX_SYMBOL_UPDATES_PER_SECOND": "1000",
 }
 
 

@@ -108,11 +108,11 @@ def test_requests_reach_both_replicas_json_is_gzipped_and_big_bodies_stop_at_ngi
 
 def test_the_rate_limit_is_shared_by_the_replicas_and_keyed_by_the_client_address(nginx, replicas):
     with client(CLIENT_A) as first, client(CLIENT_B) as second:
-        answers = [first.get(f"http://{nginx}/health").status_code for _ in range(PER_MINUTE)]
-        assert answers == [200] * PER_MINUTE  # spread over both replicas by round robin
-        forged = first.get(f"http://{nginx}/health", headers={"X-Forwarded-For": CLIENT_B})
+        answers = [first.get(f"http://{nginx}/symbols").status_code for _ in range(PER_MINUTE)]
+        assert answers == [200] * PER_MINUTE  # (/health is never limited) spread over both replicas by round robin
+        forged = first.get(f"http://{nginx}/symbols", headers={"X-Forwarded-For": CLIENT_B})
         assert forged.status_code == 429, "one count for both replicas, and a forged X-Forwarded-For is no escape"
-        assert second.get(f"http://{nginx}/health").status_code == 200, "another client has its own count"
+        assert second.get(f"http://{nginx}/symbols").status_code == 200, "another client has its own count"
     assert sum(replica.metric("rate_limited_requests_total") for replica in replicas) == 1
 
 

@@ -25,6 +25,9 @@ from tests.gateway.conftest import API_KEY
 
 FIRST_NEW_DAY = np.datetime64("2026-01-05")  # the first trading day after the synthetic history
 RECOVERY_TIMEOUT_S = 20.0
+# idle connections are dropped well before uvicorn's 5 s keep-alive timeout: reusing one the server is
+# closing at that moment is a client-side race, not a fault of the gateway
+KEEP_ALIVE = httpx.Limits(keepalive_expiry=1.0)
 
 
 def trading_days(count: int) -> list[str]:
@@ -95,7 +98,7 @@ async def test_redis_killed_while_clients_post_and_read(start_gateway, bars_home
     gateway = start_gateway(home=home, prefix=prefix, REDIS_URL=private_redis.url)
     load, stop = Load(), asyncio.Event()
     days = trading_days(150)
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=30.0) as client:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30.0, limits=KEEP_ALIVE) as client:
         clients = [asyncio.create_task(post_bars(client, symbol, days, load, stop)) for symbol in stored_symbols[:2]]
         clients += [asyncio.create_task(until(stop, lambda: read(client, stored_symbols, load))) for _ in range(2)]
         await asyncio.sleep(2.0)
@@ -161,7 +164,7 @@ async def test_triton_killed_under_load_gives_503_then_recovers(start_gateway, t
     load, stop = Load(), asyncio.Event()
     try:
         gateway = start_gateway(TRITON_URL=private.grpc_address, REDIS_URL="")
-        async with httpx.AsyncClient(base_url=gateway.url, timeout=30.0) as client:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=30.0, limits=KEEP_ALIVE) as client:
             readers = [asyncio.create_task(until(stop, lambda: read(client, stored_symbols, load))) for _ in range(3)]
             await asyncio.sleep(1.5)
             os.killpg(private.pid, signal.SIGKILL)  # tritonserver and its Python backend stubs
