@@ -10,8 +10,11 @@ import pytest
 from gateway.redaction import INTERNAL, without_addresses
 
 pytestmark = [pytest.mark.redis]
-# production's other demands met (an admin key; an in-process cache: the test Redis has no password)
-PRODUCTION = {"WIG80_ENVIRONMENT": "production", "WIG80_TRITON_ADMIN_KEY": "a-triton-admin-key-0123", "REDIS_URL": ""}
+# production's other demands met (secrets; an in-process cache: the test Redis has no password)
+PRODUCTION = {
+    "WIG80_ENVIRONMENT": "production", "WIG80_TRITON_ADMIN_KEY": "a-triton-admin-key-0123",
+    "WIG80_POCKETBASE_ADMIN_PASSWORD": "a-pocketbase-password-0123", "REDIS_URL": "",
+}
 ADDRESS = re.compile(r"\d+\.\d+\.\d+\.\d+|:\d{2,5}\b")
 
 

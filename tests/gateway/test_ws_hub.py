@@ -32,12 +32,12 @@ FAULTS = [
 ]
 
 
-class FakeStore:
+class FakeWindows:
     """Knows every symbol (one bar each); fails the subscription check while `failing` is set."""
 
     failing = False
 
-    async def last_bars(self, symbol: str, n: int) -> BarSeries:
+    async def get(self, symbol: str) -> BarSeries:
         if self.failing:
             raise asyncpg.exceptions.CannotConnectNowError("the database system is starting up")
         return BarSeries(symbol, np.array(["2026-01-02"], dtype="datetime64[D]"), np.ones((1, 5)))
@@ -47,7 +47,7 @@ class FaultyAnalysis:
     """FAKE analysis: every `analyze` raises the next of FAULTS, cycling."""
 
     def __init__(self) -> None:
-        self.store = FakeStore()
+        self.windows = FakeWindows()
         self.calls = 0
 
     async def analyze(self, request):
@@ -100,10 +100,10 @@ async def test_a_store_failure_during_subscribe_is_reported_and_the_socket_stays
     analysis = FaultyAnalysis()
     hub = RealtimeHub(analysis, queue_size=32, messages_per_second=5)
     async with hub_server(hub) as url, websockets.connect(url) as ws:
-        analysis.store.failing = True
+        analysis.windows.failing = True
         await ws.send(json.dumps({"symbols": ["ABE"], "update_frequency": 60}))
         refused = await receive(ws)
-        analysis.store.failing = False
+        analysis.windows.failing = False
         await ws.send(json.dumps({"symbols": ["ABE"], "update_frequency": 60}))
         update = await receive(ws)
     assert refused["type"] == "error" and "subscription not checked" in refused["detail"]
