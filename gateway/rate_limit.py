@@ -120,7 +120,7 @@ async def charge_extra(request: Request, cost: int) -> None:
 class RateLimitMiddleware:
     """Plain ASGI middleware (Starlette's BaseHTTPMiddleware costs every request an extra task and
     stream): limits HTTP requests outside EXEMPT_PATHS and WebSocket connects, answers 429 with
-    Retry-After (a refused WebSocket is closed with 1008 and the reason), and adds the X-RateLimit-*
+    Retry-After (a refused WebSocket connect has its handshake refused: 403), and adds the X-RateLimit-*
     headers to every limited path's response. WebSocket messages have their own limit."""
 
     def __init__(self, app: ASGIApp, limiter: RateLimiter, identity: ClientIdentity) -> None:

@@ -166,10 +166,14 @@ async def test_triton_killed_under_load_gives_503_then_recovers(start_gateway, t
         gateway = start_gateway(TRITON_URL=private.grpc_address, REDIS_URL="")
         async with httpx.AsyncClient(base_url=gateway.url, timeout=30.0, limits=KEEP_ALIVE) as client:
             readers = [asyncio.create_task(until(stop, lambda: read(client, stored_symbols, load))) for _ in range(3)]
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(1.0)
             os.killpg(private.pid, signal.SIGKILL)  # tritonserver and its Python backend stubs
             private.stop()
             killed_at = time.monotonic()
+            # forecasts made before the kill keep answering; a new bar needs a new forecast from Triton
+            new_bars = [bar(symbol, trading_days(1)[0]) for symbol in stored_symbols]
+            posted = await client.post("/bars", json={"bars": new_bars}, headers={"X-API-Key": API_KEY})
+            assert posted.status_code == 200 and posted.json()["stored"] == len(new_bars), posted.text
             await wait_for(lambda: any(at > killed_at and s == 503 for at, s, _ in load.reads), "a 503")
             await asyncio.sleep(1.0)
             from serving.tritonserver import TritonServer
