@@ -170,6 +170,14 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def resident_mb(pid: int) -> float:
+    """Resident memory of `pid` and its children (uvicorn's workers), in MiB."""
+    import psutil
+
+    process = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in (process, *process.children(recursive=True))) / 2**20
+
+
 def run_wrk(url: str, path: str, bodies: list[dict], seconds: float, scratch: Path, name: str,
             profile: Path | None = None) -> dict:
     """One wrk load; with `profile`, py-spy samples the server meanwhile (raw collapsed stacks there)."""
@@ -239,10 +247,11 @@ def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url
             run_wrk(gateway, "/analyze", mixed, seconds, scratch, "analyze_mixed", profile),
             run_wrk(gateway, "/batch_analyze", batches, seconds, scratch, "batch"),
         ]
+        gateway_rss_mb = resident_mb(PIDS[gateway])
     by_load = {row["load"]: row for row in rows}
     return {
         "seconds": seconds, "connections": CONNECTIONS, "gateway_workers": workers, "window": window,
-        "symbols": len(symbols), "redis": bool(redis_url), "rows": rows,
+        "symbols": len(symbols), "redis": bool(redis_url), "gateway_rss_mb": gateway_rss_mb, "rows": rows,
         "ratios": {
             "analyze_one_vs_echo": by_load["analyze_one"]["requests_per_s"] / by_load["echo"]["requests_per_s"],
             "analyze_mixed_vs_peer": by_load["analyze_mixed"]["requests_per_s"] / by_load["peer_mixed"]["requests_per_s"],
@@ -262,6 +271,7 @@ def print_table(results: dict) -> None:
         print(f"{r['load']:<14} | {r['requests_per_s']:9.1f} | {r['p50_ms']:7.2f} | {r['p99_ms']:7.2f} | "
               f"{r['requests_per_s'] / echo:7.2f} | {r['server_cpu_us_per_request']:10.0f} | {r['non_2xx']}")
     print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in results["ratios"].items()))
+    print(f"gateway resident memory after the loads: {results['gateway_rss_mb']:.0f} MiB")
 
 
 def regression_ratios() -> dict[str, dict]:

@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -183,9 +184,6 @@ def run_gateway(settings) -> int:
 
 
 def up_command(args: argparse.Namespace) -> int:
-    from export.exporter import export_run
-    from export.onnx_export import ParityError
-    from training.pipeline import train_run
     from wig80.settings import get_settings
 
     stop_on_signals()
@@ -193,10 +191,10 @@ def up_command(args: argparse.Namespace) -> int:
     repository = Path(args.repository or settings.repository_dir)
     say(f"training the {args.profile} profile (an empty bar store gets a synthetic market first)")
     try:
-        run_dir = train_run(settings, profile=args.profile)
+        run_dir = wig80_child(["train", "--profile", args.profile])
         say(f"trained {run_dir}")
-        export_run(run_dir, repository, "cpu", settings=settings)
-    except (ParityError, ValueError, FileNotFoundError) as error:  # e.g. an empty store for --profile full
+        wig80_child(["export", run_dir, "--repository", str(repository)])
+    except ChildFailed as error:  # e.g. an empty store for --profile full: the child said why
         return fail(str(error), 1)
     if settings.triton_url:
         say(
@@ -206,3 +204,29 @@ def up_command(args: argparse.Namespace) -> int:
         )
     args.repository = repository
     return serve_command(args)
+
+
+class ChildFailed(RuntimeError):
+    """A `wig80` child command exited non-zero (its own message is already on stderr)."""
+
+
+def wig80_child(arguments: list[str]) -> str:
+    """`wig80 ARGUMENTS` in a child process, its output passed through; returns its last output line.
+
+    Training and export import torch (~900 MB resident); in a child they leave none of it in the process
+    that goes on to serve the gateway.
+    """
+    from serving.children import spawn, stop
+
+    process = spawn([sys.executable, "-m", "wig80.cli", *arguments], stdout=subprocess.PIPE, text=True)
+    last = ""
+    try:
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            last = line.strip() or last
+        code = process.wait()
+    finally:
+        stop(process)
+    if code != 0:
+        raise ChildFailed(f"wig80 {arguments[0]} exited with {code}")
+    return last

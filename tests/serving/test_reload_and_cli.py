@@ -282,6 +282,7 @@ def test_wig80_up_trains_exports_and_serves(tmp_path):
         result = client.infer("wig80", [ohlcv_input(grpcclient, windows)])
         client.close()
         served = registered_deployments(int(env["WIG80_POCKETBASE_PORT"]))
+        serving_libraries = Path(f"/proc/{cli.process.pid}/maps").read_text()
         cli.stop()
     finally:
         cli.kill_if_running()
@@ -289,6 +290,8 @@ def test_wig80_up_trains_exports_and_serves(tmp_path):
     assert cli.process.returncode == 0, output
     np.testing.assert_allclose(result.as_numpy("MEAN"), in_process(repository, windows)["MEAN"], atol=1e-5)
     assert "synthetic market" in output and "wrote version 1" in output
+    # training and export ran in children: the process that serves never loaded torch
+    assert "libtorch" not in serving_libraries
     # PocketBase started beside Triton, and the registry records the served version
     assert "PocketBase" in output and (tmp_path / "home" / "pocketbase").is_dir()
     assert served == [(1, "initial")]
