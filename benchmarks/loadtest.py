@@ -78,7 +78,7 @@ def start_stack(settings, url: str) -> subprocess.Popen:
 
 
 def run_locust(url: str, users: int, spawn_rate: int, seconds: int, prefix: str, classes: list[str],
-               grpc: str) -> int:
+               grpc: str, scenario: str | None = None) -> int:
     command = [str(BIN / "locust"), "-f", str(ROOT / "benchmarks" / "locustfile.py"), "--headless",
                "-u", str(users), "-r", str(spawn_rate), "-t", f"{seconds}s", "--host", url,
                "--csv", str(RESULTS / prefix), "--html", str(RESULTS / f"{prefix}.html"), "--only-summary",
@@ -87,7 +87,7 @@ def run_locust(url: str, users: int, spawn_rate: int, seconds: int, prefix: str,
                # let each user finish its request before stopping (a gRPC call cut short can hang close)
                "--stop-timeout", "10",
                *classes]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TRITON_GRPC": grpc}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TRITON_GRPC": grpc, "WIG80_LOAD_SCENARIO": scenario or ""}
     return subprocess.run(command, env=env, cwd=ROOT).returncode
 
 
@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-r", "--spawn-rate", type=int, default=10)
     parser.add_argument("-t", "--seconds", type=int, default=60)
     parser.add_argument("--sweep", nargs="*", type=int, help="also sweep these user counts (REST users only)")
+    parser.add_argument("--scenario", choices=("heavy",), help="heavy: four times the pace, its own budgets")
     parser.add_argument("classes", nargs="*", help="Locust user classes (default: all)")
     args = parser.parse_args(argv)
 
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     server = None if gateway_ready(url) else start_stack(settings, url)
     try:
-        code = run_locust(url, args.users, args.spawn_rate, args.seconds, "load", args.classes, grpc)
+        code = run_locust(url, args.users, args.spawn_rate, args.seconds, "load", args.classes, grpc, args.scenario)
         if args.sweep:
             table = sweep(url, args.sweep, args.seconds, grpc)
             (RESULTS / "sweep.json").write_text(json.dumps(table, indent=2))

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from benchmarks.budgets import EndpointStats, load_budgets, missed_budgets, rows_from_csv
 
 BUDGETS = """
@@ -79,3 +81,16 @@ def test_rows_from_locust_csv(tmp_path):
     rows = rows_from_csv(csv_path)
     assert rows == [EndpointStats("POST /analyze [cached]", 100, 1, 7.0, 12.0)]
     assert missed_budgets(rows, _budgets(tmp_path)) == ["POST /analyze [cached]: p99 12 ms > budget 10 ms"]
+
+
+def test_the_heavy_scenario_is_judged_by_its_own_budgets():
+    defaults, heavy = load_budgets(scenario="heavy")
+    _, default = load_budgets()
+    assert set(heavy) == set(default)  # every request type has a budget under the heavier load too
+    assert default["POST /analyze [cached]"]["p99_ms"] == 10
+    row = [EndpointStats("POST /analyze [cached]", 100, 0, 15.0, 30.0)]
+    assert missed_budgets(row, every_type=False) == [
+        "POST /analyze [cached]: p95 15 ms > budget 10 ms", "POST /analyze [cached]: p99 30 ms > budget 10 ms"]
+    assert missed_budgets(row, every_type=False, scenario="heavy") == []
+    with pytest.raises(ValueError, match="no \\[scenario.nosuch\\]"):
+        load_budgets(scenario="nosuch")
