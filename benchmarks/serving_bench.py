@@ -192,8 +192,8 @@ def in_process_limit(run_dir: Path, home: Path, windows: np.ndarray, seconds: fl
     for batch in IN_PROCESS_BATCHES:
         rows = np.ascontiguousarray(windows.take(np.arange(batch), axis=0, mode="wrap"))
 
-        def pipeline(rows=rows):
-            session.run(["MEAN", "STD"], {INPUT_NAME: compute_features(rows)})
+        def pipeline(rows=rows):  # one thread, as the served model runs it (parallel_kernels "false")
+            session.run(["MEAN", "STD"], {INPUT_NAME: compute_features(rows, parallel=False)})
 
         limits[batch] = batch / float(np.mean(latencies(pipeline, seconds)))
         print(f"[serving_bench] in process, batch {batch:>2}: {limits[batch]:9.1f} windows/s", flush=True)
@@ -234,7 +234,7 @@ def compare(levels=CONCURRENCY, seconds: float = 4.0, window: int = 256) -> dict
 
 def print_table(results: dict) -> None:
     print(
-        f"\nwig80 ensemble, window {results['window']}, max_batch_size {results['max_batch_size']}, "
+        f"\nwig80 (CPU: the fused model), window {results['window']}, max_batch_size {results['max_batch_size']}, "
         f"max_queue_delay {results['max_queue_delay_microseconds']} us, {results['seconds']} s per row"
     )
     print(

@@ -39,6 +39,10 @@ class Services:
 
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings, redis_prefix: str) -> AsyncIterator[Services]:
+    if settings.api_workers > 1 and not settings.redis_url:
+        # each worker holds its own hot state; only Redis pub/sub tells every worker of a new bar
+        raise RuntimeError("WIG80_API_WORKERS > 1 needs REDIS_URL: without it a bar posted to one worker "
+                           "would not reach the others' windows and forecasts")
     redis = redis_client(settings.redis_url) if settings.redis_url else None
     store = open_store(settings.market_db_url, settings.home)
     target = grpc_target(settings.triton_url, settings.triton_host, settings.triton_grpc_port)
