@@ -100,10 +100,12 @@ class AnalysisService:
             await asyncio.sleep(interval_s)
             try:
                 info = await self.forecaster.model_info(max_age_s=0)
+                if info != self.model:
+                    await self._switch_model(info)
             except TritonUnavailable:
                 continue  # held forecasts keep being served; misses answer 503 with Triton's reason
-            if info != self.model:
-                await self._switch_model(info)
+            except Exception:  # a store failure must not end the watch: the next round retries
+                log.exception("following the served model failed; retrying")
 
     async def _switch_model(self, info: ModelInfo) -> None:
         if info.window != self.windows.size:
@@ -124,8 +126,12 @@ class AnalysisService:
             await self._new_bar_signal.wait()
             self._new_bar_signal.clear()
             tickers, self._new_bars = sorted(self._new_bars), set()
-            if self.model is not None:
+            if self.model is None:
+                continue
+            try:
                 await self._precompute(tickers, self.model)
+            except Exception:  # requests make what is missing; the loop must live for the next bar
+                log.exception("precomputing forecasts of new bars failed for %s", ", ".join(tickers))
 
     async def _precompute(self, tickers: Sequence[str], info: ModelInfo) -> None:
         full = [s for s in [await self.windows.get(t) for t in tickers] if len(s) >= info.window]
