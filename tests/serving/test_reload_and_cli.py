@@ -219,12 +219,12 @@ def gateway_answers(port: int) -> bool:
         return False
 
 
-def test_a_sigkilled_wig80_serve_leaves_no_gateway_worker_behind(triton_server, tmp_path):
+def test_a_sigkilled_wig80_serve_leaves_no_gateway_worker_behind(triton_server, redis_url, tmp_path):
     """Two uvicorn workers (multiprocessing children, not spawned by us) and Triton all go with the CLI."""
     http_port, grpc_port, metrics_port, api_port = free_port(), free_port(), free_port(), free_port()
+    # several workers need Redis: only its pub/sub tells every worker's hot state of a new bar
     env = serving_env(tmp_path) | {"WIG80_API_PORT": str(api_port), "WIG80_API_WORKERS": "2",
-                                   "WIG80_API_ACCESS_LOG": "false"}
-    env.pop("REDIS_URL", None)
+                                   "WIG80_API_ACCESS_LOG": "false", "REDIS_URL": redis_url}
     cli = ServingCli(["serve", "--repository", str(triton_server.repository),
                       *port_arguments(http_port, grpc_port, metrics_port)], env)
     try:
