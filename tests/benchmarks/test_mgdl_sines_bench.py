@@ -1,0 +1,35 @@
+import numpy as np
+
+from benchmarks.mgdl_sines_bench import matched_standard_epochs, run, sum_of_sines, trainable_parameters
+from training.mgdl import MGDLConfig, MGDLRegressor, StandardRegressor
+
+
+def _parameter_count(network) -> int:
+    return sum(p.numel() for p in network.parameters())
+
+
+def test_the_parameter_formula_counts_the_real_grades_and_the_standard_network():
+    config = MGDLConfig(max_grades=3, layers_per_grade=2, width=8, epochs_per_grade=2, batch_size=64,
+                        min_improvement=-1.0)  # keep every grade so that all three are counted
+    x = np.random.default_rng(0).uniform(0, 1, (64, 1))
+    y = sum_of_sines(x, (1.0, 3.0))
+    mgdl = MGDLRegressor(config).fit(x, y, x, y)
+    assert len(mgdl.network.grades) == 3
+    assert _parameter_count(mgdl.network.grades[0]) == trainable_parameters(1, 8, 2)
+    assert _parameter_count(mgdl.network.grades[1]) == trainable_parameters(8, 8, 2)
+    standard = StandardRegressor(config).fit(x, y, x, y)
+    assert _parameter_count(standard.network) == trainable_parameters(1, 8, 6)
+
+
+def test_the_standard_network_has_the_same_depth_and_the_same_epochs_times_parameters():
+    config = MGDLConfig(max_grades=16, layers_per_grade=1, width=128, epochs_per_grade=100)
+    mgdl_budget = 100 * (trainable_parameters(1, 128, 1) + 15 * trainable_parameters(128, 128, 1))
+    standard_params = trainable_parameters(1, 128, 16)
+    epochs = matched_standard_epochs(config)
+    assert abs(epochs * standard_params - mgdl_budget) <= standard_params / 2
+    assert epochs < 16 * 100  # not the same epochs: an MGDL epoch trains one grade's parameters only
+
+    result = run(n_train=64, epochs_per_grade=2, width=8, grades=3, layers_per_grade=1)
+    assert result["standard_epochs"] == matched_standard_epochs(
+        MGDLConfig(max_grades=3, layers_per_grade=1, width=8, epochs_per_grade=2))
+    assert result["standard_hidden_layers"] == 3 * 1
