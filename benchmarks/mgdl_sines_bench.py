@@ -30,8 +30,8 @@ RESULTS = Path(__file__).parent / "results" / "mgdl_sines.json"
 TWO_DECADES = (1.0, 3.0, 10.0, 30.0, 100.0)
 LEARNING_RATES = (3e-3, 1e-2)
 SEEDS = (0, 1, 2)
-SIZES = {"n_train": 2000, "epochs_per_grade": 100, "width": 128, "grades": 16, "layers_per_grade": 1}
-QUICK_SIZES = {"n_train": 1000, "epochs_per_grade": 60, "width": 64, "grades": 16, "layers_per_grade": 1}
+SIZES = {"n_train": 2000, "epochs_per_grade": 67, "width": 128, "grades": 24, "layers_per_grade": 1}
+QUICK_SIZES = {"n_train": 1000, "epochs_per_grade": 60, "width": 64, "grades": 24, "layers_per_grade": 1}
 
 
 def sum_of_sines(x: np.ndarray, frequencies: tuple[float, ...]) -> np.ndarray:
@@ -56,8 +56,8 @@ def matched_standard_epochs(config: MGDLConfig, in_features: int = 1) -> int:
     return max(1, round(mgdl / standard))
 
 
-def run(frequencies: tuple[float, ...] = TWO_DECADES, n_train: int = 2000, epochs_per_grade: int = 100,
-        width: int = 128, grades: int = 16, layers_per_grade: int = 1, seed: int = 0, show_progress: bool = False,
+def run(frequencies: tuple[float, ...] = TWO_DECADES, n_train: int = 2000, epochs_per_grade: int = 67,
+        width: int = 128, grades: int = 24, layers_per_grade: int = 1, seed: int = 0, show_progress: bool = False,
         learning_rate: float = 1e-2, standard_learning_rate: float | None = None) -> dict:
     """Both models on one seed's data (full-batch Adam), each with its own learning rate."""
     torch.set_num_threads(1)
