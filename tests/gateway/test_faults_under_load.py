@@ -168,7 +168,7 @@ async def test_triton_killed_under_load_gives_503_then_recovers(start_gateway, t
             readers = [asyncio.create_task(until(stop, lambda: read(client, stored_symbols, load))) for _ in range(3)]
             await asyncio.sleep(1.0)
             os.killpg(private.pid, signal.SIGKILL)  # tritonserver and its Python backend stubs
-            private.stop()
+            await asyncio.to_thread(private.stop)
             killed_at = time.monotonic()
             # forecasts made before the kill keep answering; a new bar needs a new forecast from Triton
             new_bars = [bar(symbol, trading_days(1)[0]) for symbol in stored_symbols]
@@ -179,7 +179,8 @@ async def test_triton_killed_under_load_gives_503_then_recovers(start_gateway, t
             from serving.tritonserver import TritonServer
 
             private = TritonServer(triton_server.repository, *ports, home=tmp_path / "triton").start()
-            private.wait_ready()
+            # waited for off the event loop, so the readers keep reading while Triton comes up
+            await asyncio.to_thread(private.wait_ready)
             restarted_at = time.monotonic()
             recovered = await wait_for(
                 lambda: any(at > restarted_at and s == 200 for at, s, _ in load.reads), "recovery after the restart"
