@@ -255,7 +255,7 @@ class AnalysisService:
             symbol=ticker, dates=series.dates, ohlcv=series.ohlcv, mean=forecast.mean, std=forecast.std,
             features=features, band_shares=forecast.band_shares, horizon=request.prediction_horizon,
             confidence_threshold=request.confidence_threshold, include_spectral=request.include_spectral,
-            model_version=forecast.model_version, facts=facts,
+            model_version=forecast.model_version, facts=facts, newest_bar=self.windows.newest_date,
         )
         self.accuracy.record(prediction, facts.data_as_of)
         return prediction

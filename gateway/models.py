@@ -74,7 +74,7 @@ class PredictionResponse(BaseModel):
     prediction_interval: PredictionInterval = Field(
         description="central interval of the predicted price distribution at the horizon")
     data_as_of: dt.date = Field(description="date of the last bar the forecast was made from")
-    stale: bool = Field(description="the last bar is more than WIG80_STALE_AFTER_TRADING_DAYS weekdays old")
+    stale: bool = Field(description="the last bar lags the newest stored bar of any symbol by more than WIG80_STALE_AFTER_TRADING_DAYS weekdays")
 
 
 class BatchAnalysisRequest(BaseModel):

@@ -14,8 +14,9 @@ The model predicts, per horizon h (1..30 trading days), the forward log return r
 - market_context: arithmetic on the bars (see `market_context`).
 - prediction_interval: the central `level` interval of the log-normal price at the horizon,
   current_price * exp(mu_h -+ z sigma_h) with z the normal quantile of (1 + level) / 2.
-- data_as_of: the last bar's date; stale: more than `stale_after` weekdays (the exchange's trading
-  days, public holidays not counted out) lie between that date and today in Warsaw, today excluded.
+- data_as_of: the last bar's date; stale: the symbol lags the market as the store knows it, i.e. more
+  than `stale_after` weekdays (the exchange's trading days, public holidays not counted out) lie after
+  that date up to the newest bar stored for any symbol.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -40,7 +40,6 @@ RISK_DAILY_VOL_MEDIUM = 0.015
 RISK_DAILY_VOL_HIGH = 0.03
 CALENDAR_DAYS_FOR_WEEK_CHANGE = 7
 CLOSE, VOLUME = 3, 4
-EXCHANGE_TIMEZONE = ZoneInfo("Europe/Warsaw")
 
 
 def normal_cdf(x: float) -> float:
@@ -72,17 +71,13 @@ def prediction_interval(price: float, mu: float, sigma: float, level: float) -> 
     return PredictionInterval(level=level, lower=price * math.exp(mu - z * sigma), upper=price * math.exp(mu + z * sigma))
 
 
-def exchange_today() -> dt.date:
-    return dt.datetime.now(EXCHANGE_TIMEZONE).date()
+def missed_trading_days(last_bar: dt.date, newest_bar: dt.date) -> int:
+    """Weekdays after `last_bar` up to and including `newest_bar` (the newest bar of any stored symbol)."""
+    return int(np.busday_count(last_bar + dt.timedelta(days=1), newest_bar + dt.timedelta(days=1)))
 
 
-def missed_trading_days(last_bar: dt.date, today: dt.date) -> int:
-    """Weekdays after the last bar and before today (today's bar may not exist yet)."""
-    return int(np.busday_count(last_bar + dt.timedelta(days=1), today)) if today > last_bar else 0
-
-
-def is_stale(last_bar: dt.date, stale_after: int, today: dt.date | None = None) -> bool:
-    return missed_trading_days(last_bar, today or exchange_today()) > stale_after
+def is_stale(last_bar: dt.date, stale_after: int, newest_bar: dt.date | None) -> bool:
+    return newest_bar is not None and missed_trading_days(last_bar, newest_bar) > stale_after
 
 
 def percent_change(new: float, old: float) -> float:
@@ -154,13 +149,14 @@ def build_prediction(
     model_version: str,
     interval_level: float | None = None,
     stale_after: int | None = None,
-    today: dt.date | None = None,
+    newest_bar: dt.date | None = None,
     facts: WindowFacts | None = None,
 ) -> PredictionResponse:
     """The response for one window's forecast (processing_time_ms is filled in by the caller).
 
     `interval_level` and `stale_after` default to the settings (WIG80_PREDICTION_INTERVAL_LEVEL,
-    WIG80_STALE_AFTER_TRADING_DAYS); `today` to today's date in Warsaw. `facts`, when given, are
+    WIG80_STALE_AFTER_TRADING_DAYS); `newest_bar` is the newest bar of any stored symbol (None: never
+    stale). `facts`, when given, are
     `window_facts` of these same arrays.
     """
     if interval_level is None or stale_after is None:
@@ -190,5 +186,5 @@ def build_prediction(
         processing_time_ms=0.0,
         prediction_interval=prediction_interval(context.current_price, mu, sigma, interval_level),
         data_as_of=data_as_of,
-        stale=is_stale(data_as_of, stale_after, today),
+        stale=is_stale(data_as_of, stale_after, newest_bar),
     )

@@ -8,6 +8,7 @@ and concurrent readers of it share that one read.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 
 from market_data.bars import BarSeries
@@ -21,6 +22,7 @@ class HotWindows:
         self.size = 0  # bars per window: the model's window, set by `load_all`
         self._series: dict[str, BarSeries] = {}
         self._reads: dict[str, asyncio.Task[BarSeries]] = {}
+        self.newest_date: dt.date | None = None  # of any held symbol: the market's last day as the store knows it
 
     def __contains__(self, ticker: str) -> bool:
         return ticker in self._series
@@ -33,6 +35,7 @@ class HotWindows:
         """Hold the last `size` bars of every stored symbol (again, when the model's window changes)."""
         self.size = size
         self._series.clear()
+        self.newest_date = None
         for ticker in await self.store.list_symbols():
             self._keep(await self.store.last_bars(ticker, size))
 
@@ -64,4 +67,7 @@ class HotWindows:
         if held is not None and held.dates[-1] > series.dates[-1]:
             return held
         self._series[series.symbol] = series
+        last = series.dates[-1].astype(dt.date)
+        if self.newest_date is None or last > self.newest_date:
+            self.newest_date = last
         return series

@@ -81,15 +81,16 @@ def test_prediction_interval_is_the_central_quantile_range_of_the_price_at_the_h
     assert interval.lower < 100 * math.exp(0.01) < interval.upper
 
 
-def test_a_forecast_is_stale_when_more_trading_days_than_allowed_passed_since_its_last_bar():
+def test_a_forecast_is_stale_when_it_lags_the_newest_stored_bar_by_more_trading_days_than_allowed():
     import datetime as dt
 
     friday = dt.date(2025, 11, 28)
-    assert predictions.missed_trading_days(friday, dt.date(2025, 12, 1)) == 0  # Monday: the weekend is no gap
-    assert predictions.missed_trading_days(friday, dt.date(2025, 12, 8)) == 5  # the whole week without a bar
-    assert not predictions.is_stale(friday, 5, today=dt.date(2025, 12, 8))
-    assert predictions.is_stale(friday, 5, today=dt.date(2025, 12, 9))
-    assert not predictions.is_stale(friday, 5, today=friday)
+    assert predictions.missed_trading_days(friday, dt.date(2025, 11, 30)) == 0  # the weekend is no gap
+    assert predictions.missed_trading_days(friday, dt.date(2025, 12, 5)) == 5  # the whole week without a bar
+    assert not predictions.is_stale(friday, 5, newest_bar=dt.date(2025, 12, 5))
+    assert predictions.is_stale(friday, 5, newest_bar=dt.date(2025, 12, 8))
+    assert not predictions.is_stale(friday, 5, newest_bar=friday)
+    assert not predictions.is_stale(friday, 5, newest_bar=None)
 
 
 def test_build_prediction_reports_its_data_date_staleness_and_interval():
@@ -102,8 +103,8 @@ def test_build_prediction_reports_its_data_date_staleness_and_interval():
     common = dict(symbol="ABC", dates=dates, ohlcv=ohlcv, mean=np.zeros(30), std=np.full(30, 0.02),
                   features=features, band_shares=np.array([0.7, 0.2, 0.1]), horizon=5, confidence_threshold=0.6,
                   include_spectral=False, model_version="run-1", interval_level=0.95, stale_after=5)
-    fresh = predictions.build_prediction(**common, today=dt.date(2025, 3, 3))
-    old = predictions.build_prediction(**common, today=dt.date(2025, 4, 1))
+    fresh = predictions.build_prediction(**common, newest_bar=dt.date(2025, 3, 3))
+    old = predictions.build_prediction(**common, newest_bar=dt.date(2025, 4, 1))
     assert fresh.data_as_of == dt.date(2025, 2, 28) and not fresh.stale and old.stale
     assert fresh.prediction_interval.lower == pytest.approx(50 * math.exp(-1.959963984540054 * 0.02))
     assert PredictionResponse.model_validate_json(old.model_dump_json()) == old
