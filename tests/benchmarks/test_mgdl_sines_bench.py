@@ -1,7 +1,8 @@
 import numpy as np
+import torch
 
 from benchmarks.mgdl_sines_bench import matched_standard_epochs, run, sum_of_sines, trainable_parameters
-from training.mgdl import MGDLConfig, MGDLRegressor, StandardRegressor
+from training.mgdl import GradeNetwork, MGDLConfig, MGDLRegressor, StandardRegressor, he_initialise
 
 
 def _parameter_count(network) -> int:
@@ -30,6 +31,19 @@ def test_the_standard_network_has_the_same_depth_and_the_same_epochs_times_param
     assert epochs < 16 * 100  # not the same epochs: an MGDL epoch trains one grade's parameters only
 
     result = run(n_train=64, epochs_per_grade=2, width=8, grades=3, layers_per_grade=1)
-    assert result["standard_epochs"] == matched_standard_epochs(
+    assert result["standard"]["epochs"] == matched_standard_epochs(
         MGDLConfig(max_grades=3, layers_per_grade=1, width=8, epochs_per_grade=2))
-    assert result["standard_hidden_layers"] == 3 * 1
+    assert result["standard"]["hidden_layers"] == 3 * 1
+
+
+def test_he_init_keeps_the_signal_of_a_deep_relu_stack_that_the_default_init_loses():
+    torch.manual_seed(0)
+    x = torch.rand(512, 1)
+    default = GradeNetwork(1, 64, 24, 1, zero_head=False)
+    he = GradeNetwork(1, 64, 24, 1, zero_head=False)
+    he_initialise(he)
+    with torch.no_grad():
+        default_spread = default(x)[0].std(dim=0).mean().item()
+        he_spread = he(x)[0].std(dim=0).mean().item()
+    assert default_spread < 1e-6  # 24 layers at ~1/6 of the variance each: the input no longer shows
+    assert he_spread > 1e-2
