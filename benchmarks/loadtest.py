@@ -34,6 +34,8 @@ LOAD_TEST_SERVER_ENV = {
     # every Locust user connects from 127.0.0.1 and subscribes to every symbol each second
     "WIG80_WEBSOCKET_MAX_CONNECTIONS_PER_CLIENT": "10000",
     "WIG80_WEBSOCKET_MAX_SYMBOL_UPDATES_PER_SECOND": "1000",
+    # the per-client message limit is keyed by address too (reconnecting must not reset it)
+    "WIG80_WEBSOCKET_MESSAGES_PER_SECOND": "100000",
 }
 
 
