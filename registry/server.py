@@ -15,9 +15,7 @@ from pathlib import Path
 import httpx
 
 from registry.client import RegistryError
-from serving.children import spawn, stop
-
-LOG_TAIL_CHARS = 3000
+from serving.children import ChildServer, spawn
 
 
 class PocketBaseStartError(RegistryError):
@@ -33,7 +31,7 @@ def pocketbase_binary() -> Path:
     return Path(found)
 
 
-class PocketBaseServer:
+class PocketBaseServer(ChildServer):
     def __init__(self, data_dir: Path, host: str, port: int, email: str, password: str,
                  log_path: Path | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
@@ -72,23 +70,6 @@ class PocketBaseServer:
             time.sleep(0.1)
         raise PocketBaseStartError(f"pocketbase not healthy after {timeout:.0f} s: {self.log_tail()}")
 
-    def is_running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
-    def log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-LOG_TAIL_CHARS:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is not None:
-            stop(process)
 
     def __enter__(self) -> PocketBaseServer:
         return self.start().wait_ready()

@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
@@ -98,3 +99,29 @@ def stop(process: subprocess.Popen, timeout: float = 30.0, stop_signal: int = si
             process.wait(timeout=10)
     signal_group(process, signal.SIGKILL)
     return process.returncode
+
+
+class ChildServer:
+    """What our server launchers (tritonserver, pocketbase) share: one spawned process logging to
+    `log_path`. A subclass sets `log_path` and `_process` (from `spawn`) and may extend `stop`."""
+
+    log_path: Path
+    log_tail_chars = 4000
+    _process: subprocess.Popen | None = None
+
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-self.log_tail_chars:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        process, self._process = self._process, None
+        return None if process is None else stop(process, timeout)

@@ -28,7 +28,6 @@ from serving.triton_binary import TritonBinary
 from wig80.settings import TRITON_ADMIN_HEADER, triton_admin_headers
 
 MODELS = ("features", "mgdl", "wig80")  # load order: an ensemble after the models it composes
-LOG_TAIL_CHARS = 4000
 GPU_NOISE = ("CudaDriverHelper has not been initialized", "DCGM", "NVML")  # expected without a GPU
 RESTRICTED_API = "model-repository"  # load, unload, index: what can take the service down
 EXIT_TIMEOUT_SECONDS = 5  # Triton waits this long for open connections and in-flight requests on SIGTERM
@@ -38,7 +37,7 @@ class TritonStartError(RuntimeError):
     """tritonserver exited or did not become ready; the message carries the end of its log."""
 
 
-class TritonServer:
+class TritonServer(children.ChildServer):
     """One `tritonserver` process on `repository`, bound to `host` with the given ports."""
 
     def __init__(
@@ -123,19 +122,6 @@ class TritonServer:
         atexit.register(self.stop)  # a clean exit drains it; a killed one takes it along (death signal)
         return self
 
-    def is_running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
-    def log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-LOG_TAIL_CHARS:]
-        except OSError:
-            return ""
-
     def log_errors(self) -> str:
         """Triton's error lines (glog severity E, and `error:`), without the CPU machine's GPU noise."""
         try:
@@ -187,11 +173,8 @@ class TritonServer:
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM (Triton drains in-flight requests and unloads), SIGKILL only if it hangs."""
-        process, self._process = self._process, None
-        if process is None:
-            return None
         atexit.unregister(self.stop)
-        return children.stop(process, timeout)
+        return super().stop(timeout)
 
     def __enter__(self) -> TritonServer:
         return self.start().wait_ready()
