@@ -12,10 +12,8 @@ import numpy as np
 
 from gateway.analysis import AnalysisService, ticker_of
 from gateway.models import ForecastPathResponse, ForecastPoint, HistoryBar
+from gateway.predictions import prediction_interval
 from gateway.triton_client import TritonUnavailable
-
-Z_50 = 0.6744897501960817  # standard normal quantile of 0.75
-Z_95 = 1.959963984540054  # of 0.975
 
 
 async def forecast_path(analysis: AnalysisService, symbol: str, history: int) -> ForecastPathResponse:
@@ -38,12 +36,12 @@ async def forecast_path(analysis: AnalysisService, symbol: str, history: int) ->
 def price_path(price: float, last_date: dt.date, mean: np.ndarray, std: np.ndarray) -> list[ForecastPoint]:
     """One point per horizon 1..len(mean): median, mean and the 50%/95% central intervals of the price."""
     dates = np.busday_offset(np.datetime64(last_date, "D"), np.arange(1, len(mean) + 1), roll="forward")
-    return [
-        ForecastPoint(
+    points = []
+    for h, (mu, sigma) in enumerate(zip(mean, std, strict=True)):
+        band_50, band_95 = prediction_interval(price, mu, sigma, 0.5), prediction_interval(price, mu, sigma, 0.95)
+        points.append(ForecastPoint(
             horizon=h + 1, date=dates[h].astype(dt.date), median=price * np.exp(mu),
-            mean=price * np.exp(mu + sigma**2 / 2), lower_50=price * np.exp(mu - Z_50 * sigma),
-            upper_50=price * np.exp(mu + Z_50 * sigma), lower_95=price * np.exp(mu - Z_95 * sigma),
-            upper_95=price * np.exp(mu + Z_95 * sigma),
-        )
-        for h, (mu, sigma) in enumerate(zip(mean, std, strict=True))
-    ]
+            mean=price * np.exp(mu + sigma**2 / 2), lower_50=band_50.lower, upper_50=band_50.upper,
+            lower_95=band_95.lower, upper_95=band_95.upper,
+        ))
+    return points
