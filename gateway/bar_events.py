@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
@@ -23,7 +24,7 @@ HEALTH_CHECK_INTERVAL_S = 5.0
 
 
 class LocalBarEvents:
-    """In-process: a publish reaches this process's listeners only."""
+    """In-process: a publish reaches this process's listeners only, before `publish` returns."""
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
@@ -56,8 +57,10 @@ class RedisBarEvents(LocalBarEvents):
     connection (Redis restarted, network cut) is retried every RECONNECT_DELAY_S until it subscribes
     again, and a PING every HEALTH_CHECK_INTERVAL_S notices a connection that died silently. Pub/sub
     delivers at most once: a bar announced while this replica was not subscribed is not pushed at
-    once, its subscribers get it with their next periodic update. Publishing uses its own client with
-    short timeouts, and falls back to this replica's listeners when Redis does not answer.
+    once, its subscribers get it with their next periodic update. A publish reaches this replica's
+    listeners first, before it returns (the posting client's next request sees the bar), and the other
+    replicas through Redis; each message names its origin, so this replica skips its own echo.
+    Publishing uses its own client with short timeouts.
     """
 
     def __init__(self, redis_url: str, channel: str) -> None:
@@ -69,6 +72,7 @@ class RedisBarEvents(LocalBarEvents):
             health_check_interval=HEALTH_CHECK_INTERVAL_S,
         )
         self.channel = channel
+        self.origin = uuid.uuid4().hex
         self._task: asyncio.Task | None = None
         self._subscribed = asyncio.Event()
 
@@ -77,12 +81,12 @@ class RedisBarEvents(LocalBarEvents):
         return self._subscribed.is_set()
 
     async def publish(self, symbol: str, last_date: str) -> None:
-        message = json.dumps({"symbol": symbol, "last_date": last_date})
+        await self._dispatch(symbol, last_date)
+        message = json.dumps({"symbol": symbol, "last_date": last_date, "origin": self.origin})
         try:
             await self.publisher.publish(self.channel, message)
         except (RedisError, OSError) as error:
-            log.warning("Redis pub/sub unavailable, announcing %s to this replica only: %s", symbol, error)
-            await self._dispatch(symbol, last_date)
+            log.warning("Redis pub/sub unavailable, %s announced to this replica only: %s", symbol, error)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen_forever(), name="bar-events")
@@ -130,4 +134,5 @@ class RedisBarEvents(LocalBarEvents):
             metrics.BAR_EVENT_ERRORS.labels(reason="malformed").inc()
             log.warning("ignored a malformed bar announcement on %s (%s): %.200r", self.channel, error, data)
             return
-        await self._dispatch(symbol, last_date)
+        if payload.get("origin") != self.origin:
+            await self._dispatch(symbol, last_date)

@@ -38,9 +38,7 @@ async def post_bars(request: BarsRequest, services: ServicesDep) -> BarsResponse
     metrics.BARS_RECEIVED.labels(outcome="stored").inc(result.stored)
     metrics.BARS_RECEIVED.labels(outcome="duplicate").inc(result.duplicates)
     announced = sorted(by_symbol) if result.stored else []
-    for symbol in announced:
-        # this replica's hot state first, so the answer to this client's next request has the bar
-        await services.analysis.on_new_bar(symbol, max(bar.date for bar in by_symbol[symbol]).isoformat())
+    for symbol in announced:  # this replica's listeners before it answers, then the other replicas
         await services.events.publish(symbol, max(bar.date for bar in by_symbol[symbol]).isoformat())
     return BarsResponse(stored=result.stored, duplicates=result.duplicates, symbols=announced)
 
