@@ -53,6 +53,7 @@ class ClientIdentity:
     def __init__(self, trusted_proxies: Iterable[str], api_key: str | None) -> None:
         self.proxies = [ipaddress.ip_network(proxy, strict=False) for proxy in trusted_proxies]
         self.api_key = api_key
+        self._api_key_id = "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:16] if api_key else None
 
     def _trusted(self, address: IPAddress | None) -> bool:
         return address is not None and any(address in network for network in self.proxies)
@@ -73,5 +74,5 @@ class ClientIdentity:
         """The rate-limit key: the API key's hash when the configured key is sent, else the address key."""
         sent = _header(scope, API_KEY_HEADER)
         if self.api_key and sent is not None and hmac.compare_digest(sent.encode(), self.api_key.encode()):
-            return "key:" + hashlib.sha256(sent.encode()).hexdigest()[:16]
+            return self._api_key_id
         return "addr:" + self.address(scope)

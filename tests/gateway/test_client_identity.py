@@ -89,15 +89,3 @@ def test_a_batch_is_charged_one_request_per_symbol(start_gateway_without_triton,
     assert small.status_code != 429, small.text
     assert httpx.get(f"{gateway.url}/symbols", timeout=30.0).status_code == 200  # the 5th request
     assert httpx.get(f"{gateway.url}/symbols", timeout=30.0).status_code == 429
-
-
-def test_the_api_key_check_is_constant_time():
-    """Every comparison of a sent key with the configured one goes through hmac/secrets.compare_digest."""
-    import inspect
-
-    from gateway import client_identity
-    from gateway.api import deps
-
-    assert "compare_digest" in inspect.getsource(client_identity.ClientIdentity.key)
-    assert "compare_digest" in inspect.getsource(deps.require_api_key)
-    assert "== self.api_key" not in inspect.getsource(client_identity)
