@@ -44,9 +44,6 @@ class MemoryCache(Generic[Value]):
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
-    def clear(self) -> None:
-        self._entries.clear()
-
 
 class RedisCache:
     """Redis with MGET and SET EX in one pipeline; on any Redis error the caller goes on without it."""

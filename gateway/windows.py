@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 
 from market_data.bars import BarSeries
-
-log = logging.getLogger(__name__)
 
 
 class HotWindows:
@@ -23,9 +20,6 @@ class HotWindows:
         self._series: dict[str, BarSeries] = {}
         self._reads: dict[str, asyncio.Task[BarSeries]] = {}
         self.newest_date: dt.date | None = None  # of any held symbol: the market's last day as the store knows it
-
-    def __contains__(self, ticker: str) -> bool:
-        return ticker in self._series
 
     @property
     def tickers(self) -> list[str]:
