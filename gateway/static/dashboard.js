@@ -7,7 +7,7 @@ const MAX_SYMBOLS = 100;      // the API's limit per batch request and per subsc
 const RECONNECT_MS = 3000;
 const REFRESH_MS = 1000;      // at most one re-read of /symbols and of the chart per second (rate limits)
 
-const state = { rows: new Map(), predictions: new Map(), lastDates: new Map(), selected: null, chart: null, series: null };
+const state = { rows: new Map(), predictions: new Map(), selected: null, chart: null, series: null };
 
 async function getJson(path, options) {
   const response = await fetch(path, options);
@@ -47,7 +47,7 @@ function showPrediction(prediction, flash) {
   if (!row) return;
   state.predictions.set(prediction.symbol, prediction);
   cell(row, "price", prediction.current_price.toFixed(2), prediction.current_price, "num");
-  const lastBar = prediction.data_as_of || state.lastDates.get(prediction.symbol) || "";
+  const lastBar = prediction.data_as_of;
   cell(row, "date", lastBar, lastBar);
   cell(row, "direction", prediction.direction, prediction.direction, prediction.direction);
   cell(row, "confidence", prediction.confidence.toFixed(3), prediction.confidence, "num");
@@ -56,7 +56,7 @@ function showPrediction(prediction, flash) {
     const badge = document.createElement("span");
     badge.className = "stale";
     badge.textContent = "stale";
-    badge.title = `data as of ${prediction.data_as_of || "?"}`;
+    badge.title = `data as of ${prediction.data_as_of}`;
     row.querySelector("td.date").appendChild(badge);
   }
   if (flash) {
@@ -141,10 +141,6 @@ function coalesced(task) {
   };
 }
 
-const refreshLastDates = coalesced(async () => {
-  await readLastDates();
-  for (const prediction of state.predictions.values()) showPrediction(prediction, false);
-});
 const refreshChart = coalesced(() => drawChart(state.selected));
 
 function subscribe(symbols) {
@@ -160,7 +156,6 @@ function subscribe(symbols) {
     const moved = !previous || previous.current_price !== message.data.current_price
       || previous.timestamp !== message.data.timestamp;
     showPrediction(message.data, moved);
-    if (moved && !message.data.data_as_of) refreshLastDates();  // until predictions carry the bar's date
     if (moved && message.symbol === state.selected) refreshChart();
   };
   ws.onclose = () => {
@@ -222,14 +217,8 @@ function report(error) {
   setStatus(`error: ${error.message}`, "down");
 }
 
-async function readLastDates() {
-  const listing = await getJson("/symbols");
-  for (const info of listing.symbols) if (info.last_date) state.lastDates.set(info.symbol, info.last_date);
-  return listing;
-}
-
 async function main() {
-  const listing = await readLastDates();
+  const listing = await getJson("/symbols");
   const members = listing.symbols.filter((s) => s.data_available && s.index).slice(0, MAX_SYMBOLS);
   members.forEach(addRow);
   const tickers = members.map((s) => s.symbol);

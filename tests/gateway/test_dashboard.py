@@ -143,13 +143,10 @@ def test_dashboard_shows_the_analysis_and_follows_a_posted_bar(browser, start_ga
     bar = next_bar(gateway, selected, prediction.current_price * 1.07)
     posted = httpx.post(f"{gateway.url}/bars", json={"bars": [bar]}, headers={"X-API-Key": API_KEY}, timeout=30.0)
     assert posted.status_code == 200 and posted.json()["stored"] == 1, posted.text
-    started = time.monotonic()
     WebDriverWait(browser, PUSH_DEADLINE_S, poll_frequency=0.1).until(
         lambda d: rows(d)[selected]["price"] == str(bar["close"]))
-    moved_after_s = time.monotonic() - started
     WebDriverWait(browser, PUSH_DEADLINE_S).until(
         lambda d: d.find_element(By.ID, "chart").get_attribute("data-last-date") == bar["date"])
-    assert moved_after_s < PUSH_DEADLINE_S
     assert rows(browser)[selected]["date"] == bar["date"]
     assert console_errors(browser) == []
     if os.environ.get("WIG80_UPDATE_SCREENSHOT"):
