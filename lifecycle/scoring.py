@@ -7,17 +7,14 @@ so it compares with the baselines'). Directional accuracy is averaged over the h
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+import training.scoring
 from training.evaluation import directional_accuracy
 
 
 def gaussian_nll(mean: np.ndarray, std: np.ndarray, target: np.ndarray) -> float:
-    variance = np.maximum(std.astype(np.float64), 1e-12) ** 2
-    nll = 0.5 * (np.log(2 * math.pi * variance) + (target - mean) ** 2 / variance)
-    return float(np.mean(nll))
+    return float(np.mean(training.scoring.gaussian_nll(mean, np.maximum(std, 1e-12), target)))
 
 
 def mean_accuracy(sign: np.ndarray, target: np.ndarray) -> float | None:
