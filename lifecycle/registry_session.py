@@ -10,10 +10,9 @@ from registry.server import PocketBaseServer
 from wig80.settings import Settings
 
 
-def embedded_server(settings: Settings, port: int | None = None) -> PocketBaseServer:
-    return PocketBaseServer(settings.pocketbase_dir, settings.pocketbase_host, port or settings.pocketbase_port,
-                            settings.pocketbase_admin_email, settings.pocketbase_admin_password,
-                            log_path=settings.home / "logs" / f"pocketbase-{port or settings.pocketbase_port}.log")
+def embedded_server(settings: Settings) -> PocketBaseServer:
+    return PocketBaseServer(settings.pocketbase_dir, settings.pocketbase_host, settings.pocketbase_port,
+                            settings.pocketbase_admin_email, settings.pocketbase_admin_password)
 
 
 def connect(url: str, settings: Settings) -> Registry:
