@@ -59,10 +59,10 @@ def registry_beside_triton(settings: Settings, repository: Path, retrain_cron: s
         say(f"registry: serving version {served}")
         publish_registry(settings.registry_url)
         if retrain_cron:
-            from lifecycle.scheduler import RetrainSchedule
+            from lifecycle.scheduler import RETRAIN_NICENESS, RetrainSchedule
 
             schedule = RetrainSchedule(retrain_cron, env=dict(os.environ)).start()
-            say(f"retraining on cron {retrain_cron!r} (nice {os.nice(0) + 10}); next {schedule.next_run()}")
+            say(f"retraining on cron {retrain_cron!r} (nice {os.nice(0) + RETRAIN_NICENESS}); next {schedule.next_run()}")
         yield settings.registry_url
     finally:
         if schedule is not None:
