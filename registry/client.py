@@ -76,12 +76,6 @@ class Registry:
     def create(self, collection: str, fields: dict) -> dict:
         return self._request("POST", f"/api/collections/{collection}/records", json=fields)
 
-    def update(self, collection: str, record_id: str, fields: dict) -> dict:
-        return self._request("PATCH", f"/api/collections/{collection}/records/{record_id}", json=fields)
-
-    def delete(self, collection: str, record_id: str) -> None:
-        self._request("DELETE", f"/api/collections/{collection}/records/{record_id}")
-
     def records(self, collection: str, filter: str | None = None, sort: str = "-created,-id",
                 limit: int = 200) -> list[dict]:
         params = {"perPage": limit, "sort": sort, "skipTotal": "true"}
