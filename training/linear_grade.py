@@ -7,12 +7,11 @@ Fitted before any deep grade, on the train split, with every choice made on vali
 2. the log-variance: a linear model l_h = x w_h + b_h of the ridge residuals e, started in closed form
    (ridge of log(e^2 + c) on x, intercept shifted so that the mean of e^2 exp(-l) is 1), then a few
    L-BFGS steps on the Gaussian NLL, which is convex in (w_h, b_h); the L2 penalty (or the start
-   itself) is chosen per horizon by validation NLL;
-3. optionally (`weighted_refit`, off by default) the mean again, by weighted ridge with weights
-   exp(-l_h) (the mean part of the Gaussian NLL with that variance), alpha chosen per horizon by
-   validation NLL. Tried on validation (docs/training.md, "Tuning"): it changed the 1-day validation
-   NLL by 0.0004 or less and lowered the direction on stooq's files, so the mean stays the plain ridge
-   fit, the same as the ridge baseline.
+   itself) is chosen per horizon by validation NLL.
+
+A weighted ridge refit of the mean (weights exp(-l_h)) was tried on validation (docs/training.md,
+"Tuning"): it changed the 1-day validation NLL by 0.0004 or less and lowered the direction on stooq's
+files, so the mean stays the plain ridge fit, the same as the ridge baseline.
 
 The deep grades then learn only what this leaves over.
 """
@@ -44,22 +43,16 @@ def _penalty(size: int, alpha: float) -> np.ndarray:
     return penalty
 
 
-def _ridge_solve(design: np.ndarray, target: np.ndarray, alpha: float, weights: np.ndarray | None) -> np.ndarray:
-    """(F+1, H) coefficients; `weights` (N, H) gives each horizon its own weighted least squares."""
-    return _ridge_path(design, target, (alpha,), weights)[0]
+def _ridge_solve(design: np.ndarray, target: np.ndarray, alpha: float) -> np.ndarray:
+    """(F+1, H) coefficients."""
+    return _ridge_path(design, target, (alpha,))[0]
 
 
-def _ridge_path(design: np.ndarray, target: np.ndarray, alphas: tuple[float, ...],
-                weights: np.ndarray | None) -> list[np.ndarray]:
-    """Coefficients (F+1, H) for each alpha; the Gram matrices are computed once."""
+def _ridge_path(design: np.ndarray, target: np.ndarray, alphas: tuple[float, ...]) -> list[np.ndarray]:
+    """Coefficients (F+1, H) for each alpha; the Gram matrix is computed once."""
     size = design.shape[1]
-    if weights is None:
-        gram, moment = design.T @ design, design.T @ target
-        return [np.linalg.solve(gram + _penalty(size, a), moment) for a in alphas]
-    grams = [(design * w[:, None]).T @ design for w in weights.T]
-    moments = [design.T @ (w * t) for w, t in zip(weights.T, target.T, strict=True)]
-    return [np.column_stack([np.linalg.solve(g + _penalty(size, a), m) for g, m in zip(grams, moments, strict=True)])
-            for a in alphas]
+    gram, moment = design.T @ design, design.T @ target
+    return [np.linalg.solve(gram + _penalty(size, a), moment) for a in alphas]
 
 
 def gaussian_nll_per_horizon(mean: np.ndarray, logvar: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -68,20 +61,13 @@ def gaussian_nll_per_horizon(mean: np.ndarray, logvar: np.ndarray, target: np.nd
     return np.mean(0.5 * (logvar + (target - mean) ** 2 * np.exp(-logvar)), axis=0)
 
 
-def fit_ridge_mean(x, z, x_val, z_val, val_logvar: tuple[np.ndarray, np.ndarray] | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Coefficients (F+1, H) and the alpha chosen per horizon.
-
-    Without `val_logvar` plain ridge, chosen by validation MSE; with (train, validation) log-variances,
-    weighted ridge, chosen by validation NLL.
-    """
+def fit_ridge_mean(x, z, x_val, z_val) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients (F+1, H) and the alpha chosen per horizon by validation MSE (plain ridge)."""
     design, design_val = with_bias(x), with_bias(x_val)
-    weights = None if val_logvar is None else np.exp(-np.clip(val_logvar[0], *LOGVAR_RANGE))
     best_score, best_w, best_alpha = None, None, None
-    for alpha, coef in zip(RIDGE_ALPHAS, _ridge_path(design, z, RIDGE_ALPHAS, weights), strict=True):
+    for alpha, coef in zip(RIDGE_ALPHAS, _ridge_path(design, z, RIDGE_ALPHAS), strict=True):
         mean_val = design_val @ coef
-        score = (np.mean((mean_val - z_val) ** 2, axis=0) if val_logvar is None
-                 else gaussian_nll_per_horizon(mean_val, val_logvar[1], z_val))
+        score = np.mean((mean_val - z_val) ** 2, axis=0)
         if best_score is None:
             best_score, best_w, best_alpha = score, coef, np.full(z.shape[1], alpha)
             continue
@@ -94,7 +80,7 @@ def fit_ridge_mean(x, z, x_val, z_val, val_logvar: tuple[np.ndarray, np.ndarray]
 
 def log_square_start(design: np.ndarray, squared: np.ndarray, alpha: float = LOG_SQUARE_ALPHA) -> np.ndarray:
     """Closed-form start: ridge of log(e^2 + c) on the features, intercept shifted so mean e^2 exp(-l) = 1."""
-    coef = _ridge_solve(design, np.log(squared + LOG_SQUARE_FLOOR * squared.mean(axis=0)), alpha, None)
+    coef = _ridge_solve(design, np.log(squared + LOG_SQUARE_FLOOR * squared.mean(axis=0)), alpha)
     coef[-1] += np.log(np.mean(squared * np.exp(-(design @ coef)), axis=0))
     return coef
 
@@ -163,13 +149,10 @@ class LinearGrade:
         return {"ridge_alpha": self.alpha.tolist(), "logvar_penalty": self.logvar_penalty.tolist()}
 
 
-def fit_linear_grade(x: np.ndarray, z: np.ndarray, x_val: np.ndarray, z_val: np.ndarray,
-                     weighted_refit: bool = False) -> LinearGrade:
+def fit_linear_grade(x: np.ndarray, z: np.ndarray, x_val: np.ndarray, z_val: np.ndarray) -> LinearGrade:
     """See the module docstring; `z`: standardised targets (N, H)."""
     z, z_val = np.asarray(z, dtype=np.float64), np.asarray(z_val, dtype=np.float64)
     design, design_val = with_bias(x), with_bias(x_val)
     mean_coef, alpha = fit_ridge_mean(x, z, x_val, z_val)
     logvar_coef, penalty = fit_log_variance(x, z - design @ mean_coef, x_val, z_val - design_val @ mean_coef)
-    if weighted_refit:
-        mean_coef, alpha = fit_ridge_mean(x, z, x_val, z_val, (design @ logvar_coef, design_val @ logvar_coef))
     return LinearGrade(mean_coef, logvar_coef, alpha, penalty)
