@@ -102,33 +102,30 @@ def _refine_logvar(design: torch.Tensor, squared: torch.Tensor, start: np.ndarra
     return coef.detach().numpy()
 
 
-def fit_log_variance(x, residual, x_val, residual_val) -> tuple[np.ndarray, np.ndarray]:
-    """Coefficients (F+1, H) of the log-variance and the L2 penalty chosen per horizon by validation NLL
-    (penalty 0 marks the closed-form start kept as it is)."""
+def fit_log_variance(x, residual, x_val, residual_val) -> np.ndarray:
+    """Coefficients (F+1, H) of the log-variance, the L2 penalty (or the closed-form start kept as it is)
+    chosen per horizon by validation NLL."""
     design, design_val = with_bias(x), with_bias(x_val)
     squared = np.asarray(residual, dtype=np.float64) ** 2
     start = log_square_start(design, squared)
-    candidates = [(0.0, start)] + [(penalty, _refine_logvar(torch.from_numpy(design), torch.from_numpy(squared),
-                                                             start, penalty)) for penalty in LOGVAR_PENALTIES]
-    best_score, best_w, best_penalty = None, None, None
-    for penalty, coef in candidates:
+    candidates = [start] + [_refine_logvar(torch.from_numpy(design), torch.from_numpy(squared), start, penalty)
+                            for penalty in LOGVAR_PENALTIES]
+    best_score, best_w = None, None
+    for coef in candidates:
         score = gaussian_nll_per_horizon(residual_val, design_val @ coef, 0.0)
         if best_score is None:
-            best_score, best_w, best_penalty = score, coef.copy(), np.full(residual.shape[1], penalty)
+            best_score, best_w = score, coef.copy()
             continue
         better = score < best_score
         best_score = np.where(better, score, best_score)
         best_w[:, better] = coef[:, better]
-        best_penalty[better] = penalty
-    return best_w, best_penalty
+    return best_w
 
 
 @dataclass
 class LinearGrade:
     mean_coef: np.ndarray  # (F+1, H), last row the intercept
     logvar_coef: np.ndarray  # (F+1, H)
-    alpha: np.ndarray  # (H,) ridge penalty of the final mean fit
-    logvar_penalty: np.ndarray  # (H,)
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Standardised mean and log-variance, each (N, H)."""
@@ -145,14 +142,11 @@ class LinearGrade:
             layer.bias.copy_(torch.from_numpy(coef[-1].copy()))
         return layer
 
-    def summary(self) -> dict:
-        return {"ridge_alpha": self.alpha.tolist(), "logvar_penalty": self.logvar_penalty.tolist()}
-
 
 def fit_linear_grade(x: np.ndarray, z: np.ndarray, x_val: np.ndarray, z_val: np.ndarray) -> LinearGrade:
     """See the module docstring; `z`: standardised targets (N, H)."""
     z, z_val = np.asarray(z, dtype=np.float64), np.asarray(z_val, dtype=np.float64)
     design, design_val = with_bias(x), with_bias(x_val)
-    mean_coef, alpha = fit_ridge_mean(x, z, x_val, z_val)
-    logvar_coef, penalty = fit_log_variance(x, z - design @ mean_coef, x_val, z_val - design_val @ mean_coef)
-    return LinearGrade(mean_coef, logvar_coef, alpha, penalty)
+    mean_coef, _ = fit_ridge_mean(x, z, x_val, z_val)
+    logvar_coef = fit_log_variance(x, z - design @ mean_coef, x_val, z_val - design_val @ mean_coef)
+    return LinearGrade(mean_coef, logvar_coef)
