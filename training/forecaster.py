@@ -92,7 +92,12 @@ def horizon_weights(weighting: str, horizons: int = HORIZONS) -> Tensor:
     h = torch.arange(1, horizons + 1, dtype=torch.float32)
     if weighting not in HORIZON_WEIGHTINGS:
         raise ValueError(f"unknown horizon_weighting {weighting!r}; choose one of {', '.join(HORIZON_WEIGHTINGS)}")
-    raw = {"equal": torch.ones_like(h), "inverse_sqrt": h**-0.5, "inverse": 1.0 / h}[weighting]
+    if weighting == "equal":
+        raw = torch.ones_like(h)
+    elif weighting == "inverse_sqrt":
+        raw = h**-0.5
+    else:  # "inverse"
+        raw = 1.0 / h
     return raw / raw.mean()
 
 
@@ -103,12 +108,16 @@ class ForecastLoss:
         config = config or ForecastLossConfig()
         self.lambdas = config.lambdas
         self.weighting = config.horizon_weighting
-        horizon_weights(self.weighting)  # an unknown weighting fails here, not mid-training
+        # built once per output width; an unknown weighting fails here, not mid-training
+        self._weights = {HORIZONS: horizon_weights(self.weighting)}
 
     def __call__(self, output: Tensor, target: Tensor) -> Tensor:
         mean, logvar = split_output(output)
         target = target[:, : mean.shape[1]]  # targets may be padded to the output width (see pipeline)
-        weights = horizon_weights(self.weighting, mean.shape[1]).to(mean.dtype)
+        width = mean.shape[1]
+        if width not in self._weights:
+            self._weights[width] = horizon_weights(self.weighting, width)
+        weights = self._weights[width].to(mean.dtype)
         return gaussian_nll(mean, logvar, target, weights) + spectral_loss(target - mean, self.lambdas)
 
 
