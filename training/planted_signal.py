@@ -23,6 +23,7 @@ import numpy as np
 
 from market_data.synthetic import NextBarTruth, synthesize_with_truth
 from training.dataset import Samples
+from training.evaluation import directional_accuracy
 from training.scoring import gaussian_nll
 
 
@@ -37,18 +38,13 @@ def oracle_h1(truths: dict[str, NextBarTruth], samples: Samples) -> tuple[np.nda
     return mean, std
 
 
-def hit_rate(mean: np.ndarray, target: np.ndarray) -> float:
-    counted = (target != 0) & (mean != 0)
-    return float(np.mean(np.sign(mean[counted]) == np.sign(target[counted])))
-
-
 def recovery(model: tuple[np.ndarray, np.ndarray], oracle: tuple[np.ndarray, np.ndarray], target: np.ndarray,
              constant_std: float) -> dict:
     """Edges and gains of `model` and `oracle` (each (mean, std) of the 1-day return) on `target` rows."""
     constant_nll = float(np.mean(gaussian_nll(np.zeros_like(target), np.full_like(target, constant_std), target)))
     out = {"rows": len(target), "constant_nll": constant_nll}
     for name, (mean, std) in (("model", model), ("oracle", oracle)):
-        out[f"{name}_hit_rate"] = hit_rate(mean, target)
+        out[f"{name}_hit_rate"] = float(directional_accuracy(np.sign(mean), target))
         out[f"{name}_nll"] = float(np.mean(gaussian_nll(mean, std, target)))
     out["direction_recovery"] = (out["model_hit_rate"] - 0.5) / (out["oracle_hit_rate"] - 0.5)
     out["nll_recovery"] = (constant_nll - out["model_nll"]) / (constant_nll - out["oracle_nll"])
