@@ -38,6 +38,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.export_bench import benchmark_run
+from benchmarks.serving_bench import free_port
 from export.exporter import export_run
 from market_data.stores import open_store
 from market_data.synthetic import synthesize
@@ -53,14 +54,6 @@ CONNECTIONS = 32
 START_TIMEOUT_S = 120.0
 PIDS: dict[str, int] = {}  # base URL -> uvicorn's pid, for --profile
 UNLIMITED = {"WIG80_RATE_LIMIT_PER_MINUTE": "100000000", "WIG80_RATE_LIMIT_BURST_PER_SECOND": "100000000"}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class WrkMissing(RuntimeError):
