@@ -87,7 +87,6 @@ def test_the_heavy_scenario_is_judged_by_its_own_budgets():
     defaults, heavy = load_budgets(scenario="heavy")
     _, default = load_budgets()
     assert set(heavy) == set(default)  # every request type has a budget under the heavier load too
-    assert default["POST /analyze [cached]"]["p99_ms"] == 10
     row = [EndpointStats("POST /analyze [cached]", 100, 0, 15.0, 30.0)]
     assert missed_budgets(row, every_type=False) == [
         "POST /analyze [cached]: p95 15 ms > budget 10 ms", "POST /analyze [cached]: p99 30 ms > budget 10 ms"]
