@@ -13,7 +13,8 @@ import torch
 
 from training.forecaster import HORIZONS, Architecture, Forecaster, build_network
 
-MODEL_FORMAT = "wig80-mgdl-forecaster/1"
+MODEL_FORMAT = "wig80-mgdl-forecaster/2"  # /2: the network outputs steps summed by the term structure
+OLD_FORMATS = ("wig80-mgdl-forecaster/1",)
 BEST_MODEL = "best_model.pth"
 
 
@@ -31,18 +32,24 @@ def save_forecaster(path: Path, model: Forecaster, arch: Architecture, metadata:
     return path
 
 
-def read_payload(path: Path, expected_format: str, missing: str) -> dict:
-    """A torch file written by this package, checked to be of `expected_format` before use."""
+def read_payload(path: Path, expected_format: str | tuple[str, ...], missing: str) -> dict:
+    """A torch file written by this package, checked to be of `expected_format` (or one of them) before use."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: {missing}")
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != expected_format:
-        raise ValueError(f"{path}: not a {expected_format} file")
+    formats = (expected_format,) if isinstance(expected_format, str) else expected_format
+    if not isinstance(payload, dict) or payload.get("format") not in formats:
+        raise ValueError(f"{path}: not a {formats[0]} file")
     return payload
 
 
 def read_model_file(path: Path) -> dict:
-    return read_payload(path, MODEL_FORMAT, f"no model file (expected {BEST_MODEL} inside a training run directory)")
+    payload = read_payload(path, (MODEL_FORMAT, *OLD_FORMATS),
+                           f"no model file (expected {BEST_MODEL} inside a training run directory)")
+    if payload["format"] != MODEL_FORMAT:
+        raise ValueError(f"{path}: a {payload['format']} file, whose network gives each horizon its own variance; "
+                         f"this version reads {MODEL_FORMAT} (variance summed over steps): train the run again")
+    return payload
 
 
 def load_forecaster(run_dir: str | Path) -> tuple[Forecaster, dict]:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from training.dataset import MarketDataset, Samples, Scaler
-from training.forecaster import ForecastLossConfig, band_energies
+from training.forecaster import ForecastLossConfig, TermStructure, band_energies
 from training.linear_grade import fit_ridge_mean, with_bias
 
 CALIBRATION_EDGES = (0.0, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 1.0)
@@ -147,12 +147,12 @@ def baseline_forecasts(dataset: MarketDataset, samples: Samples, ridge: RidgeBas
 
 def grade_contributions(grade_outputs: list[np.ndarray], samples: Samples, target_scaler: Scaler,
                         first_grade: int = 1) -> list[dict]:
-    """Metrics of the sum of grades first..k for each k: what each grade adds (standardised outputs)."""
+    """Metrics of the sum of grades first..k for each k: what each grade adds (raw network outputs)."""
+    term = TermStructure(target_scaler.scale)
     rows, total = [], None
     for k, out in enumerate(grade_outputs, start=first_grade):
         total = out if total is None else total + out
-        horizons = total.shape[1] // 2
-        mean = target_scaler.mean + target_scaler.scale * total[:, :horizons]
+        mean = term.to_returns(total, target_scaler.mean)[0]
         regression = regression_metrics(mean, samples.targets.astype(np.float64))
         rows.append({"grades": k, "rmse_h1": float(regression["rmse"][0]), "r2_mean": float(regression["r2"].mean()),
                      "directional_accuracy_h1": _summary(directional_accuracy(np.sign(mean), samples.targets))["h1"]})

@@ -1,9 +1,18 @@
-"""The market model: per horizon h = 1..30 a mean and a log-variance of the forward log return.
+"""The market model: per horizon h = 1..30 a mean and a variance of the forward log return, coherent by
+construction across the horizons.
 
 Training works in standardised units: features `x = clip((f - mu_f) / s_f, -10, 10)` (NaN -> 0) and
 targets `z_h = (r_h - mu_h) / s_h`, both scalers fitted on the train split only. The MGDL network
-outputs 2H numbers per sample: `m` (H standardised means) and `l` (H standardised log-variances,
-clamped to LOGVAR_RANGE). The loss per batch of B samples is
+outputs 2H raw numbers per sample: `a` (H per-step mean increments) and `b` (H per-step log-variances,
+clamped to LOGVAR_RANGE), both in units of the 1-day train scale s_1. The term structure
+(`TermStructure`) sums the steps:
+
+    mean of r_h     = mu_h + s_1 * sum_{k<=h} a_k
+    variance of r_h = s_1^2 * sum_{k<=h} exp(b_k)
+
+so the variance of the cumulative return rises with every step (each increment is positive) and the
+mean path is the sum of its daily steps. In standardised units that is `m_h = (s_1 / s_h) sum_{k<=h} a_k`
+and `l_h = log sum_{k<=h} exp(b_k) + 2 log(s_1 / s_h)`. The loss per batch of B samples is
 
     L = NLL + sum_b lambda_b * P_b
     NLL = mean_{i,h} 0.5 * (l_ih + (z_ih - m_ih)^2 * exp(-l_ih))          (constant 0.5 log 2pi dropped)
@@ -17,7 +26,8 @@ split the frequency k / H (cycles per horizon step, 0..0.5) into thirds: low [0,
 horizons costs more than a smooth offset.
 
 `Forecaster` is the exportable module: raw features float32 (B, F) -> (mean, std), each (B, H), in
-log-return units, with both scalers folded in; only ops ONNX opset 17 / onnxruntime have.
+log-return units, with both scalers and the term structure folded in; only ops ONNX opset 17 /
+onnxruntime have.
 """
 
 from __future__ import annotations
@@ -31,7 +41,8 @@ from torch import Tensor, nn
 from training.mgdl import GradeNetwork, MultiGradeNetwork
 
 HORIZONS = 30
-LOGVAR_RANGE = (-10.0, 6.0)  # standardised units: std from 0.7% to 20x the train std of each horizon
+# per-step log-variance b_k in units of the 1-day train variance: a step's std from 0.7% to 20x s_1
+LOGVAR_RANGE = (-10.0, 6.0)
 FEATURE_CLIP = 10.0  # scaled features beyond +-10 train std are clipped: one broken bar cannot blow up a forecast
 
 
@@ -76,10 +87,55 @@ def spectral_loss(error: Tensor, lambdas: tuple[float, float, float] = (0.1, 0.2
     return (band_energies(error) * torch.tensor(lambdas, dtype=error.dtype)).sum()
 
 
-def split_output(output: Tensor) -> tuple[Tensor, Tensor]:
-    """Network output (B, 2H) -> standardised mean (B, H) and clamped log-variance (B, H)."""
-    horizons = output.shape[-1] // 2
-    return output[:, :horizons], output[:, horizons:].clamp(*LOGVAR_RANGE)
+class TermStructure:
+    """Raw network output (B, 2H) of per-step mean increments `a` and log step variances `b` -> the
+    standardised mean `m` and log-variance `l` of every horizon, by summing the steps (module docstring).
+
+    `target_scale`: the train std s_h of each horizon's return (the target scaler's); `in_steps(H)` is the
+    same map with every s_h = 1, for data without a scaler.
+    """
+
+    def __init__(self, target_scale: np.ndarray):
+        scale = np.asarray(target_scale, dtype=np.float64)
+        self.horizons = len(scale)
+        self.unit = float(scale[0])  # s_1: one step's scale in log-return units
+        ratio = scale[0] / scale
+        self.cumulative = np.triu(np.ones((self.horizons, self.horizons)))  # [k, h] = 1: step k is in horizon h
+        self.mean_map = self.cumulative * ratio  # m = a @ mean_map
+        self.log_ratio = 2.0 * np.log(ratio)
+        self._tensors: dict[torch.dtype, tuple[Tensor, Tensor]] = {}
+
+    @classmethod
+    def in_steps(cls, horizons: int) -> TermStructure:
+        return cls(np.ones(horizons))
+
+    def _as_tensors(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        if dtype not in self._tensors:
+            self._tensors[dtype] = (torch.as_tensor(self.mean_map, dtype=dtype),
+                                    torch.as_tensor(self.log_ratio, dtype=dtype))
+        return self._tensors[dtype]
+
+    def standardised(self, output: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, 2H) raw -> standardised mean (B, H) and log-variance (B, H), non-decreasing in variance."""
+        return self.mean(output[:, : self.horizons]), self.logvar(output[:, self.horizons :])
+
+    def mean(self, steps_mean: Tensor) -> Tensor:
+        return steps_mean @ self._as_tensors(steps_mean.dtype)[0]
+
+    def logvar(self, steps_logvar: Tensor) -> Tensor:
+        log_ratio = self._as_tensors(steps_logvar.dtype)[1]
+        return torch.logcumsumexp(steps_logvar.clamp(*LOGVAR_RANGE), dim=1) + log_ratio
+
+    def to_returns(self, output: np.ndarray, target_mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 2H) raw -> (mean, std) of the forward log return per horizon, as the exported module computes."""
+        output = np.asarray(output, dtype=np.float64)
+        steps_mean, steps_logvar = output[:, : self.horizons], np.clip(output[:, self.horizons :], *LOGVAR_RANGE)
+        mean = np.asarray(target_mean, dtype=np.float64) + self.unit * (steps_mean @ self.cumulative)
+        return mean, self.unit * np.sqrt(np.exp(steps_logvar) @ self.cumulative)
+
+    def mean_steps(self, mean: np.ndarray) -> np.ndarray:
+        """Standardised means (..., H) -> the step increments `a` that give them (the inverse of the mean map)."""
+        return np.linalg.solve(self.mean_map.T, np.asarray(mean, dtype=np.float64).T).T
 
 
 def gaussian_nll(mean: Tensor, logvar: Tensor, target: Tensor, weights: Tensor | None = None) -> Tensor:
@@ -102,17 +158,28 @@ def horizon_weights(weighting: str, horizons: int = HORIZONS) -> Tensor:
 
 
 class ForecastLoss:
-    """Gaussian NLL (weighted per horizon) + spectral regularisation of the mean's error path."""
+    """Gaussian NLL (weighted per horizon) + spectral regularisation of the mean's error path, on the
+    horizons' mean and variance that `term` makes of the network's steps (per-step units when None)."""
 
-    def __init__(self, config: ForecastLossConfig | None = None):
+    def __init__(self, config: ForecastLossConfig | None = None, term: TermStructure | None = None):
         config = config or ForecastLossConfig()
         self.lambdas = config.lambdas
         self.weighting = config.horizon_weighting
+        self.term = term
         # built once per output width; an unknown weighting fails here, not mid-training
         self._weights = {HORIZONS: horizon_weights(self.weighting)}
+        self._terms: dict[int, TermStructure] = {}
+
+    def standardised(self, output: Tensor) -> tuple[Tensor, Tensor]:
+        width = output.shape[-1] // 2
+        if self.term is not None:
+            return self.term.standardised(output)
+        if width not in self._terms:
+            self._terms[width] = TermStructure.in_steps(width)
+        return self._terms[width].standardised(output)
 
     def __call__(self, output: Tensor, target: Tensor) -> Tensor:
-        mean, logvar = split_output(output)
+        mean, logvar = self.standardised(output)
         target = target[:, : mean.shape[1]]  # targets may be padded to the output width (see pipeline)
         width = mean.shape[1]
         if width not in self._weights:
@@ -120,30 +187,37 @@ class ForecastLoss:
         weights = self._weights[width].to(mean.dtype)
         return gaussian_nll(mean, logvar, target, weights) + spectral_loss(target - mean, self.lambdas)
 
+    def selection_nll(self, output: Tensor, target: Tensor) -> Tensor:
+        """The plain Gaussian NLL (every horizon alike): what decides whether a grade is kept."""
+        mean, logvar = self.standardised(output)
+        return gaussian_nll(mean, logvar, target[:, : mean.shape[1]])
 
-def validation_nll(output: Tensor, target: Tensor) -> Tensor:
-    """The plain Gaussian NLL (every horizon alike): what decides whether a grade is kept."""
-    mean, logvar = split_output(output)
-    return gaussian_nll(mean, logvar, target[:, : mean.shape[1]])
+    def keep_helpful_mean_heads(self, grade: GradeNetwork, out_val: Tensor, base_val: Tensor,
+                                target_val: Tensor) -> None:
+        """Remove a deep grade's mean correction from each horizon where it does not lower the validation NLL.
 
-
-def keep_helpful_mean_heads(grade: GradeNetwork, out_val: Tensor, base_val: Tensor, target_val: Tensor) -> None:
-    """Zero a deep grade's mean output for each horizon where it does not lower the validation NLL.
-
-    With the grade's log-variance in place, horizon h's NLL is compared with and without the grade's mean
-    correction; where it is no better, that row of the head is zeroed, so the grade corrects only the
-    variance there. A deep grade's mean correction is mostly fitted noise on daily returns, its variance
-    correction is not; the row is zero in the exported graph too.
-    """
-    horizons = out_val.shape[1] // 2
-    mean0, logvar = base_val[:, :horizons], split_output(base_val + out_val)[1]
-    target = target_val[:, :horizons]
-    with_mean = (0.5 * (target - mean0 - out_val[:, :horizons]) ** 2 * torch.exp(-logvar)).mean(dim=0)
-    without = (0.5 * (target - mean0) ** 2 * torch.exp(-logvar)).mean(dim=0)
-    drop = torch.nonzero(with_mean >= without).flatten()
-    with torch.no_grad():
-        grade.head.weight[drop] = 0.0
-        grade.head.bias[drop] = 0.0
+        With the grade's variance in place, horizon h's NLL is compared with and without the grade's mean
+        correction of horizon h; where it is no better, that correction is removed, so the grade corrects only
+        the variance there. The head outputs step increments, so the correction is edited in horizon space
+        (the mean map applied to the head's rows) and mapped back exactly. A deep grade's mean correction is
+        mostly fitted noise on daily returns, its variance correction is not.
+        """
+        mean_base, _ = self.standardised(base_val)
+        _, logvar = self.standardised(base_val + out_val)
+        horizons = mean_base.shape[1]
+        term = self.term or self._terms.get(horizons) or TermStructure.in_steps(horizons)
+        correction = out_val[:, :horizons] @ torch.as_tensor(term.mean_map, dtype=out_val.dtype)
+        target = target_val[:, :horizons]
+        with_mean = (0.5 * (target - mean_base - correction) ** 2 * torch.exp(-logvar)).mean(dim=0)
+        without = (0.5 * (target - mean_base) ** 2 * torch.exp(-logvar)).mean(dim=0)
+        drop = (with_mean >= without).numpy()
+        with torch.no_grad():
+            weight = grade.head.weight[:horizons].double().numpy()  # (H, width): a = hidden @ W.T + bias
+            bias = grade.head.bias[:horizons].double().numpy()
+            weight_h, bias_h = term.mean_map.T @ weight, term.mean_map.T @ bias  # the same rows per horizon
+            weight_h[drop], bias_h[drop] = 0.0, 0.0
+            grade.head.weight[:horizons] = torch.from_numpy(np.linalg.solve(term.mean_map.T, weight_h))
+            grade.head.bias[:horizons] = torch.from_numpy(np.linalg.solve(term.mean_map.T, bias_h))
 
 
 @dataclass
@@ -166,7 +240,8 @@ def build_network(arch: Architecture) -> MultiGradeNetwork:
 
 
 class Forecaster(nn.Module):
-    """Raw features (B, F) -> (mean, std) of the forward log return, each (B, H); scalers folded in."""
+    """Raw features (B, F) -> (mean, std) of the forward log return, each (B, H); scalers and the term
+    structure folded in: mean = mu_h + s_1 sum_{k<=h} a_k, std = s_1 sqrt(sum_{k<=h} exp(b_k))."""
 
     def __init__(self, network: MultiGradeNetwork, feature_mean: np.ndarray, feature_scale: np.ndarray,
                  target_mean: np.ndarray, target_scale: np.ndarray):
@@ -176,6 +251,9 @@ class Forecaster(nn.Module):
         self.register_buffer("feature_scale", torch.as_tensor(feature_scale, dtype=torch.float32))
         self.register_buffer("target_mean", torch.as_tensor(target_mean, dtype=torch.float32))
         self.register_buffer("target_scale", torch.as_tensor(target_scale, dtype=torch.float32))
+        horizons = len(target_mean)
+        # [k, h] = 1 where step k is part of horizon h; a constant of the graph, not a weight
+        self.register_buffer("cumulative", torch.triu(torch.ones(horizons, horizons)), persistent=False)
 
     @classmethod
     def empty(cls, arch: Architecture) -> Forecaster:
@@ -183,13 +261,19 @@ class Forecaster(nn.Module):
         ones_f, ones_h = np.ones(arch.in_features), np.ones(arch.horizons)
         return cls(build_network(arch), 0 * ones_f, ones_f, 0 * ones_h, ones_h)
 
+    def term_structure(self) -> TermStructure:
+        return TermStructure(self.target_scale.double().numpy())
+
     def scale_features(self, features: Tensor) -> Tensor:
         x = (features - self.feature_mean) / self.feature_scale  # (B, F)
         x = torch.where(torch.isnan(x), torch.zeros_like(x), x)
         return x.clamp(-FEATURE_CLIP, FEATURE_CLIP)
 
     def forward(self, features: Tensor) -> tuple[Tensor, Tensor]:
-        mean_z, logvar_z = split_output(self.network(self.scale_features(features)))  # (B, H) each
-        mean = self.target_mean + self.target_scale * mean_z
-        std = self.target_scale * torch.exp(0.5 * logvar_z)
+        output = self.network(self.scale_features(features))  # (B, 2H)
+        horizons = self.cumulative.shape[0]
+        steps_mean, steps_logvar = output[:, :horizons], output[:, horizons:].clamp(*LOGVAR_RANGE)  # (B, H) each
+        unit = self.target_scale[:1]  # s_1
+        mean = self.target_mean + unit * (steps_mean @ self.cumulative)
+        std = unit * torch.sqrt(torch.exp(steps_logvar) @ self.cumulative)
         return mean, std

@@ -29,14 +29,7 @@ from training.evaluation import (
     gaussian_forecast,
     grade_contributions,
 )
-from training.forecaster import (
-    Architecture,
-    Forecaster,
-    ForecastLoss,
-    keep_helpful_mean_heads,
-    split_output,
-    validation_nll,
-)
+from training.forecaster import Architecture, Forecaster, ForecastLoss, TermStructure
 from training.linear_grade import LinearGrade, fit_linear_grade
 from training.mgdl import GradeTrainer, MGDLRegressor, StandardRegressor
 from training.scoring import diebold_mariano, distribution_scores
@@ -123,8 +116,9 @@ class CheckpointWriter:
 def fit_mgdl(config: TrainConfig, train: ScaledSplit, val: ScaledSplit, run_dir: Path,
              resume: dict | None, linear: LinearGrade) -> MGDLRegressor:
     """Deep grades on top of the linear grade 0; each kept only if it lowers the validation NLL."""
-    regressor = MGDLRegressor(config.mgdl, ForecastLoss(config.loss), selection_loss=validation_nll,
-                              pruner=keep_helpful_mean_heads)
+    loss = ForecastLoss(config.loss, linear.term)
+    regressor = MGDLRegressor(config.mgdl, loss, selection_loss=loss.selection_nll,
+                              pruner=loss.keep_helpful_mean_heads)
     if resume is not None:
         regressor.resume_from(resume, resume["network"], resume["n_grades"], resume["in_features"],
                               train.z.shape[1] * 2)
@@ -139,8 +133,9 @@ def _with_logvar(z: np.ndarray) -> np.ndarray:
     return np.hstack([z, np.zeros_like(z)])
 
 
-def fit_single_grade(config: TrainConfig, train: ScaledSplit, val: ScaledSplit) -> StandardRegressor:
-    return StandardRegressor(config.mgdl, ForecastLoss(config.loss)).fit(
+def fit_single_grade(config: TrainConfig, train: ScaledSplit, val: ScaledSplit,
+                     term: TermStructure) -> StandardRegressor:
+    return StandardRegressor(config.mgdl, ForecastLoss(config.loss, term)).fit(
         train.x, _with_logvar(train.z), val.x, _with_logvar(val.z))
 
 
@@ -192,9 +187,8 @@ def evaluate_models(config: TrainConfig, dataset: MarketDataset, mgdl: Forecaste
 
 
 def standardised_to_returns(output: np.ndarray, scaler) -> tuple[np.ndarray, np.ndarray]:
-    """A network output (N, 2H) in standardised units -> (mean, std) of the log return."""
-    mean_z, logvar_z = split_output(torch.from_numpy(output))
-    return (scaler.mean + scaler.scale * mean_z.numpy(), scaler.scale * np.exp(0.5 * logvar_z.numpy()))
+    """A raw network output (N, 2H) (step means and log step variances) -> (mean, std) of the log return."""
+    return TermStructure(scaler.scale).to_returns(output, scaler.mean)
 
 
 def ridge_gaussian(ridge: RidgeBaseline, dataset: MarketDataset, samples: Samples) -> tuple[np.ndarray, np.ndarray]:
@@ -250,9 +244,9 @@ def train_run(config: Any, profile: str | None = None, resume: Path | None = Non
     if checkpoint is None:
         run_dir = artifacts.create_run_dir(train_config.models_dir, train_config.experiment)
     train, val = scaled(dataset, dataset.train), scaled(dataset, dataset.val)
-    linear = fit_linear_grade(train.x, train.z, val.x, val.z)
+    linear = fit_linear_grade(train.x, train.z, val.x, val.z, TermStructure(dataset.target_scaler.scale))
     mgdl = fit_mgdl(train_config, train, val, run_dir, checkpoint, linear)
-    single = fit_single_grade(train_config, train, val)
+    single = fit_single_grade(train_config, train, val, linear.term)
     model, single_model = as_forecaster(mgdl.network, dataset), as_forecaster(single.network, dataset)
     metrics = evaluate_models(train_config, dataset, model, single_model, series)
     history = {"mgdl": [asdict(r) for r in mgdl.result.history],

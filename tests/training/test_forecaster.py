@@ -12,6 +12,7 @@ from training.forecaster import (
     Architecture,
     Forecaster,
     ForecastLoss,
+    TermStructure,
     band_energies,
     build_network,
     spectral_loss,
@@ -35,11 +36,30 @@ def test_loss_is_the_horizon_weighted_gaussian_nll_plus_spectral_term() -> None:
     from training.forecaster import ForecastLossConfig, horizon_weights
 
     target = torch.randn(8, 30, generator=torch.Generator().manual_seed(2))
-    output = torch.zeros(8, 60)  # mean 0, log-variance 0
-    expected = 0.5 * (target**2).mean() + spectral_loss(target)
+    output = torch.zeros(8, 60)
+    output[:, 30] = 0.0  # step 1: variance 1; later steps: exp(-10), so every horizon's log-variance is about 0
+    output[:, 31:] = -10.0
+    logvar = torch.log(1 + torch.arange(30.0) * np.exp(-10.0))
+    nll = 0.5 * (logvar + target**2 * torch.exp(-logvar))
+    expected = nll.mean() + spectral_loss(target)
     assert torch.allclose(ForecastLoss(ForecastLossConfig(horizon_weighting="equal"))(output, target), expected)
-    weighted = 0.5 * (target**2 * horizon_weights("inverse")).mean() + spectral_loss(target)
+    weighted = (nll * horizon_weights("inverse")).mean() + spectral_loss(target)
     assert torch.allclose(ForecastLoss()(output, target), weighted)
+
+
+def test_the_term_structure_sums_steps_so_the_variance_never_falls_with_the_horizon() -> None:
+    scale = np.sqrt(np.arange(1, 31)) * 0.02 * (1 + 0.1 * np.sin(np.arange(30)))  # any train scales
+    term = TermStructure(scale)
+    output = torch.randn(500, 60, generator=torch.Generator().manual_seed(7), dtype=torch.float64) * 4
+    mean_z, logvar_z = term.standardised(output)
+    variance = scale**2 * torch.exp(logvar_z).numpy()  # in log-return units
+    assert (np.diff(variance, axis=1) > 0).all()
+    steps = np.clip(output[:, 30:].numpy(), -10, 6)
+    np.testing.assert_allclose(variance, 0.02**2 * np.cumsum(np.exp(steps), axis=1), rtol=1e-9)
+    np.testing.assert_allclose(mean_z.numpy() * scale, 0.02 * np.cumsum(output[:, :30].numpy(), axis=1), rtol=1e-9)
+    mean, std = term.to_returns(output.numpy(), np.zeros(30))
+    np.testing.assert_allclose(std**2, variance, rtol=1e-9)
+    np.testing.assert_allclose(term.mean_steps(mean_z.numpy()), output[:, :30].numpy(), atol=1e-9)
 
 
 def test_forecaster_folds_the_scalers_in_and_clamps_the_variance() -> None:
@@ -52,8 +72,9 @@ def test_forecaster_folds_the_scalers_in_and_clamps_the_variance() -> None:
     mean, std = model(features)
     assert mean.shape == std.shape == (5, 30)
     z = network((features - 2.0) / 3.0)
-    assert torch.allclose(mean, 0.01 + 0.02 * z[:, :30], atol=1e-6)
-    assert torch.allclose(std, torch.full_like(std, 0.02 * np.exp(0.5 * LOGVAR_RANGE[1])))
+    assert torch.allclose(mean, 0.01 + 0.02 * torch.cumsum(z[:, :30], dim=1), atol=1e-6)
+    steps = torch.arange(1, 31.0)  # every step at the clamp's ceiling: the variance adds up step by step
+    assert torch.allclose(std, 0.02 * torch.sqrt(steps * np.exp(LOGVAR_RANGE[1])).expand_as(std), rtol=1e-5)
 
 
 def test_forecaster_survives_nan_and_inf_features() -> None:
