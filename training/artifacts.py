@@ -10,6 +10,8 @@ from pathlib import Path
 
 import matplotlib
 
+from training.risk import RISK_MODELS
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -135,10 +137,76 @@ def distribution_section(metrics: dict, split: str) -> list[str]:
     return lines
 
 
+def _p(value: float | None) -> str:
+    return "n/a" if value is None else (f"{value:.3f}" if value >= 0.001 else f"{value:.1e}")
+
+
+def distribution_test_table(tests: dict) -> list[str]:
+    """Diebold-Mariano of MGDL's per-row NLL and CRPS against each baseline, per horizon."""
+    lines = ["| horizon | MGDL vs | NLL: DM statistic | NLL: p | CRPS: DM statistic | CRPS: p | days | Newey-West lags |",
+             "|" + " --- |" * 8]
+    for horizon, by_baseline in tests.items():
+        for name, t in by_baseline.items():
+            nll, crps = t["nll"], t["crps"]
+            lines.append(f"| {horizon[1:]} | {name} | {_cell(nll['statistic'], 2)} | {_p(nll['p_value'])} | "
+                         f"{_cell(crps['statistic'], 2)} | {_p(crps['p_value'])} | {nll['days']} | {nll['lags']} |")
+    return lines
+
+
+def var_pooled_table(backtests: dict) -> list[str]:
+    """Pooled 1-day VaR backtests: one row per model and level, in RISK_MODELS order."""
+    lines = ["| model | VaR | exceptions / days | rate (expected) | Kupiec p | Christoffersen independence p | "
+             "conditional coverage p | 250-day windows green / yellow / red |", "|" + " --- |" * 8]
+    for name in RISK_MODELS:
+        for level, result in backtests.get(name, {}).items():
+            t = result["pooled"]
+            zones = t["zones"]
+            lines.append(f"| {name} | {level}% | {t['exceptions']} / {t['days']} | {_cell(t['rate'], 4)} "
+                         f"({t['expected_rate']:.2f}) | {_p(t['kupiec']['p_value'])} | "
+                         f"{_p(t['independence']['p_value'])} | {_p(t['conditional_coverage']['p_value'])} | "
+                         f"{zones['green']} / {zones['yellow']} / {zones['red']} |")
+    return lines
+
+
+def var_symbol_table(backtests: dict) -> list[str]:
+    """Per symbol: exceptions, Kupiec p and the windows' zones at both levels."""
+    levels = sorted({level for result in backtests.values() for level in result})
+    header = "| model | symbol | " + " | ".join(f"{lv}%: exceptions / days | {lv}%: Kupiec p | {lv}%: zones"
+                                               for lv in levels) + " |"
+    lines = [header, "|" + " --- |" * (2 + 3 * len(levels))]
+    for name in RISK_MODELS:
+        result = backtests.get(name)
+        if not result:
+            continue
+        for symbol in result[levels[0]]["per_symbol"]:
+            cells = []
+            for level in levels:
+                t = result[level]["per_symbol"][symbol]
+                zones = ", ".join(f"{count} {zone}" for zone, count in t["zones"].items() if count) or "none"
+                cells += [f"{t['exceptions']} / {t['days']}", _p(t["kupiec"]["p_value"]), zones]
+            lines.append(f"| {name} | {symbol} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def baseline_note(metrics: dict) -> str:
+    choices = metrics.get("baselines", {})
+    lam = choices.get("ewma_lambda")
+    return ("constant (each symbol's train variance of each horizon), ewma (lambda "
+            f"{lam if lam is not None else 0.94}, chosen on validation from a grid), rolling_20 and garch (GARCH(1,1) "
+            "per symbol, fitted on train for the validation rows and refitted on train + validation for the test "
+            "rows) have mean 0; linear_grade is the model's grade 0 alone.")
+
+
 def summary_lines(metrics: dict) -> list[str]:
-    """The test headline: the 1-day distribution table and the mean tests (for `wig80 evaluate`)."""
-    return ["Test, horizon 1:", *distribution_table(metrics["distribution"]["test"], "h1"), "",
-            *mean_test_lines(metrics["mean_tests"]["test"])]
+    """The test headline: the 1-day distribution table, the mean tests, the distribution tests and the pooled
+    VaR backtests (for `wig80 evaluate`)."""
+    lines = ["Test, horizon 1:", *distribution_table(metrics["distribution"]["test"], "h1"), "",
+             *mean_test_lines(metrics["mean_tests"]["test"])]
+    if "distribution_tests" in metrics:
+        lines += ["", *distribution_test_table(metrics["distribution_tests"]["test"])]
+    if metrics.get("var_backtest", {}).get("test"):
+        lines += ["", *var_pooled_table(metrics["var_backtest"]["test"])]
+    return lines
 
 
 def write_report(path: Path, summary: dict) -> Path:
@@ -153,11 +221,30 @@ def write_report(path: Path, summary: dict) -> Path:
         lines.append(f"| {name} | {first} | {last} | {data['rows'][name]} |")
     lines += ["", f"Purge gap: {summary['split']['purge_days']} trading days at each boundary; scalers fitted "
               "on train only.", ""]
+    served = summary.get("served_model")
+    if served:
+        lines += [f"Served model: {served['description']} (deep grades kept {served['deep_grades_kept']} of "
+                  f"{served['deep_grades_tried']} tried"
+                  + ("; the mgdl rows are the linear grade 0 alone" if served["linear_only"] else "") + ").", ""]
     lines += [*distribution_section(metrics, "test"),
               "NLL: 0.5 log(2 pi sigma²) + (r - mu)² / (2 sigma²), lower is better; CRPS (properscoring), lower "
               "is better; cover q%: share of rows inside the central q% interval (should be q); width: its mean "
-              "width. constant, ewma (lambda 0.94), rolling_20 and garch (GARCH(1,1) per symbol, fitted on the "
-              "train split only) have mean 0; linear_grade is the model's grade 0 alone.", ""]
+              f"width. {baseline_note(metrics)}", ""]
+    if "distribution_tests" in metrics:
+        lines += ["## Significance of the distribution scores on test (Diebold-Mariano)", "",
+                  *distribution_test_table(metrics["distribution_tests"]["test"]), "",
+                  "One loss differential per date (the mean over that date's symbols), Newey-West variance with "
+                  "max(5, h - 1) lags (h-day windows of consecutive days overlap); a negative statistic means MGDL's "
+                  "score is the lower (better); two-sided normal p-value.", ""]
+    if metrics.get("var_backtest", {}).get("test"):
+        lines += ["## 1-day Value-at-Risk backtests on test (pooled over symbols)", "",
+                  *var_pooled_table(metrics["var_backtest"]["test"]), "",
+                  "An exception is a day whose log return falls below mu - z sigma. Kupiec: proportion of failures "
+                  "(chi-squared 1); Christoffersen: independence of exception days (first-order Markov, transitions "
+                  "within each symbol; chi-squared 1); conditional coverage: both (chi-squared 2); small p rejects. "
+                  "Basel traffic light per 250 days of each symbol (a shorter test span is one window of its own "
+                  "length). Pooled tests treat symbols' days as independent: see the per-symbol table at the end.",
+                  ""]
     for split in ("test", "val"):
         lines += [f"## Mean and direction on {split} (forward log returns; every row the same samples)", "",
                   *metrics_table(metrics[split]), "", *mean_test_lines(metrics["mean_tests"][split]), ""]
@@ -194,6 +281,9 @@ def write_report(path: Path, summary: dict) -> Path:
         for b in metrics["test"].get(name, {}).get("calibration", {}).get("bins", []):
             lines.append(f"| {name} | {b['low']:.2f}-{b['high']:.2f} | {b['count']} | {b['predicted']:.3f} | "
                          f"{b['realised']:.3f} |")
+    if metrics.get("var_backtest", {}).get("test"):
+        lines += ["", "## Detail: 1-day VaR backtests per symbol (test)", "",
+                  *var_symbol_table(metrics["var_backtest"]["test"])]
     lines += ["", f"![training curves]({CURVES_FILE})", ""]
     path.write_text("\n".join(lines))
     return path

@@ -70,8 +70,9 @@ def load_forecaster(run_dir: str | Path) -> tuple[Forecaster, dict]:
 
 
 def write_untrained_run(run_dir: Path, feature_names: list[str], window: int = 256, seed: int = 0,
-                        width: int = 32, grades: int = 2) -> Path:
-    """A run directory holding a randomly initialised (untrained) forecaster: for export/serving plumbing only."""
+                        width: int = 32, grades: int = 2, split: dict | None = None) -> Path:
+    """A run directory holding a randomly initialised (untrained) forecaster: for export/serving plumbing only.
+    `split` (SplitDates.as_dict()) is stored with it when given: retraining takes no run without one."""
     generator = torch.Generator().manual_seed(seed)
     arch = Architecture(len(feature_names), width, 2, grades, HORIZONS)
     network = build_network(arch)
@@ -82,4 +83,4 @@ def write_untrained_run(run_dir: Path, feature_names: list[str], window: int = 2
     model = Forecaster(network, np.zeros(n), np.ones(n), np.zeros(HORIZONS), np.full(HORIZONS, 0.02))
     return save_forecaster(run_dir / BEST_MODEL, model, arch,
                            {"run": run_dir.name, "feature_names": list(feature_names), "window": window,
-                            "untrained": True})
+                            "untrained": True, **({"split": split} if split else {})})

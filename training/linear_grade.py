@@ -129,7 +129,7 @@ def fit_log_variance(x, residual, x_val, residual_val, term: TermStructure) -> n
         log_ratio = float(term.log_ratio[k])
         start = horizon_start[:, k].copy()
         start[-1] -= log_ratio  # horizon k's variance in step units
-        level = float(torch.exp(design @ torch.from_numpy(start)).mean())
+        level = float(squared[:, k].mean()) * np.exp(-log_ratio)  # its mean squared residual, in step units
         start[-1] += np.log(max(1.0 - float(earlier.mean()) / level, MIN_STEP_SHARE))  # only what is still missing
         candidates = [start] + [_refine_step(design, squared[:, k], earlier, start, penalty, log_ratio)
                                 for penalty in LOGVAR_PENALTIES]

@@ -32,7 +32,8 @@ from training.evaluation import (
 from training.forecaster import Architecture, Forecaster, ForecastLoss, TermStructure
 from training.linear_grade import LinearGrade, fit_linear_grade
 from training.mgdl import GradeTrainer, MGDLRegressor, StandardRegressor
-from training.scoring import diebold_mariano, distribution_scores
+from training.risk import RISK_MODELS, var_backtest
+from training.scoring import diebold_mariano, distribution_scores, distribution_tests
 from training.volatility import variance_baselines
 
 CHECKPOINT_FORMAT = "wig80-mgdl-checkpoint/1"
@@ -160,30 +161,48 @@ def grade_outputs(model: Forecaster, features: np.ndarray) -> list[np.ndarray]:
 
 def evaluate_models(config: TrainConfig, dataset: MarketDataset, mgdl: Forecaster, single_grade: Forecaster,
                     series: list) -> dict:
-    """Metrics on validation and test of the model and every baseline, plus each grade's contribution."""
+    """Metrics on validation and test of the model and every baseline, plus each grade's contribution, the
+    Diebold-Mariano tests of the distribution scores and the 1-day VaR backtests (test)."""
     train, val = scaled(dataset, dataset.train), scaled(dataset, dataset.val)
     ridge = RidgeBaseline().fit(train.x, train.z, val.x, val.z)
     splits = {"val": dataset.val, "test": dataset.test}
-    variances = variance_baselines(series, dataset.train, splits, dataset.split.train[1])
-    metrics: dict[str, Any] = {"ridge_alpha": ridge.alpha, "grades": {}, "distribution": {}, "mean_tests": {}}
+    variances = variance_baselines(series, dataset)
+    metrics: dict[str, Any] = {"ridge_alpha": ridge.alpha, "baselines": variances.choices(), "grades": {},
+                               "distribution": {}, "mean_tests": {}, "distribution_tests": {}, "var_backtest": {}}
     for split, samples in splits.items():
         outputs = grade_outputs(mgdl, samples.features)
         gaussians = {"mgdl": predict(mgdl, samples.features),
                      **({"linear_grade": standardised_to_returns(outputs[0], dataset.target_scaler)}
                         if mgdl.network.linear is not None else {}),
                      "single_grade": predict(single_grade, samples.features),
-                     "ridge": ridge_gaussian(ridge, dataset, samples), **variances[split]}
+                     "ridge": ridge_gaussian(ridge, dataset, samples), **variances.forecasts[split]}
         forecasts = {"mgdl": gaussian_forecast(*gaussians["mgdl"]),
                      "single_grade": gaussian_forecast(*gaussians["single_grade"]),
                      **baseline_forecasts(dataset, samples, ridge)}
+        target = samples.targets.astype(np.float64)
         metrics[split] = {name: forecast_metrics(f, samples, dataset.target_scaler, config.loss)
                           for name, f in forecasts.items()}
-        metrics["distribution"][split] = {name: distribution_scores(mean, std, samples.targets.astype(np.float64))
+        metrics["distribution"][split] = {name: distribution_scores(mean, std, target)
                                           for name, (mean, std) in gaussians.items()}
         metrics["mean_tests"][split] = mean_tests(gaussians, samples)
+        metrics["distribution_tests"][split] = distribution_tests(gaussians, target, samples.dates)
         metrics["grades"][split] = grade_contributions(outputs, samples, dataset.target_scaler,
                                                        first_grade=0 if mgdl.network.linear is not None else 1)
+        if split == "test":  # the risk desk's backtest: 1-day VaR on rows no choice was made on
+            metrics["var_backtest"][split] = {
+                name: var_backtest(gaussians[name][0][:, 0], gaussians[name][1][:, 0], target[:, 0], samples.symbols,
+                                   samples.dates) for name in RISK_MODELS if name in gaussians}
     return metrics
+
+
+def served_model(grades: list[dict]) -> dict:
+    """What the served network is made of, from the grade outcomes: grade 0 and the deep grades kept."""
+    linear = any(g["grade"] == 0 and g["accepted"] for g in grades)
+    deep = [g for g in grades if g["grade"] > 0]
+    kept = sum(1 for g in deep if g["accepted"])
+    parts = (["linear grade 0"] if linear else []) + ([f"{kept} deep grade{'s' if kept != 1 else ''}"] if kept else [])
+    return {"linear_grade": linear, "deep_grades_kept": kept, "deep_grades_tried": len(deep),
+            "linear_only": linear and kept == 0, "description": " + ".join(parts) or "no grade"}
 
 
 def standardised_to_returns(output: np.ndarray, scaler) -> tuple[np.ndarray, np.ndarray]:
@@ -251,9 +270,10 @@ def train_run(config: Any, profile: str | None = None, resume: Path | None = Non
     metrics = evaluate_models(train_config, dataset, model, single_model, series)
     history = {"mgdl": [asdict(r) for r in mgdl.result.history],
                "single_grade": [asdict(r) for r in single.result.history]}
+    grades = [asdict(g) for g in mgdl.result.grades]
     summary = {"run": run_dir.name, "created": datetime.datetime.now().isoformat(timespec="seconds"),
                "config": train_config.as_dict(), "data": data_summary(dataset, source, len(series)),
-               "split": dataset.split.as_dict(), "grades": [asdict(g) for g in mgdl.result.grades],
+               "split": dataset.split.as_dict(), "grades": grades, "served_model": served_model(grades),
                "ridge_alpha": metrics["ridge_alpha"], "metrics": metrics}
     save_models(run_dir, train_config, dataset, model, single_model, summary)
     artifacts.write_json(run_dir / artifacts.HISTORY_FILE, history | {"grades": summary["grades"]})
@@ -265,7 +285,8 @@ def train_run(config: Any, profile: str | None = None, resume: Path | None = Non
 def model_metadata(run_dir: Path, config: TrainConfig, dataset: MarketDataset, summary: dict) -> dict:
     return {"run": run_dir.name, "feature_names": list(dataset.feature_names), "window": dataset.window,
             "metrics": summary["metrics"], "config": summary["config"], "split": summary["split"],
-            "data": summary["data"], "grades": summary["grades"], "created": summary["created"],
+            "data": summary["data"], "grades": summary["grades"], "served_model": summary["served_model"],
+            "created": summary["created"],
             "scaler": {"features": dataset.feature_scaler.as_dict(), "targets": dataset.target_scaler.as_dict()}}
 
 
@@ -303,6 +324,7 @@ def evaluate_run(run_dir: Path, market_db_url: str | None = None, home: Path | N
                            split_dates=stored)
     metrics = evaluate_models(config, dataset, model, single_model, series)
     summary = {key: metadata[key] for key in ("run", "created", "config", "grades")} | {
+        "served_model": served_model(metadata["grades"]),
         "data": data_summary(dataset, source, len(series)), "split": dataset.split.as_dict(),
         "ridge_alpha": metrics["ridge_alpha"], "metrics": metrics,
         "evaluated": datetime.datetime.now().isoformat(timespec="seconds")}

@@ -31,6 +31,9 @@ from scipy.special import xlogy
 from scipy.stats import binom, chi2
 
 VAR_LEVELS = (0.95, 0.99)
+# the forecasts backtested, in the report's order: one more model is one more name here (and its Gaussian
+# in training.pipeline.evaluate_models)
+RISK_MODELS = ("mgdl", "garch", "ewma", "rolling_20", "constant")
 TRAFFIC_LIGHT_DAYS = 250
 ZONE_THRESHOLDS = (("green", 0.95), ("yellow", 0.9999))  # cumulative binomial probability below which
 ZONES = ("green", "yellow", "red")

@@ -6,8 +6,10 @@ For a Gaussian forecast N(mu, sigma^2) of a forward log return r (log-return uni
 - coverage of the central 50/80/95% intervals mu +- z_q sigma (should equal the level) and their mean width.
 
 Direction: the hit rate with its binomial standard error sqrt(p (1 - p) / n). Diebold-Mariano: the
-loss differential of two forecasts' squared errors, averaged over the symbols of each date (rows of
-one date are not independent), tested with a Newey-West variance of that daily series.
+loss differential of two forecasts (squared errors, NLL or CRPS per row), averaged over the symbols of
+each date (rows of one date are not independent), tested with a Newey-West (Bartlett) variance of that
+daily series; at horizon h the forecast windows of consecutive days overlap by h-1 days, so the lags
+are max(DM_LAGS, h - 1).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import properscoring
 
 SCORED_HORIZONS = (1, 5, 30)
 INTERVAL_LEVELS = (0.5, 0.8, 0.95)
-DM_LAGS = 5  # Newey-West lags of the daily loss-differential series
+DM_LAGS = 5  # Newey-West lags of the daily loss-differential series (at least; see dm_lags)
+DM_MODEL = "mgdl"
+DM_BASELINES = ("garch", "ewma")  # the variance baselines every distribution claim is tested against
 IDENTICAL = 1e-5  # squared-error differences below this share of the mean squared error are float rounding
 
 
@@ -55,16 +59,27 @@ def distribution_scores(mean: np.ndarray, std: np.ndarray, target: np.ndarray) -
             for h in SCORED_HORIZONS if h <= target.shape[1]}
 
 
-def diebold_mariano(error_a: np.ndarray, error_b: np.ndarray, dates: np.ndarray, lags: int = DM_LAGS) -> dict:
-    """DM test of squared errors, a against b: statistic < 0 means a has the smaller loss.
+def dm_lags(horizon: int) -> int:
+    """Newey-West lags at horizon h: h-day returns of consecutive days share h-1 days."""
+    return max(DM_LAGS, horizon - 1)
 
-    `error_*`: (N,) forecast errors on the same rows; `dates` (N,) groups rows into one loss differential
-    per date. p-value two-sided from the normal distribution.
+
+def diebold_mariano(error_a: np.ndarray, error_b: np.ndarray, dates: np.ndarray, lags: int = DM_LAGS) -> dict:
+    """DM test of squared errors, a against b: statistic < 0 means a has the smaller loss."""
+    return diebold_mariano_losses(error_a.astype(np.float64) ** 2, error_b.astype(np.float64) ** 2, dates, lags)
+
+
+def diebold_mariano_losses(loss_a: np.ndarray, loss_b: np.ndarray, dates: np.ndarray, lags: int = DM_LAGS) -> dict:
+    """DM test of two per-row losses on the same rows: statistic < 0 means a has the smaller loss.
+
+    `dates` (N,) groups rows into one loss differential per date. p-value two-sided from the normal
+    distribution; `lags` Newey-West lags with Bartlett weights.
     """
-    differential = error_a.astype(np.float64) ** 2 - error_b.astype(np.float64) ** 2
-    if np.max(np.abs(differential), initial=0.0) <= IDENTICAL * np.mean(error_b.astype(np.float64) ** 2):
+    differential = loss_a.astype(np.float64) - loss_b.astype(np.float64)
+    if np.max(np.abs(differential), initial=0.0) <= IDENTICAL * np.mean(np.abs(loss_b.astype(np.float64))):
         # the same forecasts up to rounding: there is nothing to test
-        return {"statistic": None, "p_value": None, "days": len(np.unique(dates)), "mean_differential": 0.0}
+        return {"statistic": None, "p_value": None, "days": len(np.unique(dates)), "mean_differential": 0.0,
+                "lags": lags}
     days, inverse = np.unique(dates, return_inverse=True)
     daily = np.bincount(inverse, weights=differential) / np.bincount(inverse)
     n = len(daily)
@@ -73,7 +88,32 @@ def diebold_mariano(error_a: np.ndarray, error_b: np.ndarray, dates: np.ndarray,
     for lag in range(1, min(lags, n - 1) + 1):
         variance += 2 * (1 - lag / (lags + 1)) * (centred[lag:] @ centred[:-lag]) / n
     if variance <= 0 or n < 2:
-        return {"statistic": None, "p_value": None, "days": n, "mean_differential": float(daily.mean())}
+        return {"statistic": None, "p_value": None, "days": n, "mean_differential": float(daily.mean()), "lags": lags}
     statistic = float(daily.mean() / math.sqrt(variance / n))
     p_value = math.erfc(abs(statistic) / math.sqrt(2))
-    return {"statistic": statistic, "p_value": p_value, "days": n, "mean_differential": float(daily.mean())}
+    return {"statistic": statistic, "p_value": p_value, "days": n, "mean_differential": float(daily.mean()),
+            "lags": lags}
+
+
+def row_losses(mean: np.ndarray, std: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-row Gaussian NLL and CRPS of 1-D arrays (one horizon)."""
+    std = np.maximum(std, 1e-12)
+    return {"nll": gaussian_nll(mean, std, target), "crps": properscoring.crps_gaussian(target, mean, std)}
+
+
+def distribution_tests(gaussians: dict[str, tuple[np.ndarray, np.ndarray]], target: np.ndarray, dates: np.ndarray,
+                       model: str = DM_MODEL, against: tuple[str, ...] = DM_BASELINES) -> dict:
+    """{"h1": {baseline: {"nll": DM, "crps": DM}}, "h5": ..., "h30": ...}: `model` against each baseline."""
+    out = {}
+    for h in SCORED_HORIZONS:
+        if h > target.shape[1]:
+            continue
+        mine = row_losses(gaussians[model][0][:, h - 1], gaussians[model][1][:, h - 1], target[:, h - 1])
+        out[f"h{h}"] = {}
+        for name in against:
+            if name not in gaussians:
+                continue
+            theirs = row_losses(gaussians[name][0][:, h - 1], gaussians[name][1][:, h - 1], target[:, h - 1])
+            out[f"h{h}"][name] = {score: diebold_mariano_losses(mine[score], theirs[score], dates, dm_lags(h))
+                                  for score in ("nll", "crps")}
+    return out

@@ -68,3 +68,69 @@ def test_bar_series_helper_is_what_the_baselines_read() -> None:
     from training.volatility import daily_log_returns
 
     np.testing.assert_allclose(daily_log_returns(BarSeries("ABC", dates, ohlcv)), [0.0, np.log(1.1), np.log(0.9)])
+
+
+def test_distribution_tests_use_overlap_lags_and_see_a_better_variance() -> None:
+    from training.scoring import dm_lags, distribution_tests
+
+    assert (dm_lags(1), dm_lags(5), dm_lags(30)) == (5, 5, 29)
+    rng = np.random.default_rng(4)
+    dates = np.repeat(np.arange(400), 10)
+    std = rng.uniform(0.01, 0.04, (len(dates), 30))
+    target = std * rng.normal(size=std.shape)
+    zero = np.zeros_like(std)
+    gaussians = {"mgdl": (zero, std), "garch": (zero, np.full_like(std, std.mean())), "ewma": (zero, 1.5 * std)}
+    tests = distribution_tests(gaussians, target, dates)
+    assert set(tests) == {"h1", "h5", "h30"} and tests["h30"]["garch"]["nll"]["lags"] == 29
+    for horizon in tests.values():
+        for name in ("garch", "ewma"):
+            assert horizon[name]["nll"]["statistic"] < -3 and horizon[name]["nll"]["p_value"] < 0.01
+            assert horizon[name]["crps"]["statistic"] < 0
+
+
+def test_the_constant_baseline_is_each_symbols_own_train_variance() -> None:
+    from training.dataset import Samples
+    from training.volatility import constant_variance
+
+    def samples(symbols: list[str], targets: np.ndarray) -> Samples:
+        n = len(symbols)
+        return Samples(np.zeros((n, 1)), targets, np.array(symbols, dtype=object), np.zeros(n, "datetime64[D]"),
+                       np.zeros(n, "datetime64[D]"), np.zeros(n))
+
+    train = samples(["A"] * 4 + ["B"] * 4, np.array([[1.0], [-1.0], [1.0], [-1.0], [3.0], [-3.0], [3.0], [-3.0]]))
+    out = constant_variance(train, samples(["A", "B", "C"], np.zeros((3, 1))))
+    assert out[:, 0].tolist() == pytest.approx([1.0, 9.0, np.var(train.targets)])  # C has no train rows: pooled
+
+
+def test_ewma_lambda_is_chosen_on_validation() -> None:
+    from training.dataset import Samples
+    from training.volatility import choose_ewma_lambda
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    dates = np.arange(n).astype("datetime64[D]")
+    fast = np.where((np.arange(n) // 40) % 2 == 0, 0.01, 0.04) * rng.normal(size=n)  # a new regime every 40 days
+    calm = 0.02 * rng.normal(size=n)  # one variance throughout
+    for returns, best in ((fast, min), (calm, max)):
+        rows = np.arange(1000, n - 1)
+        val = Samples(np.zeros((len(rows), 1)), returns[rows + 1][:, None], np.full(len(rows), "A", dtype=object),
+                      dates[rows], dates[rows + 1], np.zeros(len(rows)))
+        from training.volatility import EWMA_LAMBDAS
+
+        assert choose_ewma_lambda({"A": (dates, returns)}, val) == best(EWMA_LAMBDAS)
+
+
+def test_garch_for_the_test_rows_is_refitted_through_validation_without_later_returns() -> None:
+    from training.volatility import _garch
+
+    rng = np.random.default_rng(6)
+    n = 1500
+    dates = np.arange(np.datetime64("2000-01-03"), np.datetime64("2000-01-03") + n)
+    returns = np.concatenate([0.01 * rng.normal(size=1000), 0.03 * rng.normal(size=500)])
+    series = BarSeries("A", dates, np.ones((n, 5)))
+    train_end, val_end = dates[799].item(), dates[1199].item()
+    on_train, on_val = _garch(series, returns, train_end, 3), _garch(series, returns, val_end, 3)
+    assert not np.allclose(on_train[1300:], on_val[1300:])  # the validation days moved the parameters
+    later = returns.copy()
+    later[1200:] = 0.5  # what comes after the fit must not move the parameters, only the path from then on
+    np.testing.assert_array_equal(_garch(series, later, val_end, 3)[:1200], on_val[:1200])
