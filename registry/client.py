@@ -64,14 +64,24 @@ class Registry:
             return False
 
     def ensure_collections(self) -> list[str]:
-        """Create the collections that do not exist yet; returns the names created (none on a second call)."""
-        existing = {c["name"] for c in self._request("GET", "/api/collections", params={"perPage": 500})["items"]}
+        """Create the collections that do not exist yet, and give those that do the fields a newer schema
+        added (existing records keep their values); returns the names created (none on a second call)."""
+        existing = {c["name"]: c for c in self._request("GET", "/api/collections", params={"perPage": 500})["items"]}
         created = []
         for name, definition in COLLECTIONS.items():
             if name not in existing:
                 self._request("POST", "/api/collections", json={"name": name, "type": "base", **definition})
                 created.append(name)
+            else:
+                self._add_missing_fields(existing[name], definition["fields"])
         return created
+
+    def _add_missing_fields(self, collection: dict, fields: list[dict]) -> None:
+        present = {f["name"] for f in collection.get("fields", [])}
+        missing = [f for f in fields if f["name"] not in present]
+        if missing:
+            self._request("PATCH", f"/api/collections/{collection['id']}",
+                          json={"fields": collection["fields"] + missing})
 
     def create(self, collection: str, fields: dict) -> dict:
         return self._request("POST", f"/api/collections/{collection}/records", json=fields)

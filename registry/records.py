@@ -36,7 +36,14 @@ def run_record_fields(run_dir: Path) -> dict:
         "metrics_test": metrics.get("test", {}),
         "artifact_path": str(Path(run_dir).resolve()),
         "trained_at": metadata.get("created", ""),
+        "var_backtest_test": pooled_var_backtest(metrics.get("var_backtest", {}).get("test", {})),
+        "served_model": metadata.get("served_model"),
     }
+
+
+def pooled_var_backtest(backtests: dict) -> dict:
+    """{model: {level: pooled tests}}: the training report's pooled 1-day VaR table, without the per-symbol rows."""
+    return {name: {level: result["pooled"] for level, result in levels.items()} for name, levels in backtests.items()}
 
 
 def register_run(registry: Registry, run_dir: Path) -> dict:

@@ -31,6 +31,8 @@ COLLECTIONS: dict[str, dict] = {
             _text("run", required=True), _text("experiment"), _text("profile"), _json("config"),
             _json("data_range"), _json("split"), _json("symbols"), _json("metrics_val"), _json("metrics_test"),
             _text("artifact_path"), _date("trained_at"), CREATED,
+            # added later: `ensure_collections` adds them to a registry created before
+            _json("var_backtest_test"), _json("served_model"),
         ],
         "indexes": ["CREATE UNIQUE INDEX idx_training_runs_run ON training_runs (run)"],
     },

@@ -72,3 +72,18 @@ def test_deployments_name_the_active_version(pocketbase):
         last = record_deployment(registry, 1, "rollback")
         assert active_version(registry) == 1
     assert (last["from_version"], last["to_version"], last["sequence"]) == (2, 1, 3)
+
+
+def test_fields_added_to_the_schema_reach_a_registry_created_before(pocketbase):
+    """A registry created by an older version lacks the newer fields; ensure_collections adds them, records kept."""
+    older = {"fields": [f for f in COLLECTIONS["training_runs"]["fields"]
+                        if f["name"] not in ("var_backtest_test", "served_model")],
+             "indexes": COLLECTIONS["training_runs"]["indexes"]}
+    with pocketbase.client() as registry:
+        registry._request("POST", "/api/collections", json={"name": "training_runs", "type": "base", **older})
+        registry.create("training_runs", {"run": "old_run"})
+        assert "training_runs" not in registry.ensure_collections()
+        registry.create("training_runs", {"run": "new_run", "served_model": {"linear_only": True}})
+        runs = {r["run"]: r for r in registry.records("training_runs")}
+    assert runs["new_run"]["served_model"] == {"linear_only": True}
+    assert runs["old_run"]["served_model"] is None
