@@ -193,6 +193,28 @@ function metricsTable(metrics) {
   return table;
 }
 
+// var: {model: {level: pooled backtest}}, as the registry records the training report's pooled VaR table.
+function varTable(backtests) {
+  const table = document.createElement("table");
+  table.id = "var-table";
+  const header = table.createTHead().insertRow();
+  for (const text of ["1-day VaR (test)", "level", "exceptions / days", "Kupiec p", "Christoffersen p", "250-day zones g/y/r"]) {
+    header.appendChild(document.createElement("th")).textContent = text;
+  }
+  const body = table.createTBody();
+  const p = (value) => (typeof value === "number" ? value.toPrecision(2) : "–");
+  for (const [name, levels] of Object.entries(backtests)) {
+    for (const [level, t] of Object.entries(levels)) {
+      const row = body.insertRow();
+      row.dataset.model = name;
+      const cells = [name, `${level}%`, `${t.exceptions} / ${t.days}`, p(t.kupiec.p_value), p(t.independence.p_value),
+        `${t.zones.green} / ${t.zones.yellow} / ${t.zones.red}`];
+      for (const text of cells) row.insertCell().textContent = text;
+    }
+  }
+  return table;
+}
+
 async function showModelMetrics() {
   const target = document.getElementById("model-metrics");
   const schema = await getJson("/openapi.json");
@@ -209,8 +231,11 @@ async function showModelMetrics() {
   }
   const active = answer.active || {};
   target.textContent = `Test metrics beside the baselines (registry: version ${active.version}, run ${active.run}` +
-    (active.data_range ? `, data ${active.data_range.first} .. ${active.data_range.last}` : "") + ")";
+    (active.data_range ? `, data ${active.data_range.first} .. ${active.data_range.last}` : "") + ")" +
+    (active.served_model ? `; served network: ${active.served_model.description}` +
+      (active.served_model.linear_only ? " (linear only: mgdl = its grade 0)" : "") : "");
   if (active.metrics_test && Object.keys(active.metrics_test).length) target.appendChild(metricsTable(active.metrics_test));
+  if (active.var_backtest_test && Object.keys(active.var_backtest_test).length) target.appendChild(varTable(active.var_backtest_test));
 }
 
 function report(error) {

@@ -164,6 +164,12 @@ def assert_metrics_shown(browser, gateway) -> None:
     assert shown["mgdl"][3] == f"{active['metrics_test']['mgdl']['mae']['h1']:.4f}"  # columns: name, dir h1/h5, MAE h1
     assert shown["random_walk"][3] == f"{active['metrics_test']['random_walk']['mae']['h1']:.4f}"
     assert f"version {active['version']}" in browser.find_element(By.ID, "model-metrics").text
+    # the pooled 1-day VaR backtests and what the served network is made of, from the registry
+    assert active["served_model"]["description"] in browser.find_element(By.ID, "model-metrics").text
+    var_rows = [[td.text for td in row.find_elements(By.TAG_NAME, "td")]
+                for row in browser.find_elements(By.CSS_SELECTOR, "#var-table tbody tr")]
+    mgdl_99 = active["var_backtest_test"]["mgdl"]["99"]
+    assert ["mgdl", "99%", f"{mgdl_99['exceptions']} / {mgdl_99['days']}"] in [r[:3] for r in var_rows]
 
 
 def next_bar(gateway, symbol: str, close: float) -> dict:

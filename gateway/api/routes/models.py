@@ -38,6 +38,11 @@ class ActiveVersion(BaseModel):
     split: dict[str, Any] | None = Field(description="train / val / test date ranges and the purge")
     metrics_val: dict[str, Any] | None = Field(description="validation metrics of the model beside the baselines")
     metrics_test: dict[str, Any] | None = Field(description="test metrics of the model beside the baselines")
+    var_backtest_test: dict[str, Any] | None = Field(
+        None, description="1-day VaR backtests on test, pooled over symbols: {model: {level: exceptions, Kupiec, "
+        "Christoffersen, traffic-light windows}}")
+    served_model: dict[str, Any] | None = Field(
+        None, description="what the served network is: linear grade 0, deep grades kept, linear_only")
 
 
 class ModelsResponse(BaseModel):
@@ -59,6 +64,7 @@ def _active(model: ActiveModel) -> ActiveVersion:
         onnx_sha256=version.get("onnx_sha256", ""), exported_at=version.get("exported_at", ""),
         trained_at=run.get("trained_at"), profile=run.get("profile"), data_range=run.get("data_range"),
         split=run.get("split"), metrics_val=run.get("metrics_val"), metrics_test=run.get("metrics_test"),
+        var_backtest_test=run.get("var_backtest_test") or None, served_model=run.get("served_model") or None,
     )
 
 
