@@ -1,9 +1,13 @@
 """`wig80 retrain`: a challenger trained on the bars stored now against the serving champion.
 
-Both are scored on the same most recent rows that neither trained on: the challenger's own test
-segment (after a purge of `retrain_purge_days` trading days), limited to dates from the champion's
-test start on and to the last `retrain_eval_days` sample dates. The challenger is promoted only when
-its NLL is lower and its directional accuracy not worse beyond `retrain_accuracy_tolerance`.
+Both are scored on the same most recent rows that neither trained nor selected on, taken from each
+run's stored split (never from a new split of today's store): every scored row's date lies after the
+challenger's validation end plus its purge and after the champion's validation end plus its purge (so
+outside both models' training and validation dates, targets included), limited to the last
+`retrain_eval_days` such sample dates. A run without a stored split can be neither champion nor
+challenger: nothing could show its scored rows unseen. The challenger is promoted only when its NLL is
+lower, significantly so (Diebold-Mariano p below `retrain_max_p_value`), and its directional accuracy
+not worse beyond `retrain_accuracy_tolerance`; the decision names the rows and dates it was made on.
 
 The promoted model is the challenger exactly as scored, not refit on all data: refitting would serve
 a network no one evaluated (its grades and early stopping were chosen on validation rows), and the
@@ -29,7 +33,7 @@ import numpy as np
 from export.repository import restore_configs, snapshot_configs
 from lifecycle.deploy import deploy
 from lifecycle.publish import export_registered
-from lifecycle.scoring import baseline_scores, challenger_wins, score
+from lifecycle.scoring import baseline_scores, challenger_wins, nll_test, row_nll, score
 from registry.client import Registry
 from registry.records import active_version, run_record, version_record
 from wig80.settings import Settings
@@ -39,6 +43,10 @@ LOCK_FILE = "retrain.lock"
 
 class RetrainBusy(RuntimeError):
     """Another retraining holds the lock."""
+
+
+class UnsplitRun(ValueError):
+    """A run without a stored split: its scored rows cannot be shown to be unseen."""
 
 
 @dataclass(frozen=True)
@@ -109,16 +117,20 @@ def evaluate_and_decide(settings: Settings, registry: Registry, config, champion
     from training.checkpoint import load_forecaster
 
     challenger, challenger_meta = load_forecaster(challenger_run)
+    challenger_split = stored_split(challenger_meta, "challenger", challenger_run)
     if champion is None:
         outcome = promote(settings, registry, challenger_run, None, "no champion is serving: the challenger is the first")
         return outcome, {}
     champion_run = champion_run_dir(registry, champion)
     champion_model, champion_meta = load_forecaster(champion_run)
+    champion_split = stored_split(champion_meta, f"serving version {champion}'s", champion_run)
     if int(champion_meta["window"]) != int(challenger_meta["window"]):
         raise ValueError(f"champion window {champion_meta['window']} != challenger window {challenger_meta['window']}")
-    rows, train_targets = evaluation_rows(settings, config, int(challenger_meta["window"]), champion_run)
+    rows, train_targets = evaluation_rows(settings, config, int(challenger_meta["window"]),
+                                          (challenger_split, champion_split))
     scores = score_both(champion_model, challenger, rows, train_targets)
-    wins, reason = challenger_wins(scores["champion"], scores["challenger"], settings.retrain_accuracy_tolerance)
+    wins, reason = challenger_wins(scores["champion"], scores["challenger"], scores["nll_test"], scores["rows"],
+                                   settings.retrain_accuracy_tolerance, settings.retrain_max_p_value)
     if not wins:
         return RetrainOutcome("rejected", reason, champion, challenger_run.name), scores
     return promote(settings, registry, challenger_run, champion, reason), scores
@@ -132,11 +144,19 @@ def champion_run_dir(registry: Registry, version: int) -> Path:
     return Path(run["artifact_path"])
 
 
-def champion_test_start(run_dir: Path) -> np.datetime64 | None:
-    """From the champion's stored split: the first date it neither trained nor selected on."""
-    metadata = run_dir / "model_metadata.json"
-    split = json.loads(metadata.read_text()).get("split", {}) if metadata.is_file() else {}
-    return np.datetime64(split["test"][0]) if "test" in split else None
+def stored_split(metadata: dict, role: str, run_dir: Path):
+    """The split a run stored with its model (or in its model_metadata.json); UnsplitRun when it has none."""
+    from training.dataset import SplitDates
+
+    split = metadata.get("split")
+    path = Path(run_dir) / "model_metadata.json"
+    if not split and path.is_file():
+        split = json.loads(path.read_text()).get("split")
+    if not split:
+        raise UnsplitRun(f"the {role} run {Path(run_dir).name} has no stored split, so no row can be shown to be "
+                         "outside its training and validation dates; it can be neither champion nor challenger "
+                         "(retrain it with `wig80 train`)")
+    return SplitDates.from_dict(split)
 
 
 @dataclass(frozen=True)
@@ -146,34 +166,45 @@ class EvaluationRows:
     dates: np.ndarray
 
 
-def evaluation_rows(settings: Settings, config, window: int,
-                    champion_run: Path) -> tuple[EvaluationRows, np.ndarray]:
-    """The most recent rows neither model trained on, and the challenger's train targets (for baselines)."""
-    from training.dataset import make_dataset
+def first_unseen_date(calendar: np.ndarray, split) -> np.datetime64:
+    """The first sample date of `calendar` after the split's validation end plus its purge (in trading days),
+    and never before its stored test start."""
+    index = int(np.searchsorted(calendar, np.datetime64(split.val[1]), side="right")) + split.purge_days
+    boundary = calendar[index] if index < len(calendar) else np.datetime64("9999-12-31")
+    return max(boundary, np.datetime64(split.test[0]))
+
+
+def evaluation_rows(settings: Settings, config, window: int, splits: tuple) -> tuple[EvaluationRows, np.ndarray]:
+    """The most recent rows after every split's validation end + purge, and the challenger's train targets."""
+    from training.dataset import build_samples
     from training.pipeline import load_series
 
     series, _ = load_series(config)
-    dataset = make_dataset(series, window, config.split, show_progress=False)
-    test = dataset.test
-    keep = np.ones(len(test), dtype=bool)
-    start = champion_test_start(champion_run)
-    if start is not None:
-        keep &= test.dates >= start
-    recent_dates = np.unique(test.dates[keep])[-settings.retrain_eval_days:]
-    keep &= np.isin(test.dates, recent_dates)
+    samples = build_samples(series, window)
+    calendar = np.unique(samples.dates)
+    start = max(first_unseen_date(calendar, split) for split in splits)
+    keep = samples.dates >= start
+    recent_dates = np.unique(samples.dates[keep])[-settings.retrain_eval_days:]
+    keep &= np.isin(samples.dates, recent_dates)
     if not keep.any():
-        raise ValueError("no recent rows that neither the champion nor the challenger trained on; store newer bars")
-    rows = EvaluationRows(test.features[keep], test.targets[keep].astype(np.float64), test.dates[keep])
-    return rows, dataset.train.targets.astype(np.float64)
+        raise ValueError(f"no rows after both runs' validation end + purge ({start}); store newer bars")
+    challenger_train = splits[0].train
+    in_train = (samples.dates >= np.datetime64(challenger_train[0])) & (samples.dates <= np.datetime64(challenger_train[1]))
+    rows = EvaluationRows(samples.features[keep], samples.targets[keep].astype(np.float64), samples.dates[keep])
+    return rows, samples.targets[in_train].astype(np.float64)
 
 
 def score_both(champion, challenger, rows: EvaluationRows, train_targets: np.ndarray) -> dict:
     from training.pipeline import predict
 
-    scores = {name: score(*predict(model, rows.features), rows.targets)
-              for name, model in (("champion", champion), ("challenger", challenger))}
-    return scores | {"baselines": baseline_scores(train_targets, rows.targets),
-                     "rows": {"count": len(rows.targets), "first": str(rows.dates.min()), "last": str(rows.dates.max())}}
+    forecasts = {name: predict(model, rows.features) for name, model in (("champion", champion),
+                                                                         ("challenger", challenger))}
+    scores = {name: score(*forecast, rows.targets) for name, forecast in forecasts.items()}
+    test = nll_test(row_nll(*forecasts["challenger"], rows.targets), row_nll(*forecasts["champion"], rows.targets),
+                    rows.dates)
+    return scores | {"baselines": baseline_scores(train_targets, rows.targets), "nll_test": test,
+                     "rows": {"count": len(rows.targets), "dates": int(len(np.unique(rows.dates))),
+                              "first": str(rows.dates.min()), "last": str(rows.dates.max())}}
 
 
 def promote(settings: Settings, registry: Registry, run_dir: Path, champion: int | None, reason: str) -> RetrainOutcome:
@@ -194,7 +225,8 @@ def record_evaluation(registry: Registry, outcome: RetrainOutcome, scores: dict,
         "challenger_run": outcome.challenger_run or "",
         "rows": scores.get("rows", {}),
         "champion_metrics": scores.get("champion", {}) | {"baselines": scores.get("baselines", {})},
-        "challenger_metrics": scores.get("challenger", {}),
+        "challenger_metrics": scores.get("challenger", {}) | ({"nll_test": scores["nll_test"]}
+                                                               if "nll_test" in scores else {}),
         "decision": outcome.decision,
         "reason": outcome.reason,
         "error": error,

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     retrain_accuracy_tolerance: float = Field(
         0.01, ge=0, le=1, description="how much lower directional accuracy a promoted challenger may have"
     )
+    retrain_max_p_value: float = Field(
+        0.10, ge=0, le=1, description="a challenger is promoted only when its lower NLL is significant: the "
+        "Diebold-Mariano p-value of the daily NLL differential must be below this"
+    )
     retrain_profile: Literal["tiny", "quick", "full"] | None = Field(
         None, description="the challenger's training profile (default: the champion's, else quick)"
     )

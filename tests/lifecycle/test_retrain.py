@@ -3,6 +3,8 @@ with a gRPC client looping through every switch."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -13,9 +15,9 @@ import pytest
 import tritonclient.grpc as grpcclient
 
 from export.parity_inputs import stored_windows
-from lifecycle.deploy import deploy
 from lifecycle.publish import export_registered
 from lifecycle.retrain import retrain
+from lifecycle.rollback import RollbackRefused, rollback
 from lifecycle.serving import record_served
 from registry.records import active_version, deployments
 from tests.fixtures.triton import start_triton
@@ -28,9 +30,15 @@ from training.checkpoint import write_untrained_run
 pytestmark = pytest.mark.triton
 
 
-def untrained(tiny_run, path: Path, seed: int) -> Path:
-    """A random network with the tiny run's features and window: a model made bad on purpose."""
-    return write_untrained_run(path, settings_feature_names(tiny_run), window=tiny_run.window, seed=seed).parent
+def untrained(tiny_run, path: Path, seed: int, with_split: bool = True) -> Path:
+    """A random network with the tiny run's features and window (and its stored split): a model made bad on purpose."""
+    split = stored_split(tiny_run.run_dir) if with_split else None
+    return write_untrained_run(path, settings_feature_names(tiny_run), window=tiny_run.window, seed=seed,
+                               split=split).parent
+
+
+def stored_split(run_dir: Path) -> dict:
+    return json.loads((run_dir / "model_metadata.json").read_text())["split"]
 
 
 class GatewayLoop(threading.Thread):
@@ -103,10 +111,19 @@ def test_a_better_challenger_is_promoted_a_worse_one_rejected_and_rollback_resto
         rejected = retrain(settings, registry, challenger_run=untrained(tiny_run, tmp_path / "worse", seed=5))
         failed = retrain(settings, registry, challenger_run=tmp_path / "no_such_run")
         after_rejections = served_version(server.grpc_address)
-        deploy(registry, settings, 1, "rollback")
+        rollback(registry, settings, 1)
         wait_for_answers(loop, 3)
         after_rollback = served_version(server.grpc_address)
         models_rolled_back = models_when(gateway.url, 1)
+        refusals = []
+        for version in (1, 3):  # 1 is served; 3 is the rejected challenger, exported by hand afterwards
+            if version == 3:
+                export_registered(registry, tmp_path / "worse", settings)
+            try:
+                rollback(registry, settings, version)
+            except RollbackRefused as error:
+                refusals.append(str(error))
+        after_refusals = served_version(server.grpc_address)
         history = deployments(registry)
         evaluations = registry.records("evaluations", sort="created")
         active = active_version(registry)
@@ -119,7 +136,11 @@ def test_a_better_challenger_is_promoted_a_worse_one_rejected_and_rollback_resto
         server.stop()
         registry.close()
     assert (promoted.decision, promoted.promoted_version, promoted.champion_version) == ("promoted", 2, 1), promoted
+    assert "Diebold-Mariano p" in promoted.reason and "rows of" in promoted.reason, promoted
     assert rejected.decision == "rejected" and "NLL" in rejected.reason, rejected
+    # rollback to the served version, or to a rejected challenger, is refused without --force; nothing changed
+    assert len(refusals) == 2 and "already served" in refusals[0] and "rejected" in refusals[1], refusals
+    assert all("--force" in r for r in refusals) and after_refusals == 1
     assert failed.decision == "failed" and "no_such_run" in failed.reason
     # Triton and the registry agree at every step; the rejected and the failed runs changed nothing
     assert (after_promotion, after_rejections, after_rollback) == (2, 2, 1)
@@ -131,6 +152,9 @@ def test_a_better_challenger_is_promoted_a_worse_one_rejected_and_rollback_resto
     scored = evaluations[0]
     assert scored["challenger_metrics"]["nll"] < scored["champion_metrics"]["nll"]
     assert scored["rows"]["count"] > 0 and "random_walk" in scored["champion_metrics"]["baselines"]
+    assert scored["challenger_metrics"]["nll_test"]["p_value"] < 0.10
+    # every scored row lies after the validation end + purge of the split both runs stored
+    assert np.datetime64(scored["rows"]["first"]) >= np.datetime64(stored_split(tiny_run.run_dir)["test"][0])
     assert evaluations[2]["error"]
     # the looping client: no failed request, every answer the numbers of its labelled version
     assert loop.failures == []
@@ -149,6 +173,81 @@ def test_a_better_challenger_is_promoted_a_worse_one_rejected_and_rollback_resto
     assert "mgdl" in models_promoted["active"]["metrics_test"] and models_promoted["active"]["split"]["test"]
     assert rest_loop.failures == [] and len(rest_loop.versions) > 0
     assert {v.rsplit("/v", 1)[-1] for v in rest_loop.versions} <= {"1", "2"}
+
+
+def test_the_rollback_refusal_can_be_forced(tiny_run, registry_env, tmp_path):
+    """`force` serves a refused target: the version already served is loaded again and recorded."""
+    repository = tmp_path / "repo"
+    settings = tiny_run.settings(model_repository=repository)
+    registry = registry_env.client()
+    registry.ensure_collections()
+    export_registered(registry, tiny_run.run_dir, settings)
+    server = start_triton(repository, tmp_path / "home")
+    settings = settings.model_copy(update={"triton_http_port": server.http_port, "triton_admin_key": server.admin_key})
+    try:
+        record_served(registry, repository)
+        with pytest.raises(RollbackRefused, match="already served"):
+            rollback(registry, settings, 1)
+        rollback(registry, settings, 1, force=True)
+        history = deployments(registry)
+    finally:
+        server.stop()
+        registry.close()
+    assert [(d["to_version"], d["reason"]) for d in reversed(history)] == [(1, "initial"), (1, "rollback")]
+    assert history[0]["note"].startswith("forced: version 1 is already served")
+
+
+def _champion(registry, run_dir: Path) -> None:
+    from registry.records import record_deployment, register_run
+
+    registry.ensure_collections()
+    register_run(registry, run_dir)
+    registry.create("model_versions", {"version": 1, "run": run_dir.name})
+    record_deployment(registry, 1, "initial")
+
+
+def test_scored_rows_lie_after_both_runs_validation_and_purge(tiny_run, pocketbase, tmp_path):
+    """A challenger trained with another split than the champion's: every scored row is after the later of the
+    two validation ends + purges (its stored split, not a new split of the store), and a lower NLL that is not
+    significant (here: no p-value can be below 0) does not promote."""
+    from training.config import TrainConfig
+    from training.dataset import SplitConfig
+    from training.pipeline import train_run
+
+    home = tmp_path / "home"
+    shutil.copytree(tiny_run.home / "data", home / "data")
+    config = TrainConfig.for_profile("tiny", home=home, split=SplitConfig(train_fraction=0.72, val_fraction=0.16))
+    challenger = train_run(config)
+    settings = tiny_run.settings(home=home, retrain_max_p_value=0.0, retrain_eval_days=500)
+    with pocketbase.client() as registry:
+        _champion(registry, tiny_run.run_dir)
+        outcome = retrain(settings, registry, challenger_run=challenger)
+        [evaluation] = registry.records("evaluations")
+        assert active_version(registry) == 1
+    assert outcome.decision == "rejected" and ("not significant" in outcome.reason or "not lower" in outcome.reason)
+    rows = evaluation["rows"]
+    first = np.datetime64(rows["first"])
+    for split in (stored_split(tiny_run.run_dir), stored_split(challenger)):
+        assert first > np.datetime64(split["val"][1]) and first >= np.datetime64(split["test"][0])
+    assert first == np.datetime64(stored_split(challenger)["test"][0])  # the later boundary is the challenger's
+    assert f"{rows['count']} rows of {rows['dates']} dates {rows['first']}..{rows['last']}" in outcome.reason
+
+
+def test_a_run_without_a_stored_split_is_neither_challenger_nor_champion(tiny_run, pocketbase, tmp_path):
+    settings = tiny_run.settings()
+    with pocketbase.client() as registry:
+        _champion(registry, tiny_run.run_dir)
+        as_challenger = retrain(settings, registry, challenger_run=untrained(tiny_run, tmp_path / "c", 1, False))
+    with pocketbase.client() as registry:
+        registry._request("DELETE", "/api/collections/deployments")
+        registry._request("DELETE", "/api/collections/model_versions")
+        registry._request("DELETE", "/api/collections/training_runs")
+        _champion(registry, untrained(tiny_run, tmp_path / "champion", 2, False))
+        as_champion = retrain(settings, registry, challenger_run=tiny_run.run_dir)
+        assert active_version(registry) == 1
+    for outcome, role in ((as_challenger, "challenger"), (as_champion, "serving version 1's")):
+        assert outcome.decision == "failed" and f"the {role} run" in outcome.reason, outcome
+        assert "no stored split" in outcome.reason
 
 
 def test_the_challenger_trains_with_the_champions_profile_unless_set(tiny_run, pocketbase):
