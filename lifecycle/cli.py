@@ -14,14 +14,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "retrain",
         help="train a challenger on the stored bars, score it against the serving champion, promote if it wins",
         description="Champion and challenger are scored on the same most recent rows neither trained on "
-        "(WIG80_RETRAIN_EVAL_DAYS, WIG80_RETRAIN_PURGE_DAYS); the challenger is promoted (a new version, "
-        "loaded into Triton) only when its NLL is lower and its directional accuracy is not worse beyond "
-        "WIG80_RETRAIN_ACCURACY_TOLERANCE. The registry records the decision either way.",
+        "(WIG80_RETRAIN_EVAL_DAYS, after both runs' stored validation end + purge); the challenger is promoted "
+        "(a new version, loaded into Triton) only when its NLL is lower and its directional accuracy is not worse beyond "
+        "WIG80_RETRAIN_ACCURACY_TOLERANCE, and its lower NLL is significant (Diebold-Mariano p below "
+        "WIG80_RETRAIN_MAX_P_VALUE). The registry records the decision either way.",
     )
     retrain.add_argument("--challenger", type=Path, help="score this trained run instead of training one")
     retrain.set_defaults(handler=run_retrain)
     rollback = subparsers.add_parser("rollback", help="serve an earlier registered version again")
     rollback.add_argument("version", type=int, metavar="VERSION")
+    rollback.add_argument("--force", action="store_true",
+                          help="serve it even when it is already served or a retraining rejected it")
     rollback.set_defaults(handler=run_rollback)
 
 
@@ -51,16 +54,17 @@ def run_retrain(args: argparse.Namespace) -> int:
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    from lifecycle.deploy import DeployError, deploy
+    from lifecycle.deploy import DeployError
     from lifecycle.registry_session import open_registry
+    from lifecycle.rollback import rollback
     from registry.client import RegistryError
     from wig80.settings import get_settings
 
     settings = get_settings()
     try:
         with open_registry(settings) as registry:
-            deploy(registry, settings, args.version, "rollback")
-    except (DeployError, RegistryError, ValueError) as error:
+            rollback(registry, settings, args.version, force=args.force)
+    except (DeployError, RegistryError, ValueError) as error:  # RollbackRefused is a ValueError
         return fail("rollback", str(error))
     print(f"[rollback] serving version {args.version}", flush=True)
     return 0
