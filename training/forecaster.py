@@ -132,8 +132,8 @@ class TermStructure:
         """(N, 2H) raw -> (mean, std) of the forward log return per horizon, as the exported module computes."""
         output = np.asarray(output, dtype=np.float64)
         steps_mean, steps_logvar = output[:, : self.horizons], np.clip(output[:, self.horizons :], *LOGVAR_RANGE)
-        mean = np.asarray(target_mean, dtype=np.float64) + self.unit * (steps_mean @ self.cumulative)
-        return mean, self.unit * np.sqrt(np.exp(steps_logvar) @ self.cumulative)
+        mean = np.asarray(target_mean, dtype=np.float64) + self.unit * np.cumsum(steps_mean, axis=1)
+        return mean, self.unit * np.sqrt(np.cumsum(np.exp(steps_logvar), axis=1))
 
     def mean_steps(self, mean: np.ndarray) -> np.ndarray:
         """Standardised means (..., H) -> the step increments `a` that give them (the inverse of the mean map)."""
@@ -253,9 +253,7 @@ class Forecaster(nn.Module):
         self.register_buffer("feature_scale", torch.as_tensor(feature_scale, dtype=torch.float32))
         self.register_buffer("target_mean", torch.as_tensor(target_mean, dtype=torch.float32))
         self.register_buffer("target_scale", torch.as_tensor(target_scale, dtype=torch.float32))
-        horizons = len(target_mean)
-        # [k, h] = 1 where step k is part of horizon h; a constant of the graph, not a weight
-        self.register_buffer("cumulative", torch.triu(torch.ones(horizons, horizons)), persistent=False)
+        self.horizons = len(target_mean)
 
     @classmethod
     def empty(cls, arch: Architecture) -> Forecaster:
@@ -273,9 +271,10 @@ class Forecaster(nn.Module):
 
     def forward(self, features: Tensor) -> tuple[Tensor, Tensor]:
         output = self.network(self.scale_features(features))  # (B, 2H)
-        horizons = self.cumulative.shape[0]
-        steps_mean, steps_logvar = output[:, :horizons], output[:, horizons:].clamp(*LOGVAR_RANGE)  # (B, H) each
+        steps_mean, steps_logvar = output[:, : self.horizons], output[:, self.horizons :].clamp(*LOGVAR_RANGE)
         unit = self.target_scale[:1]  # s_1
-        mean = self.target_mean + unit * (steps_mean @ self.cumulative)
-        std = unit * torch.sqrt(torch.exp(steps_logvar) @ self.cumulative)
+        # a running sum (ONNX CumSum): each horizon adds a non-negative float to the previous one, so the
+        # variance cannot fall even by a rounding error, which a matrix product's blocked sums could allow
+        mean = self.target_mean + unit * torch.cumsum(steps_mean, dim=1)
+        std = unit * torch.sqrt(torch.cumsum(torch.exp(steps_logvar), dim=1))
         return mean, std

@@ -1,0 +1,55 @@
+"""No band narrows with the horizon, on every real symbol: the exported graph's std of the cumulative log
+return rises with the horizon for each symbol's forecasts of its latest year (the stooq files and the GPW
+archive, imported as a new user would)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from export.onnx_export import INPUT_NAME, cpu_session, export_onnx
+from market_data.importer import import_paths
+from market_data.stores import open_store
+from tests.fixtures.requirements import requirement_missing
+from training.checkpoint import load_forecaster
+from training.dataset import build_samples
+
+REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "wig80"
+LATEST_DAYS = 250
+
+
+@pytest.fixture(scope="module")
+def real_series(tmp_path_factory) -> list:
+    files = sorted((REAL_DATA / "stooq").glob("*.csv")) + sorted((REAL_DATA / "gpw_archive").glob("*.csv"))
+    if not files:
+        requirement_missing(f"real market data not found under {REAL_DATA}")
+    home = tmp_path_factory.mktemp("real-home")
+
+    async def load() -> list:
+        async with open_store(None, home) as store:
+            report = await import_paths(files, store)
+            assert report.total("stored") > 0, report.issues()[:5]
+            return [await store.read_range(symbol, None, None) for symbol in sorted(await store.list_symbols())]
+
+    return asyncio.run(load())
+
+
+def test_no_real_symbols_band_narrows_with_the_horizon(real_series, tiny_run, tmp_path) -> None:
+    module, metadata = load_forecaster(tiny_run.run_dir)
+    session = cpu_session(export_onnx(module, len(metadata["feature_names"]), tmp_path / "model.onnx"))
+    checked = []
+    for series in real_series:
+        if len(series) < metadata["window"] + 30:
+            continue
+        samples = build_samples([series], metadata["window"])
+        features = samples.features[-LATEST_DAYS:]
+        mean, std = session.run(["MEAN", "STD"], {INPUT_NAME: features})
+        width = 2 * 1.96 * std  # the 95% band in log width
+        narrowing = np.argwhere(np.diff(width, axis=1) < 0)
+        assert len(narrowing) == 0, f"{series.symbol}: the band narrows at (row, horizon) {narrowing[:5].tolist()}"
+        assert np.isfinite(mean).all()
+        checked.append(series.symbol)
+    assert len(checked) >= 12, checked  # every stooq symbol at least
