@@ -1,7 +1,11 @@
-"""Planted-signal recovery at tiny scale: the trained model finds most of what the generator planted.
+"""Planted signal at tiny scale: MGDL beats the models that cannot see what the generator planted.
 
-The full-scale figure (quick profile) is in docs/training.md; this small market (24 symbols x 1200 days,
-the tiny profile's network) measured 79% of the oracle's directional edge and 80% of its NLL gain.
+The planted market (training/planted_signal.py) hides a wave in the next day's mean and variance that is
+even in the last standardised shock and uncorrelated with it and its square: one-day reversal + GARCH and
+ridge + EWMA cannot see it. On 24 symbols x 1200 days with the tiny profile's network (about 20 s CPU) MGDL
+measured test NLL -2.315 against -2.288 (reversal + GARCH) and -2.297 (ridge + EWMA), oracle -2.332; its
+1-day direction is ridge's (its deep grades keep no 1-day mean correction here), 55.8% against 53.1% for
+the reversal.
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ from training.config import TrainConfig
 from training.planted_signal import measure
 
 
-def test_the_tiny_model_recovers_most_of_the_planted_edge_and_variance(tmp_path) -> None:
+def test_mgdl_beats_reversal_garch_and_ridge_ewma_on_the_planted_market(tmp_path) -> None:
     config = TrainConfig.for_profile("tiny", home=tmp_path, synthetic_symbols=24, synthetic_days=1200)
-    result = measure(config)
-    assert result["oracle_hit_rate"] > 0.53  # the planted reversal is there to be found
-    assert result["direction_recovery"] >= 0.6
-    assert result["nll_recovery"] >= 0.7
-    assert result["model_nll"] > result["oracle_nll"]  # nothing beats the truth
+    scores = measure(config)["scores"]
+    mgdl, oracle = scores["mgdl"], scores["oracle"]
+    for trivial in ("reversal_garch", "ridge_ewma"):
+        assert mgdl["nll"] < scores[trivial]["nll"] - 0.01, (trivial, scores)
+        assert mgdl["hit_rate"] >= scores[trivial]["hit_rate"], (trivial, scores)
+    assert oracle["nll"] < mgdl["nll"]  # nothing beats the truth
+    assert oracle["hit_rate"] > 0.55  # the planted mean is there to be found
