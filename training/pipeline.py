@@ -136,7 +136,8 @@ def _with_logvar(z: np.ndarray) -> np.ndarray:
 
 def fit_single_grade(config: TrainConfig, train: ScaledSplit, val: ScaledSplit,
                      term: TermStructure) -> StandardRegressor:
-    return StandardRegressor(config.mgdl, ForecastLoss(config.loss, term)).fit(
+    # default init and max_grades x epochs_per_grade epochs, as this baseline always had
+    return StandardRegressor(config.mgdl, ForecastLoss(config.loss, term), he_init=False, budget="epochs").fit(
         train.x, _with_logvar(train.z), val.x, _with_logvar(val.z))
 
 

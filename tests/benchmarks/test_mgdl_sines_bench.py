@@ -1,8 +1,16 @@
 import numpy as np
 import torch
 
-from benchmarks.mgdl_sines_bench import matched_standard_epochs, run, sum_of_sines, trainable_parameters
-from training.mgdl import GradeNetwork, MGDLConfig, MGDLRegressor, StandardRegressor, he_initialise
+from benchmarks.mgdl_sines_bench import run, sum_of_sines
+from training.mgdl import (
+    GradeNetwork,
+    MGDLConfig,
+    MGDLRegressor,
+    StandardRegressor,
+    he_initialise,
+    matched_standard_epochs,
+    trainable_parameters,
+)
 
 
 def _parameter_count(network) -> int:
@@ -11,7 +19,7 @@ def _parameter_count(network) -> int:
 
 def test_the_parameter_formula_counts_the_real_grades_and_the_standard_network():
     config = MGDLConfig(max_grades=3, layers_per_grade=2, width=8, epochs_per_grade=2, batch_size=64,
-                        min_improvement=-1.0)  # keep every grade so that all three are counted
+                        warmup_epochs=0, min_improvement=-1.0)  # keep every grade so that all three are counted
     x = np.random.default_rng(0).uniform(0, 1, (64, 1))
     y = sum_of_sines(x, (1.0, 3.0))
     mgdl = MGDLRegressor(config).fit(x, y, x, y)
@@ -24,6 +32,7 @@ def test_the_parameter_formula_counts_the_real_grades_and_the_standard_network()
 
 def test_the_standard_network_has_the_same_depth_and_the_same_epochs_times_parameters():
     config = MGDLConfig(max_grades=16, layers_per_grade=1, width=128, epochs_per_grade=100)
+    assert StandardRegressor(config).epochs(1, 1) == matched_standard_epochs(config)  # its default budget
     mgdl_budget = 100 * (trainable_parameters(1, 128, 1) + 15 * trainable_parameters(128, 128, 1))
     standard_params = trainable_parameters(1, 128, 16)
     epochs = matched_standard_epochs(config)

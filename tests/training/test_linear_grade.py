@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from training.config import forecaster_mgdl
 from training.forecaster import ForecastLoss, TermStructure
 from training.linear_grade import fit_linear_grade, gaussian_nll_per_horizon
+from training.mgdl import MGDLRegressor
 
 validation_nll = ForecastLoss().selection_nll  # per-step units: the targets here have no scaler
-from training.mgdl import MGDLConfig, MGDLRegressor
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def _padded(z: np.ndarray) -> np.ndarray:
 def test_a_deep_grade_that_does_not_beat_the_linear_grade_is_not_kept(heteroskedastic) -> None:
     x, z, x_val, z_val = heteroskedastic
     grade = fit_linear_grade(x, z, x_val, z_val)
-    config = MGDLConfig(max_grades=2, width=8, epochs_per_grade=2, learning_rate=0.0, show_progress=False)
+    config = forecaster_mgdl(max_grades=2, width=8, epochs_per_grade=2, learning_rate=0.0, show_progress=False)
     regressor = MGDLRegressor(config, validation_nll, selection_loss=validation_nll).fit(
         x, _padded(z), x_val, _padded(z_val), linear=grade.as_module())
     assert [(g.grade, g.accepted) for g in regressor.result.grades] == [(0, True), (1, False)]
@@ -80,7 +81,7 @@ def test_the_composed_network_is_never_worse_than_its_linear_grade_on_validation
     x, z, x_val, z_val = heteroskedastic
     z, z_val = z + np.sin(3 * x[:, :1]), z_val + np.sin(3 * x_val[:, :1])  # something left for the deep grades
     grade = fit_linear_grade(x, z, x_val, z_val)
-    config = MGDLConfig(max_grades=2, width=16, epochs_per_grade=6, learning_rate=3e-3, show_progress=False)
+    config = forecaster_mgdl(max_grades=2, width=16, epochs_per_grade=6, learning_rate=3e-3, show_progress=False)
     regressor = MGDLRegressor(config, validation_nll, selection_loss=validation_nll).fit(
         x, _padded(z), x_val, _padded(z_val), linear=grade.as_module())
     target = torch.from_numpy(_padded(z_val))

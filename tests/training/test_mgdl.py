@@ -10,7 +10,15 @@ import pytest
 import torch
 from torch import nn
 
-from training.mgdl import GradeNetwork, GradeTrainer, MGDLConfig, MGDLRegressor, StandardRegressor, mse_loss
+from training.mgdl import (
+    GradeNetwork,
+    GradeTrainer,
+    MGDLConfig,
+    MGDLRegressor,
+    StandardRegressor,
+    matched_standard_epochs,
+    mse_loss,
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +33,9 @@ def sines() -> tuple[np.ndarray, ...]:
 
 
 def small_config(**changes) -> MGDLConfig:
-    fields = {"max_grades": 3, "width": 32, "epochs_per_grade": 15, "batch_size": 64, "learning_rate": 3e-3,
-              "patience": 15, "min_improvement": 0.0, "show_progress": False}
+    fields = {"max_grades": 3, "layers_per_grade": 2, "width": 32, "epochs_per_grade": 15, "batch_size": 64,
+              "learning_rate": 3e-3, "weight_decay": 1e-4, "warmup_epochs": 0, "patience": 15,
+              "min_improvement": 0.0, "show_progress": False}
     return MGDLConfig(**(fields | changes))
 
 
@@ -79,7 +88,10 @@ def test_standard_network_has_the_same_depth_and_width(sines) -> None:
     linears = [m for m in standard.network.modules() if isinstance(m, nn.Linear)]
     assert len(linears) == config.max_grades * config.layers_per_grade + 1
     assert all(m.out_features == config.width for m in linears[:-1])
-    assert len(standard.result.history) == config.epochs_per_grade * config.max_grades  # the same epoch budget
+    # the same budget of epochs x trainable parameters; or of epochs, as the forecaster's baseline asks
+    assert len(standard.result.history) == matched_standard_epochs(config)
+    by_epochs = StandardRegressor(config, budget="epochs").fit(*sines)
+    assert len(by_epochs.result.history) == config.epochs_per_grade * config.max_grades
 
 
 def test_fit_is_deterministic(sines) -> None:
@@ -145,7 +157,7 @@ class FakeTerminal(io.StringIO):
 
 
 def test_fit_is_quiet_unless_asked_and_draws_bars_only_on_a_terminal(sines, capsys, monkeypatch) -> None:
-    quick = {"max_grades": 1, "width": 8, "epochs_per_grade": 2}
+    quick = {"max_grades": 1, "width": 8, "epochs_per_grade": 2, "batch_size": 64}
     MGDLRegressor(MGDLConfig(**quick)).fit(*sines)  # the library default
     MGDLRegressor(MGDLConfig(**quick, show_progress=True)).fit(*sines)  # asked, but stderr is a file
     assert capsys.readouterr() == ("", "")
@@ -153,3 +165,31 @@ def test_fit_is_quiet_unless_asked_and_draws_bars_only_on_a_terminal(sines, caps
     monkeypatch.setattr("sys.stderr", terminal)
     MGDLRegressor(MGDLConfig(**quick, show_progress=True)).fit(*sines)
     assert "\r" in terminal.getvalue() and "grade 1" in terminal.getvalue()
+
+
+UNSEEN_FREQUENCIES, UNSEEN_PHASES = (2.0, 6.0, 20.0, 60.0), (0.0, 1.0, 2.0, 0.5)
+
+
+def unseen_sines(x: np.ndarray) -> np.ndarray:
+    """A sum of sines that no setting was tuned on (the benchmark's is 1, 3, 10, 30, 100 cycles, no phases)."""
+    return sum(np.sin(2 * np.pi * k * x + phase) for k, phase in zip(UNSEEN_FREQUENCIES, UNSEEN_PHASES, strict=True))
+
+
+def test_the_default_mgdl_regressor_is_ten_times_more_accurate_than_the_default_standard_network() -> None:
+    """`MGDLRegressor()` vs `StandardRegressor()`, both with their defaults, median test error of 3 seeds.
+
+    Measured: MGDL 0.079 / 0.053 / 0.057, standard 0.900 / 1.015 / 0.898 (11.3x / 19.2x / 15.9x; medians
+    15.9x); about 25 s of CPU (one thread).
+    """
+    torch.set_num_threads(1)
+    errors = {"mgdl": [], "standard": []}
+    grid = np.linspace(0, 1, 2001).reshape(-1, 1)
+    for seed in (0, 1, 2):
+        rng = np.random.default_rng(seed)
+        x, x_val = rng.uniform(0, 1, (1000, 1)), rng.uniform(0, 1, (250, 1))
+        data = (x, unseen_sines(x), x_val, unseen_sines(x_val))
+        config = MGDLConfig(seed=seed)  # the defaults, but for the seed
+        for name, model in (("mgdl", MGDLRegressor(config)), ("standard", StandardRegressor(config))):
+            prediction = model.fit(*data).predict(grid)
+            errors[name].append(float(np.sum((prediction - unseen_sines(grid)) ** 2) / np.sum(unseen_sines(grid) ** 2)))
+    assert np.median(errors["standard"]) >= 10 * np.median(errors["mgdl"]), errors

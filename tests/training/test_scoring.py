@@ -71,7 +71,7 @@ def test_bar_series_helper_is_what_the_baselines_read() -> None:
 
 
 def test_distribution_tests_use_overlap_lags_and_see_a_better_variance() -> None:
-    from training.scoring import dm_lags, distribution_tests
+    from training.scoring import distribution_tests, dm_lags
 
     assert (dm_lags(1), dm_lags(5), dm_lags(30)) == (5, 5, 29)
     rng = np.random.default_rng(4)
