@@ -4,18 +4,19 @@ archive, imported as a new user would)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from export.onnx_export import INPUT_NAME, cpu_session, export_onnx
-from market_data.importer import import_paths
-from market_data.stores import open_store
 from tests.fixtures.requirements import requirement_missing
 from training.checkpoint import load_forecaster
+from training.config import TrainConfig
 from training.dataset import build_samples
+from training.pipeline import load_series
+from wig80.cli import main as wig80_main
+from wig80.settings import get_settings
 
 REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "wig80"
 LATEST_DAYS = 250
@@ -23,18 +24,20 @@ LATEST_DAYS = 250
 
 @pytest.fixture(scope="module")
 def real_series(tmp_path_factory) -> list:
-    files = sorted((REAL_DATA / "stooq").glob("*.csv")) + sorted((REAL_DATA / "gpw_archive").glob("*.csv"))
-    if not files:
+    folders = [REAL_DATA / name for name in ("stooq", "gpw_archive") if (REAL_DATA / name).is_dir()]
+    if not folders:
         requirement_missing(f"real market data not found under {REAL_DATA}")
     home = tmp_path_factory.mktemp("real-home")
-
-    async def load() -> list:
-        async with open_store(None, home) as store:
-            report = await import_paths(files, store)
-            assert report.total("stored") > 0, report.issues()[:5]
-            return [await store.read_range(symbol, None, None) for symbol in sorted(await store.list_symbols())]
-
-    return asyncio.run(load())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WIG80_HOME", str(home))
+        get_settings.cache_clear()
+        try:
+            for folder in folders:
+                assert wig80_main(["data", "import", str(folder)]) == 0
+        finally:
+            get_settings.cache_clear()
+    series, _ = load_series(TrainConfig.for_profile("tiny", home=home))
+    return series
 
 
 def test_no_real_symbols_band_narrows_with_the_horizon(real_series, tiny_run, tmp_path) -> None:
