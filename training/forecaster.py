@@ -101,10 +101,10 @@ class TermStructure:
         scale = np.asarray(target_scale, dtype=np.float64)
         self.horizons = len(scale)
         self.unit = float(scale[0])  # s_1: one step's scale in log-return units
-        ratio = scale[0] / scale
-        self.cumulative = np.triu(np.ones((self.horizons, self.horizons)))  # [k, h] = 1: step k is in horizon h
-        self.mean_map = self.cumulative * ratio  # m = a @ mean_map
-        self.log_ratio = 2.0 * np.log(ratio)
+        self.ratio = scale[0] / scale
+        cumulative = np.triu(np.ones((self.horizons, self.horizons)))  # [k, h] = 1: step k is in horizon h
+        self.mean_map = cumulative * self.ratio  # m = a @ mean_map
+        self.log_ratio = 2.0 * np.log(self.ratio)
         self._tensors: dict[torch.dtype, tuple[Tensor, Tensor]] = {}
 
     @classmethod
@@ -113,7 +113,7 @@ class TermStructure:
 
     def _as_tensors(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         if dtype not in self._tensors:
-            self._tensors[dtype] = (torch.as_tensor(self.mean_map, dtype=dtype),
+            self._tensors[dtype] = (torch.as_tensor(self.ratio, dtype=dtype),
                                     torch.as_tensor(self.log_ratio, dtype=dtype))
         return self._tensors[dtype]
 
@@ -122,11 +122,12 @@ class TermStructure:
         return self.mean(output[:, : self.horizons]), self.logvar(output[:, self.horizons :])
 
     def mean(self, steps_mean: Tensor) -> Tensor:
-        return steps_mean @ self._as_tensors(steps_mean.dtype)[0]
+        return torch.cumsum(steps_mean, dim=1) * self._as_tensors(steps_mean.dtype)[0]
 
     def logvar(self, steps_logvar: Tensor) -> Tensor:
+        # the clamp bounds each step, so the plain running sum of exp cannot overflow (30 e^6 at most)
         log_ratio = self._as_tensors(steps_logvar.dtype)[1]
-        return torch.logcumsumexp(steps_logvar.clamp(*LOGVAR_RANGE), dim=1) + log_ratio
+        return torch.log(torch.cumsum(torch.exp(steps_logvar.clamp(*LOGVAR_RANGE)), dim=1)) + log_ratio
 
     def to_returns(self, output: np.ndarray, target_mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, 2H) raw -> (mean, std) of the forward log return per horizon, as the exported module computes."""
