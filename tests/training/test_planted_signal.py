@@ -2,10 +2,10 @@
 
 The planted market (training/planted_signal.py) hides a wave in the next day's mean and variance that is
 even in the last standardised shock and uncorrelated with it and its square: one-day reversal + GARCH and
-ridge + EWMA cannot see it. On 24 symbols x 1200 days with the tiny profile's network (about 20 s CPU) MGDL
-measured test NLL -2.315 against -2.288 (reversal + GARCH) and -2.297 (ridge + EWMA), oracle -2.332; its
-1-day direction is ridge's (its deep grades keep no 1-day mean correction here), 55.8% against 53.1% for
-the reversal.
+ridge + EWMA cannot see it. On 24 symbols x 1200 days with the tiny profile's network (about 15-20 s CPU)
+MGDL measured test NLL -2.3145 against -2.2885 (reversal + GARCH) and -2.2972 (ridge + EWMA), oracle
+-2.3318; the served network is its grade 0 there, so its 1-day direction is ridge's (55.8%, against 53.1%
+for the reversal).
 """
 
 from __future__ import annotations
