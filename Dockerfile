@@ -8,6 +8,7 @@ COPY deploy/gateway-requirements.txt ./
 RUN pip install -r gateway-requirements.txt
 
 COPY pyproject.toml README.md ./
+COPY settings ./settings
 COPY wig80 ./wig80
 COPY market_data ./market_data
 COPY gateway ./gateway

@@ -43,7 +43,7 @@ from export.exporter import export_run
 from market_data.stores import open_store
 from market_data.synthetic import synthesize
 from serving.tritonserver import TritonServer
-from wig80.settings import get_settings
+from settings import get_settings
 
 RESULTS_PATH = Path(__file__).with_name("results") / "gateway_bench.json"
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchmarks.budgets import rows_from_csv
 from serving.children import spawn
-from wig80.settings import get_settings
+from settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

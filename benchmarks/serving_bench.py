@@ -31,7 +31,7 @@ from benchmarks.export_bench import benchmark_run
 from export.exporter import export_run
 from export.parity_inputs import synthetic_windows
 from serving.tritonserver import TritonServer
-from wig80.settings import get_settings
+from settings import get_settings
 
 RESULTS_PATH = Path(__file__).with_name("results") / "serving_bench.json"
 CONCURRENCY = (1, 4, 16, 64)

@@ -42,7 +42,7 @@ def run_export_command(args: argparse.Namespace) -> int:
     from lifecycle.publish import RegistrationError, export_registered
     from lifecycle.registry_session import open_registry
     from registry.client import RegistryError
-    from wig80.settings import get_settings
+    from settings import get_settings
 
     if not args.run_dir.exists():
         print(f"wig80 export: {args.run_dir}: no such run directory", file=sys.stderr)

@@ -13,7 +13,7 @@ from export import tensorrt
 from export.onnx_export import OPSET, ParityReport, check_parity, export_onnx, random_rows
 from export.parity_inputs import real_feature_rows
 from export.repository import ServingShape, Target, write_version
-from wig80.settings import Settings, get_settings
+from settings import Settings, get_settings
 
 
 @dataclass

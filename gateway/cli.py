@@ -15,7 +15,7 @@ from tqdm import tqdm
 from gateway.models import MAX_BARS_PER_POST
 from market_data.bars import Bar
 from market_data.stores import open_store
-from wig80.settings import get_settings
+from settings import get_settings
 
 MAX_RETRIES_ON_429 = 10
 

@@ -25,7 +25,7 @@ from gateway.body_limit import BodyLimitMiddleware
 from gateway.client_identity import ClientIdentity
 from gateway.rate_limit import RateLimiter, RateLimitMiddleware, limiter_storage
 from gateway.services import open_services
-from wig80.settings import Settings, get_settings
+from settings import Settings, get_settings
 
 DEFAULT_REDIS_PREFIX = "wig80"
 

@@ -160,7 +160,7 @@ def build_prediction(
     `window_facts` of these same arrays.
     """
     if interval_level is None or stale_after is None:
-        from wig80.settings import get_settings
+        from settings import get_settings
 
         settings = get_settings()
         interval_level = settings.prediction_interval_level if interval_level is None else interval_level

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wig80.settings import Settings, get_settings
+from settings import Settings, get_settings
 
 GATEWAY_APP = "gateway.main:app"
 

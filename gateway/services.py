@@ -19,7 +19,7 @@ from gateway.windows import HotWindows
 from gateway.ws_hub import RealtimeHub
 from gateway.ws_limits import ConnectionLimits
 from market_data.stores import open_store
-from wig80.settings import Settings
+from settings import Settings
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from wig80.settings import Settings
+from settings import Settings
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def run_retrain(args: argparse.Namespace) -> int:
     from lifecycle.registry_session import open_registry
     from lifecycle.retrain import RetrainBusy, retrain
     from registry.client import RegistryError
-    from wig80.settings import get_settings
+    from settings import get_settings
 
     settings = get_settings()
     try:
@@ -54,7 +54,7 @@ def run_rollback(args: argparse.Namespace) -> int:
     from lifecycle.deploy import DeployError, deploy
     from lifecycle.registry_session import open_registry
     from registry.client import RegistryError
-    from wig80.settings import get_settings
+    from settings import get_settings
 
     settings = get_settings()
     try:

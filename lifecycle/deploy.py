@@ -8,7 +8,7 @@ from export.repository import activate, active_version, restore_configs, snapsho
 from registry.client import Registry
 from registry.records import record_deployment, version_record
 from serving.model_control import ModelControlError, load_in_order
-from wig80.settings import Settings
+from settings import Settings
 
 
 class DeployError(RuntimeError):

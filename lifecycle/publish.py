@@ -8,7 +8,7 @@ from export.exporter import ExportResult, export_run
 from export.repository import Target, remove_version, snapshot_configs, version_metadata
 from registry.client import Registry, RegistryError
 from registry.records import register_run, register_version
-from wig80.settings import Settings
+from settings import Settings
 
 
 class RegistrationError(RuntimeError):

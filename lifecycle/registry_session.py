@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from registry.client import Registry
 from registry.server import PocketBaseServer
-from wig80.settings import Settings
+from settings import Settings
 
 
 def embedded_server(settings: Settings) -> PocketBaseServer:

@@ -32,7 +32,7 @@ from lifecycle.publish import export_registered
 from lifecycle.scoring import baseline_scores, challenger_wins, score
 from registry.client import Registry
 from registry.records import active_version, run_record, version_record
-from wig80.settings import Settings
+from settings import Settings
 
 LOCK_FILE = "retrain.lock"
 

@@ -13,7 +13,7 @@ from lifecycle.registry_session import connect, embedded_server
 from registry.client import Registry
 from registry.records import active_version as registry_active_version
 from registry.records import record_deployment, register_run, register_version, version_record
-from wig80.settings import Settings, get_settings
+from settings import Settings, get_settings
 
 
 def record_served(registry: Registry, repository: Path) -> int | None:

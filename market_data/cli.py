@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _open_configured_store() -> BarStore:
-    from wig80.settings import get_settings
+    from settings import get_settings
 
     settings = get_settings()
     return open_store(settings.market_db_url, settings.home)

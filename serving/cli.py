@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from serving.tritonserver import MODELS, TritonServer, TritonStartError
-from wig80.settings import TRITON_ADMIN_HEADER
+from settings import TRITON_ADMIN_HEADER
 
 GATEWAY_APP = "serving.gateway_worker:app"  # gateway.main's app, in workers that die with us
 
@@ -88,7 +88,7 @@ def embedded_server(args: argparse.Namespace, settings) -> TritonServer:
 def serve_command(args: argparse.Namespace) -> int:
     from lifecycle.serving import registry_beside_triton
     from registry.client import RegistryError
-    from wig80.settings import get_settings
+    from settings import get_settings
 
     stop_on_signals()
     settings = get_settings()
@@ -167,7 +167,7 @@ def print_triton_urls(server: TritonServer) -> None:
 
 def publish_triton_address(server: TritonServer) -> None:
     """The gateway reads its Triton address from the settings: point them at the server we started."""
-    from wig80.settings import get_settings
+    from settings import get_settings
 
     os.environ["WIG80_TRITON_HOST"] = server.host
     os.environ["WIG80_TRITON_HTTP_PORT"] = str(server.http_port)
@@ -184,7 +184,7 @@ def run_gateway(settings) -> int:
 
 
 def up_command(args: argparse.Namespace) -> int:
-    from wig80.settings import get_settings
+    from settings import get_settings
 
     stop_on_signals()
     settings = get_settings()

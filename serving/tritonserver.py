@@ -25,7 +25,7 @@ from typing import Literal
 
 from serving import children
 from serving.triton_binary import TritonBinary
-from wig80.settings import TRITON_ADMIN_HEADER, triton_admin_headers
+from settings import TRITON_ADMIN_HEADER, triton_admin_headers
 
 MODELS = ("features", "mgdl", "wig80")  # load order: an ensemble after the models it composes
 GPU_NOISE = ("CudaDriverHelper has not been initialized", "DCGM", "NVML")  # expected without a GPU

@@ -23,9 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from settings import get_settings
     from training.config import TrainConfig, load_config_file
     from training.pipeline import train_run
-    from wig80.settings import get_settings
 
     try:
         if args.resume is not None:
@@ -54,7 +54,7 @@ def register_run_or_warn(run_dir: Path) -> None:
     from lifecycle.registry_session import open_registry
     from registry.client import RegistryError
     from registry.records import register_run
-    from wig80.settings import get_settings
+    from settings import get_settings
 
     try:
         with open_registry(get_settings()) as registry:
@@ -64,8 +64,8 @@ def register_run_or_warn(run_dir: Path) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from settings import get_settings
     from training.pipeline import evaluate_run
-    from wig80.settings import get_settings
 
     settings = get_settings()
     try:

@@ -1,7 +1,7 @@
 """The one typed configuration of a training run, with the `tiny`, `quick` and `full` profiles.
 
 `TrainConfig.from_settings(settings, profile)` starts from the profile and takes the home, the store
-URL and (for `full`) the optimiser settings from `wig80.settings.Settings`; a JSON file given with
+URL and (for `full`) the optimiser settings from `settings.Settings`; a JSON file given with
 `--config` overrides any field (nested sections by name, e.g. {"mgdl": {"width": 128}}); an
 unknown key or a value of the wrong type is refused, named by its path (e.g. `mgdl.sed`).
 """

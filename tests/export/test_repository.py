@@ -152,7 +152,7 @@ def test_cli_gpu_target_with_tensorrt_writes_configs_then_says_no_tensorrt(
     tiny_run, tmp_path, capsys, monkeypatch, registry_env
 ):
     from export import tensorrt
-    from wig80.settings import get_settings
+    from settings import get_settings
 
     if tensorrt.unavailable_reason() is None:
         pytest.skip("TensorRT and a GPU are present: --tensorrt builds an engine here")

@@ -118,7 +118,7 @@ def test_a_forecast_survives_its_bytes():
 
 async def test_several_workers_without_redis_are_refused(bars_home):
     from gateway.services import open_services
-    from wig80.settings import get_settings
+    from settings import get_settings
 
     settings = get_settings().model_copy(update={"home": bars_home, "api_workers": 2, "redis_url": None})
     with pytest.raises(RuntimeError, match="needs REDIS_URL"):

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
+from settings import get_settings
 from tests.market_data.conftest import FIXTURES
 from wig80.cli import main
-from wig80.settings import get_settings
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from serving.tritonserver import TritonServer
+from settings import triton_admin_headers
 from tests.fixtures.services import free_port
-from wig80.settings import triton_admin_headers
 
 pytestmark = pytest.mark.triton
 ADMIN_KEY = "a-test-admin-key-of-some-length"

@@ -300,7 +300,7 @@ def test_wig80_up_trains_exports_and_serves(tmp_path):
 def registered_deployments(port: int) -> list[tuple[int, str]]:
     from registry.client import Registry
     from registry.records import deployments
-    from wig80.settings import DEVELOPMENT_POCKETBASE_PASSWORD, Settings
+    from settings import DEVELOPMENT_POCKETBASE_PASSWORD, Settings
 
     email = Settings(_env_file=None).pocketbase_admin_email
     with Registry(f"http://127.0.0.1:{port}", email, DEVELOPMENT_POCKETBASE_PASSWORD) as registry:

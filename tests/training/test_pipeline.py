@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from settings import get_settings
 from training import artifacts
 from training.checkpoint import load_forecaster
 from training.config import TrainConfig, load_config_file
 from training.pipeline import FINAL_MODEL, evaluate_run, train_run
 from wig80 import cli
-from wig80.settings import get_settings
 
 EXPECTED_FILES = ("best_model.pth", "final_model.pth", "training_history.json", "training_curves.png",
                   "model_metadata.json", "training_report.md", "calibration.png")

@@ -12,7 +12,7 @@ from gateway.api.deps import ServicesDep
 from gateway.api.errors import ERROR_RESPONSES
 from registry.client import Registry, RegistryError
 from registry.records import ActiveModel, active_model
-from wig80.settings import Settings
+from settings import Settings
 
 router = APIRouter(tags=["models"], responses=ERROR_RESPONSES)
 

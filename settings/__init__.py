@@ -1,5 +1,7 @@
 """The one typed configuration of the `wig80` CLI and the gateway, read from the environment and `.env`.
 
+The ground floor of the house: every package may import it, it imports none of them.
+
 The service URLs keep their conventional names (`WIG80_HOME`, `MARKET_DB_URL`, `REDIS_URL`,
 `TRITON_URL`, `POCKETBASE_URL`); every other setting is `WIG80_<FIELD>` (for example `WIG80_API_PORT=9090`).
 An unset URL means the embedded default: the file store, the in-process cache and limiter, the

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from wig80.settings import DEVELOPMENT_TRITON_ADMIN_KEY, Settings
+from settings import DEVELOPMENT_TRITON_ADMIN_KEY, Settings
 
 
 def test_service_urls_keep_their_conventional_names(monkeypatch):
