@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from benchmarks.budgets import rows_from_csv
-from serving.children import spawn
+from processes.children import spawn
 from settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[1]

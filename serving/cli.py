@@ -216,7 +216,7 @@ def wig80_child(arguments: list[str]) -> str:
     Training and export import torch (~900 MB resident); in a child they leave none of it in the process
     that goes on to serve the gateway.
     """
-    from serving.children import spawn, stop
+    from processes.children import spawn, stop
 
     process = spawn([sys.executable, "-m", "wig80.cli", *arguments], stdout=subprocess.PIPE, text=True)
     last = ""

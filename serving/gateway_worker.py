@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 
-from serving.children import die_with_parent
+from processes.children import die_with_parent
 
 if (parent := multiprocessing.parent_process()) is not None and parent.pid is not None:
     die_with_parent(parent.pid)

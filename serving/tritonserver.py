@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-from serving import children
+from processes import children
 from serving.triton_binary import TritonBinary
 from settings import TRITON_ADMIN_HEADER, triton_admin_headers
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from serving.children import spawn
+from processes.children import spawn
 from tests.fixtures.services import free_port
 from tests.fixtures.triton import start_triton
 

@@ -19,7 +19,7 @@ import tritonclient.grpc as grpcclient
 from export.exporter import export_run
 from export.parity_inputs import stored_windows
 from export.repository import activate
-from serving.children import spawn
+from processes.children import spawn
 from tests.fixtures.processes import describe, process_tree, survivors
 from tests.fixtures.services import free_port
 from tests.fixtures.triton import start_triton

@@ -1,4 +1,4 @@
-"""serving.children: a spawned child dies with its parent (even a SIGKILLed one); `stop` ends its whole group."""
+"""processes.children: a spawned child dies with its parent (even a SIGKILLed one); `stop` ends its whole group."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from serving.children import spawn, stop
+from processes.children import spawn, stop
 from tests.fixtures.processes import describe, is_alive, process_tree, survivors
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # a parent that spawns `sleep` the way our launchers do, says the child's pid, then waits to be killed
 PARENT_SCRIPT = """
 import sys, time
-from serving.children import spawn
+from processes.children import spawn
 child = spawn(["sleep", "300"])
 print(child.pid, flush=True)
 time.sleep(300)

@@ -3,7 +3,7 @@
 Use `spawn` instead of `subprocess.Popen` for every long-running process our code starts
 (tritonserver, pocketbase, nginx, a test's private redis-server), and `stop` to end it:
 
-    from serving.children import spawn, stop
+    from processes.children import spawn, stop
 
     process = spawn(["pocketbase", "serve", ...], stdout=log, stderr=subprocess.STDOUT)
     ...
