@@ -22,7 +22,7 @@ Python-backend stubs do: they exit when tritonserver is gone) or be spawned by a
 this module as well.
 
 A child started by a library (uvicorn's worker processes, any `multiprocessing` child) cannot be
-spawned here; it calls `die_with_parent()` first thing instead (see serving/gateway_worker.py).
+spawned here; it calls `die_with_parent()` first thing instead (see wig80/commands/gateway_worker.py).
 """
 
 from __future__ import annotations

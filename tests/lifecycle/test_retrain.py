@@ -16,7 +16,6 @@ from export.parity_inputs import stored_windows
 from lifecycle.deploy import deploy
 from lifecycle.publish import export_registered
 from lifecycle.retrain import retrain
-from lifecycle.serving import record_served
 from registry.records import active_version, deployments
 from tests.fixtures.triton import start_triton
 from tests.gateway.conftest import gateway_env
@@ -24,6 +23,7 @@ from tests.gateway.process import GatewayProcess
 from tests.serving.conftest import in_process
 from tests.serving.test_reload_and_cli import ClientLoop, settings_feature_names, wait_for_answers
 from training.checkpoint import write_untrained_run
+from wig80.commands.registry_beside_triton import record_served
 
 pytestmark = pytest.mark.triton
 

@@ -51,10 +51,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 def register_run_or_warn(run_dir: Path) -> None:
     """The run goes into the registry; when it cannot, the run stays valid (export registers it again)."""
-    from lifecycle.registry_session import open_registry
     from registry.client import RegistryError
     from registry.records import register_run
     from settings import get_settings
+    from wig80.commands.registry_session import open_registry
 
     try:
         with open_registry(get_settings()) as registry:

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from export.repository import active_version, version_metadata
-from lifecycle.registry_session import connect, embedded_server
 from registry.client import Registry
 from registry.records import active_version as registry_active_version
 from registry.records import record_deployment, register_run, register_version, version_record
 from settings import Settings, get_settings
+from wig80.commands.registry_session import connect, embedded_server
 
 
 def record_served(registry: Registry, repository: Path) -> int | None:

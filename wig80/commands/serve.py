@@ -14,7 +14,7 @@ from pathlib import Path
 from serving.tritonserver import MODELS, TritonServer, TritonStartError
 from settings import TRITON_ADMIN_HEADER
 
-GATEWAY_APP = "serving.gateway_worker:app"  # gateway.main's app, in workers that die with us
+GATEWAY_APP = "wig80.commands.gateway_worker:app"  # gateway.main's app, in workers that die with us
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -86,9 +86,9 @@ def embedded_server(args: argparse.Namespace, settings) -> TritonServer:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    from lifecycle.serving import registry_beside_triton
     from registry.client import RegistryError
     from settings import get_settings
+    from wig80.commands.registry_beside_triton import registry_beside_triton
 
     stop_on_signals()
     settings = get_settings()

@@ -40,9 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_export_command(args: argparse.Namespace) -> int:
     from export.onnx_export import ParityError
     from lifecycle.publish import RegistrationError, export_registered
-    from lifecycle.registry_session import open_registry
     from registry.client import RegistryError
     from settings import get_settings
+    from wig80.commands.registry_session import open_registry
 
     if not args.run_dir.exists():
         print(f"wig80 export: {args.run_dir}: no such run directory", file=sys.stderr)

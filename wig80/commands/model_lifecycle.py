@@ -31,10 +31,10 @@ def fail(command: str, message: str, code: int = 1) -> int:
 
 
 def run_retrain(args: argparse.Namespace) -> int:
-    from lifecycle.registry_session import open_registry
     from lifecycle.retrain import RetrainBusy, retrain
     from registry.client import RegistryError
     from settings import get_settings
+    from wig80.commands.registry_session import open_registry
 
     settings = get_settings()
     try:
@@ -52,9 +52,9 @@ def run_retrain(args: argparse.Namespace) -> int:
 
 def run_rollback(args: argparse.Namespace) -> int:
     from lifecycle.deploy import DeployError, deploy
-    from lifecycle.registry_session import open_registry
     from registry.client import RegistryError
     from settings import get_settings
+    from wig80.commands.registry_session import open_registry
 
     settings = get_settings()
     try:
