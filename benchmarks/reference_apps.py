@@ -4,7 +4,7 @@
   body of the same shape and size as the gateway's (the cost of the framework alone).
 - `in_process_app`: the peer to beat. One FastAPI process with every symbol's window held in memory
   runs `compute_features` and the exported ONNX session on each request, then builds the gateway's
-  own response (`gateway.predictions.build_prediction`). Configured by WIG80_BENCH_HOME (the embedded
+  own response (`gateway.forecasting.predictions.build_prediction`). Configured by WIG80_BENCH_HOME (the embedded
   store to load windows from), WIG80_BENCH_ONNX (the model) and WIG80_BENCH_WINDOW (bars per window).
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from fastapi import FastAPI, HTTPException
 
-from gateway.models import AnalysisRequest, PredictionResponse
-from gateway.predictions import build_prediction
+from gateway.forecasting.predictions import build_prediction
+from gateway.schemas import AnalysisRequest, PredictionResponse
 
 HORIZONS = 30
 INDICATORS = ("rsi_14", "volatility_20", "sma_ratio_20", "volume_ratio_20")

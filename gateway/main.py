@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from gateway.api.body_limit import BodyLimitMiddleware
 from gateway.api.errors import COMMON_RESPONSES, install_error_handlers, without_validation_422
+from gateway.api.rate_limit import RateLimiter, RateLimitMiddleware, limiter_storage
 from gateway.api.routes import (
     analysis,
     bars,
@@ -21,9 +23,7 @@ from gateway.api.routes import (
     symbols,
 )
 from gateway.api.routes.health import package_version
-from gateway.body_limit import BodyLimitMiddleware
 from gateway.client_identity import ClientIdentity
-from gateway.rate_limit import RateLimiter, RateLimitMiddleware, limiter_storage
 from gateway.services import open_services
 from settings import Settings, get_settings
 

@@ -8,16 +8,16 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from gateway.accuracy import DirectionalAccuracy
-from gateway.analysis import AnalysisService
-from gateway.bar_events import LocalBarEvents, RedisBarEvents
-from gateway.cache import RedisCache, redis_client
 from gateway.client_identity import ClientIdentity
-from gateway.forecasts import ForecastBook
-from gateway.triton_client import TritonForecaster, grpc_target
-from gateway.windows import HotWindows
-from gateway.ws_hub import RealtimeHub
-from gateway.ws_limits import ConnectionLimits
+from gateway.forecasting.accuracy import DirectionalAccuracy
+from gateway.forecasting.analysis import AnalysisService
+from gateway.forecasting.cache import RedisCache, redis_client
+from gateway.forecasting.forecasts import ForecastBook
+from gateway.forecasting.triton_client import TritonForecaster, grpc_target
+from gateway.forecasting.windows import HotWindows
+from gateway.realtime.bar_events import LocalBarEvents, RedisBarEvents
+from gateway.realtime.hub import RealtimeHub
+from gateway.realtime.limits import ConnectionLimits
 from market_data.stores import open_store
 from settings import Settings
 

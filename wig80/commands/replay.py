@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 from tqdm import tqdm
 
-from gateway.models import MAX_BARS_PER_POST
+from gateway.schemas import MAX_BARS_PER_POST
 from market_data.bars import Bar
 from market_data.stores import open_store
 from settings import get_settings

@@ -17,7 +17,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from gateway.api.deps import ServicesDep
-from gateway.models import HealthResponse, SystemMetrics
+from gateway.schemas import HealthResponse, SystemMetrics
 
 router = APIRouter(tags=["health"])
 

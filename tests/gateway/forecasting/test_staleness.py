@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.gateway.conftest import API_KEY
-from tests.gateway.test_cache import analyze
+from tests.gateway.forecasting.test_cache import analyze
 
 pytestmark = pytest.mark.triton
 

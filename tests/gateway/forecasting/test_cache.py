@@ -8,10 +8,10 @@ import httpx
 import pytest
 import redis
 
-from gateway.models import PredictionResponse
+from gateway.schemas import PredictionResponse
 from market_data.stores.sync import run_sync
 from tests.gateway.conftest import API_KEY
-from tests.gateway.test_model_version import expected_price, last_bars
+from tests.gateway.forecasting.test_model_version import expected_price, last_bars
 
 pytestmark = [pytest.mark.triton, pytest.mark.redis]
 

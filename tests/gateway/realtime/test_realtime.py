@@ -10,7 +10,7 @@ import httpx
 import pytest
 import websockets
 
-from gateway.models import PredictionResponse, WebSocketError, WebSocketPrediction
+from gateway.schemas import PredictionResponse, WebSocketError, WebSocketPrediction
 from tests.gateway.conftest import API_KEY
 
 pytestmark = [pytest.mark.triton, pytest.mark.redis]

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from gateway import metrics
-from gateway.cache import redis_client
+from gateway.forecasting.cache import redis_client
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway.cache import MemoryCache, RedisCache, forecast_key
-from gateway.triton_client import ModelInfo, TritonForecaster
+from gateway.forecasting.cache import MemoryCache, RedisCache, forecast_key
+from gateway.forecasting.triton_client import ModelInfo, TritonForecaster
 from market_data.bars import BarSeries
 
 # made_at (POSIX s), horizons, features, band shares, label bytes; then the label (UTF-8) and float32 arrays

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.models import FrequencyBand, FrequencyBands
+from gateway.schemas import FrequencyBand, FrequencyBands
 
 NYQUIST = 0.5  # cycles per trading day
 BAND_KEYS = ("low_frequency", "medium_frequency", "high_frequency")

@@ -28,7 +28,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from gateway.models import (
+from gateway.schemas import (
     MarketContext,
     PredictionInterval,
     PredictionResponse,

@@ -10,10 +10,10 @@ import datetime as dt
 
 import numpy as np
 
-from gateway.analysis import AnalysisService, ticker_of
-from gateway.models import ForecastPathResponse, ForecastPoint, HistoryBar
-from gateway.predictions import prediction_interval
-from gateway.triton_client import TritonUnavailable
+from gateway.forecasting.analysis import AnalysisService, ticker_of
+from gateway.forecasting.predictions import prediction_interval
+from gateway.forecasting.triton_client import TritonUnavailable
+from gateway.schemas import ForecastPathResponse, ForecastPoint, HistoryBar
 
 
 async def forecast_path(analysis: AnalysisService, symbol: str, history: int) -> ForecastPathResponse:

@@ -10,13 +10,13 @@ import httpx
 import numpy as np
 import pytest
 
-from gateway.accuracy import DirectionalAccuracy
-from gateway.analysis import AnalysisService
-from gateway.cache import RedisCache, redis_client
-from gateway.forecasts import ForecastBook, SymbolForecast
-from gateway.models import AnalysisRequest, BatchAnalysisRequest
-from gateway.triton_client import TritonForecaster
-from gateway.windows import HotWindows
+from gateway.forecasting.accuracy import DirectionalAccuracy
+from gateway.forecasting.analysis import AnalysisService
+from gateway.forecasting.cache import RedisCache, redis_client
+from gateway.forecasting.forecasts import ForecastBook, SymbolForecast
+from gateway.forecasting.triton_client import TritonForecaster
+from gateway.forecasting.windows import HotWindows
+from gateway.schemas import AnalysisRequest, BatchAnalysisRequest
 from market_data.stores import open_store
 
 pytestmark = [pytest.mark.triton, pytest.mark.redis]

@@ -20,7 +20,7 @@ import uvicorn
 import websockets
 from fastapi import FastAPI, WebSocket
 
-from gateway.ws_hub import MAX_CONSECUTIVE_PUSH_FAILURES, RealtimeHub
+from gateway.realtime.hub import MAX_CONSECUTIVE_PUSH_FAILURES, RealtimeHub
 from market_data.bars import BarSeries
 from tests.fixtures.services import free_port
 

@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from gateway.bar_events import RECONNECT_DELAY_S, RedisBarEvents
+from gateway.realtime.bar_events import RECONNECT_DELAY_S, RedisBarEvents
 
 RECEIVE_TIMEOUT_S = 10.0
 

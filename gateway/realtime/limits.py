@@ -1,4 +1,4 @@
-"""What one WebSocket client may hold: connections per address and per process, and a subscription budget.
+"""What one WebSocket client may hold: connections per address and per process, a subscription budget, messages per second.
 
 A subscription costs len(symbols) / update_frequency pushes a second; the budget bounds that, so a
 client cannot ask for a hundred symbols every second. Connection slots are per process (each replica
@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
 
 from settings import Settings
 
@@ -62,3 +66,16 @@ class ConnectionSlots:
         self._per_client[client] -= 1
         if self._per_client[client] <= 0:
             del self._per_client[client]
+
+
+class MessageRateLimiter:
+    """At most `per_second` WebSocket messages per second per client (in-process), keyed by the client's
+    identity rather than the connection, so reconnecting does not reset the count."""
+
+    def __init__(self, per_second: int) -> None:
+        self.per_second = per_second
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._item = RateLimitItemPerSecond(per_second)
+
+    async def allow(self, client: str) -> bool:
+        return await self._limiter.hit(self._item, client)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from gateway.models import PredictionResponse
+from gateway.schemas import PredictionResponse
 from tests.gateway.conftest import API_KEY
 
 pytestmark = [pytest.mark.triton, pytest.mark.redis]

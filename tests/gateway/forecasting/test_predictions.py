@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from gateway import predictions
-from gateway.models import PredictionResponse
+from gateway.forecasting import predictions
+from gateway.schemas import PredictionResponse
 
 
 def test_normal_cdf_matches_known_values():

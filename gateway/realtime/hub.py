@@ -3,7 +3,7 @@
 Each connection has a bounded outgoing queue; when a slow client lets it fill up, the oldest update is
 dropped, so one slow client never delays another (each has its own sender task).
 
-Bounded clients (gateway.ws_limits): connections per address and per process, a subscription budget,
+Bounded clients (gateway.realtime.limits): connections per address and per process, a subscription budget,
 and a message limit keyed by the client, not the connection. A failed update is reported on the socket
 and the loop goes on; after MAX_CONSECUTIVE_PUSH_FAILURES in a row, or when a connection's sender or
 pusher dies, the socket is closed with 1011: never left open and silent.
@@ -22,13 +22,12 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
 
 from gateway import metrics
-from gateway.analysis import AnalysisService, SymbolNotFound, ticker_of
 from gateway.client_identity import ClientIdentity
-from gateway.models import AnalysisRequest, WebSocketError, WebSocketPrediction, WebSocketSubscription
-from gateway.rate_limit import MessageRateLimiter
+from gateway.forecasting.analysis import AnalysisService, SymbolNotFound, ticker_of
+from gateway.forecasting.triton_client import TritonRejected, TritonUnavailable
+from gateway.realtime.limits import ConnectionLimits, ConnectionSlots, MessageRateLimiter
 from gateway.redaction import without_addresses
-from gateway.triton_client import TritonRejected, TritonUnavailable
-from gateway.ws_limits import ConnectionLimits, ConnectionSlots
+from gateway.schemas import AnalysisRequest, WebSocketError, WebSocketPrediction, WebSocketSubscription
 
 log = logging.getLogger(__name__)
 

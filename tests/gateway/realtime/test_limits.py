@@ -11,7 +11,7 @@ import time
 import pytest
 import websockets
 
-from gateway.models import WebSocketError
+from gateway.schemas import WebSocketError
 
 pytestmark = [pytest.mark.redis]
 RECEIVE_TIMEOUT_S = 15.0

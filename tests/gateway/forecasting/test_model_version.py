@@ -15,7 +15,7 @@ from onnx import helper, numpy_helper
 from export.exporter import export_run
 from export.onnx_export import INPUT_NAME, cpu_session
 from feature_kernels import compute_features
-from gateway.triton_client import TritonForecaster
+from gateway.forecasting.triton_client import TritonForecaster
 from market_data.stores import open_store
 from market_data.stores.sync import run_sync
 from tests.fixtures.triton import start_triton

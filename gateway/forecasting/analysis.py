@@ -1,7 +1,7 @@
 """The work behind /analyze, /batch_analyze, /spectrum and the WebSocket pushes.
 
 A prediction request reads the symbol's window from the hot state (memory), takes the forecast of that
-window by the served model version (made once, see `gateway.forecasts`) and derives the response for
+window by the served model version (made once, see `gateway.forecasting.forecasts`) and derives the response for
 the asked horizon, threshold and `include_spectral`. The forecasts are made ahead of time: at start-up,
 when a model version is loaded and when a new bar arrives, so a steady-state request waits on nothing.
 """
@@ -20,10 +20,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gateway import metrics
-from gateway.accuracy import DirectionalAccuracy
-from gateway.cache import MemoryCache
-from gateway.forecasts import ForecastBook, SymbolForecast
-from gateway.models import (
+from gateway.forecasting.accuracy import DirectionalAccuracy
+from gateway.forecasting.cache import MemoryCache
+from gateway.forecasting.forecasts import ForecastBook, SymbolForecast
+from gateway.forecasting.predictions import WindowFacts, build_prediction, window_facts
+from gateway.forecasting.spectrum_bands import BandEdgesInvalid, frequency_bands
+from gateway.forecasting.triton_client import ModelInfo, TritonForecaster, TritonRejected, TritonUnavailable
+from gateway.forecasting.windows import HotWindows
+from gateway.schemas import (
     AnalysisRequest,
     BatchAnalysisRequest,
     BatchAnalysisResponse,
@@ -31,10 +35,6 @@ from gateway.models import (
     PredictionResponse,
     SpectrumResponse,
 )
-from gateway.predictions import WindowFacts, build_prediction, window_facts
-from gateway.spectrum_bands import BandEdgesInvalid, frequency_bands
-from gateway.triton_client import ModelInfo, TritonForecaster, TritonRejected, TritonUnavailable
-from gateway.windows import HotWindows
 from market_data.bars import BarSeries
 from market_data.symbols import resolve_ticker
 

@@ -157,15 +157,3 @@ class RateLimitMiddleware:
 
         await self.app(scope, receive, send_with_headers)
 
-
-class MessageRateLimiter:
-    """At most `per_second` WebSocket messages per second per client (in-process), keyed by the client's
-    identity rather than the connection, so reconnecting does not reset the count."""
-
-    def __init__(self, per_second: int) -> None:
-        self.per_second = per_second
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._item = RateLimitItemPerSecond(per_second)
-
-    async def allow(self, client: str) -> bool:
-        return await self._limiter.hit(self._item, client)

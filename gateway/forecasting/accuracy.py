@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gateway import metrics
-from gateway.models import PredictionResponse
+from gateway.schemas import PredictionResponse
 
 MAX_PENDING = 10_000
 CLOSE = 3
