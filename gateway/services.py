@@ -13,7 +13,7 @@ from gateway.forecasting.accuracy import DirectionalAccuracy
 from gateway.forecasting.analysis import AnalysisService
 from gateway.forecasting.cache import RedisCache, redis_client
 from gateway.forecasting.forecasts import ForecastBook
-from gateway.forecasting.triton_client import TritonForecaster, grpc_target
+from gateway.forecasting.triton_client import TritonClient, grpc_target
 from gateway.forecasting.windows import HotWindows
 from gateway.realtime.bar_events import LocalBarEvents, RedisBarEvents
 from gateway.realtime.hub import RealtimeHub
@@ -26,7 +26,7 @@ from settings import Settings
 class Services:
     settings: Settings
     store: object  # market_data.stores.BarStore
-    forecaster: TritonForecaster
+    triton: TritonClient
     analysis: AnalysisService
     events: LocalBarEvents
     hub: RealtimeHub
@@ -46,11 +46,11 @@ async def open_services(settings: Settings, redis_prefix: str) -> AsyncIterator[
     redis = redis_client(settings.redis_url) if settings.redis_url else None
     store = open_store(settings.market_db_url, settings.home)
     target = grpc_target(settings.triton_url, settings.triton_host, settings.triton_grpc_port)
-    forecaster = TritonForecaster(target, default_window=settings.window)
+    triton = TritonClient(target, default_window=settings.window)
     shared = RedisCache(redis, settings.cache_ttl_seconds) if redis is not None else None
-    book = ForecastBook(forecaster, shared, redis_prefix)
+    book = ForecastBook(triton, shared, redis_prefix)
     accuracy = DirectionalAccuracy(store)
-    analysis = AnalysisService(HotWindows(store), forecaster, book, accuracy, settings.window)
+    analysis = AnalysisService(HotWindows(store), triton, book, accuracy, settings.window)
     events = RedisBarEvents(settings.redis_url, f"{redis_prefix}:bars") if settings.redis_url else LocalBarEvents()
     hub = RealtimeHub(
         analysis, settings.websocket_queue_size, settings.websocket_messages_per_second,
@@ -64,13 +64,13 @@ async def open_services(settings: Settings, redis_prefix: str) -> AsyncIterator[
     await analysis.start()
     background = [asyncio.create_task(analysis.watch_model()), asyncio.create_task(analysis.precompute_new_bars())]
     try:
-        yield Services(settings, store, forecaster, analysis, events, hub, time.monotonic())
+        yield Services(settings, store, triton, analysis, events, hub, time.monotonic())
     finally:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await events.stop()
-        await forecaster.close()
+        await triton.close()
         if shared is not None:
             await shared.close()
         await store.close()

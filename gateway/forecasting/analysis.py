@@ -25,7 +25,7 @@ from gateway.forecasting.cache import MemoryCache
 from gateway.forecasting.forecasts import ForecastBook, SymbolForecast
 from gateway.forecasting.predictions import WindowFacts, build_prediction, window_facts
 from gateway.forecasting.spectrum_bands import BandEdgesInvalid, frequency_bands
-from gateway.forecasting.triton_client import ModelInfo, TritonForecaster, TritonRejected, TritonUnavailable
+from gateway.forecasting.triton_client import ModelInfo, TritonClient, TritonRejected, TritonUnavailable
 from gateway.forecasting.windows import HotWindows
 from gateway.schemas import (
     AnalysisRequest,
@@ -70,7 +70,7 @@ def _finite_or_fail(what: str, *arrays: np.ndarray) -> None:
 @dataclass
 class AnalysisService:
     windows: HotWindows
-    forecaster: TritonForecaster
+    triton: TritonClient
     book: ForecastBook
     accuracy: DirectionalAccuracy
     default_window: int
@@ -89,7 +89,7 @@ class AnalysisService:
     async def start(self) -> None:
         """Hold every symbol's window; forecast them all if Triton answers (else on the first requests)."""
         with contextlib.suppress(TritonUnavailable):
-            self.model = await self.forecaster.model_info(max_age_s=0)
+            self.model = await self.triton.model_info(max_age_s=0)
         await self.windows.load_all(self.model.window if self.model else self.default_window)
         if self.model is not None:
             await self._precompute(self.windows.tickers, self.model)
@@ -99,7 +99,7 @@ class AnalysisService:
         while True:
             await asyncio.sleep(interval_s)
             try:
-                info = await self.forecaster.model_info(max_age_s=0)
+                info = await self.triton.model_info(max_age_s=0)
                 if info != self.model:
                     await self._switch_model(info)
             except TritonUnavailable:
@@ -160,7 +160,7 @@ class AnalysisService:
         async with self._first_model_read:  # concurrent first requests share one read and one load
             if self.model is None:
                 try:
-                    info = await self.forecaster.model_info(max_age_s=0)
+                    info = await self.triton.model_info(max_age_s=0)
                 except TritonUnavailable:
                     if ticker is not None:
                         await self.window(ticker)
@@ -222,7 +222,7 @@ class AnalysisService:
         series = await self.store.last_bars(ticker, days)
         if len(series) < info.min_window:
             raise SymbolNotFound(f"{ticker} has {len(series)} bars stored; at least {info.min_window} are needed")
-        features, _ = await self.forecaster.features(series.ohlcv)
+        features, _ = await self.triton.features(series.ohlcv)
         named = self._named_features(features, info, SPECTRUM_FEATURES)
         total = named["spectral_total_power"]
         powers = (named["band_power_low"], named["band_power_mid"], named["band_power_high"])

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gateway.forecasting.cache import MemoryCache, RedisCache, forecast_key
-from gateway.forecasting.triton_client import ModelInfo, TritonForecaster
+from gateway.forecasting.triton_client import ModelInfo, TritonClient
 from market_data.bars import BarSeries
 
 # made_at (POSIX s), horizons, features, band shares, label bytes; then the label (UTF-8) and float32 arrays
@@ -70,8 +70,8 @@ class SymbolForecast:
 
 
 class ForecastBook:
-    def __init__(self, forecaster: TritonForecaster, shared: RedisCache | None, prefix: str) -> None:
-        self.forecaster = forecaster
+    def __init__(self, triton: TritonClient, shared: RedisCache | None, prefix: str) -> None:
+        self.triton = triton
         self.shared = shared
         self.prefix = prefix
         self.memory: MemoryCache[SymbolForecast] = MemoryCache()
@@ -118,7 +118,7 @@ class ForecastBook:
         self._in_flight.update(futures)
         try:
             windows = np.stack([series.ohlcv[-info.window:] for series in missing.values()])
-            result = await self.forecaster.forecast(windows, info)
+            result = await self.triton.forecast(windows, info)
             maker = result.info or info  # another version, should `info`'s have been unloaded meanwhile
             made_at = dt.datetime.now(dt.UTC)
             made = {

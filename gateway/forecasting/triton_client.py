@@ -72,7 +72,7 @@ def _floats(text: str | None) -> tuple[float, ...]:
     return tuple(float(part) for part in (text or "").split(",") if part.strip())
 
 
-class TritonForecaster:
+class TritonClient:
     def __init__(self, target: str, default_window: int, timeout_s: float = REQUEST_TIMEOUT_S,
                  info_max_age_s: float = MODEL_INFO_MAX_AGE_S) -> None:
         self.target = target

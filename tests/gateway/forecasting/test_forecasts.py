@@ -14,7 +14,7 @@ from gateway.forecasting.accuracy import DirectionalAccuracy
 from gateway.forecasting.analysis import AnalysisService
 from gateway.forecasting.cache import RedisCache, redis_client
 from gateway.forecasting.forecasts import ForecastBook, SymbolForecast
-from gateway.forecasting.triton_client import TritonForecaster
+from gateway.forecasting.triton_client import TritonClient
 from gateway.forecasting.windows import HotWindows
 from gateway.schemas import AnalysisRequest, BatchAnalysisRequest
 from market_data.stores import open_store
@@ -47,12 +47,12 @@ def wig80_stats(triton_http: str) -> tuple[int, int]:
 async def service(bars_home, triton_grpc, redis_url, redis_prefix, request):
     """An AnalysisService with empty caches (nothing precomputed), sharing a fresh Redis prefix."""
     store = CountingStore(open_store(None, bars_home))
-    forecaster = TritonForecaster(triton_grpc, default_window=0)
+    triton = TritonClient(triton_grpc, default_window=0)
     redis = redis_client(redis_url)
-    book = ForecastBook(forecaster, RedisCache(redis, 60), f"{redis_prefix}-{request.node.name}")
-    analysis = AnalysisService(HotWindows(store), forecaster, book, DirectionalAccuracy(store), default_window=0)
+    book = ForecastBook(triton, RedisCache(redis, 60), f"{redis_prefix}-{request.node.name}")
+    analysis = AnalysisService(HotWindows(store), triton, book, DirectionalAccuracy(store), default_window=0)
     yield analysis
-    await forecaster.close()
+    await triton.close()
     await redis.aclose()
     await store.store.close()
 
@@ -93,7 +93,7 @@ async def test_after_start_up_requests_read_no_store_and_ask_triton_nothing(serv
 async def test_a_second_process_takes_the_forecast_from_redis(service, stored_symbols, triton_http):
     symbol = stored_symbols[1]
     made, _ = await service.analyze(AnalysisRequest(symbol=symbol))
-    other = ForecastBook(service.forecaster, service.book.shared, service.book.prefix)  # empty memory
+    other = ForecastBook(service.triton, service.book.shared, service.book.prefix)  # empty memory
     before = wig80_stats(triton_http)
     series = await service.windows.get(symbol)
     [shared], waited = await other.get_many([series], service.model)

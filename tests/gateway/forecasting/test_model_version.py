@@ -15,7 +15,7 @@ from onnx import helper, numpy_helper
 from export.exporter import export_run
 from export.onnx_export import INPUT_NAME, cpu_session
 from feature_kernels import compute_features
-from gateway.forecasting.triton_client import TritonForecaster
+from gateway.forecasting.triton_client import TritonClient
 from market_data.stores import open_store
 from market_data.stores.sync import run_sync
 from tests.fixtures.triton import start_triton
@@ -34,15 +34,15 @@ async def test_a_forecast_is_labelled_with_the_version_that_computed_it(tiny_run
     repository = tmp_path / "repo"
     export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
     server = start_triton(repository, tmp_path / "home")
-    forecaster = TritonForecaster(server.grpc_address, default_window=tiny_run.window, info_max_age_s=3600.0)
+    triton = TritonClient(server.grpc_address, default_window=tiny_run.window, info_max_age_s=3600.0)
     windows = stored_windows(None, tiny_run.home, tiny_run.window)[:2]
     try:
-        first = await forecaster.forecast(windows)
+        first = await triton.forecast(windows)
         export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
-        server.reload(version=2)  # wig80 version 1 is unloaded; the forecaster still believes in it
-        second = await forecaster.forecast(windows)
+        server.reload(version=2)  # wig80 version 1 is unloaded; the triton still believes in it
+        second = await triton.forecast(windows)
     finally:
-        await forecaster.close()
+        await triton.close()
         server.stop()
     assert (first.info.version, second.info.version) == ("1", "2")
     assert second.info.model_version.endswith("/v2")
