@@ -120,7 +120,7 @@ def render_plan_config(
     return render((source / "mgdl" / PLAN_TEMPLATE).read_text(), shape, version, loaded)
 
 
-def active_version(repository: Path) -> int | None:
+def pinned_version(repository: Path) -> int | None:
     """The version the rendered `wig80` config serves (the one its steps are pinned to), None before any export."""
     config = repository / ENSEMBLE / "config.pbtxt"
     match = PINNED_VERSION.search(config.read_text()) if config.is_file() else None
@@ -186,7 +186,7 @@ def write_version(
     repository.mkdir(parents=True, exist_ok=True)
     copy_sources(repository, source)
     version = next_version(repository)
-    loaded = versions_to_load(active_version(repository), version)
+    loaded = versions_to_load(pinned_version(repository), version)
     configs = render_configs(shape, target, version, source, loaded)  # fails before anything is written
     metadata = {**metadata, "model_version": version, "target": target, "serving_shape": asdict(shape)}
     for model in MODELS:
@@ -245,7 +245,7 @@ def activate(repository: Path, version: int, source: Path = SOURCE_REPOSITORY) -
     metadata = version_metadata(repository, version)
     stored = metadata["serving_shape"]
     shape = ServingShape(**{**stored, "feature_names": tuple(stored["feature_names"])})
-    loaded = versions_to_load(active_version(repository), version)
+    loaded = versions_to_load(pinned_version(repository), version)
     configs = render_configs(shape, metadata["target"], version, source, loaded)
     write_configs(repository, configs, shape, version, loaded, source)
     return loaded

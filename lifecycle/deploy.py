@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from export.repository import activate, active_version, restore_configs, snapshot_configs
+from export.repository import activate, pinned_version, restore_configs, snapshot_configs
 from registry.client import Registry
 from registry.records import record_deployment, version_record
 from serving.model_control import ModelControlError, load_in_order
@@ -35,7 +35,7 @@ def deploy(registry: Registry, settings: Settings, version: int, reason: str, no
     if version_record(registry, version) is None:
         raise DeployError(f"version {version} is not in the registry; export it with `wig80 export` first")
     before = snapshot_configs(repository)
-    if active_version(repository) != version:
+    if pinned_version(repository) != version:
         activate(repository, version)
     try:
         load_into_triton(settings, version)

@@ -31,7 +31,7 @@ from lifecycle.deploy import deploy
 from lifecycle.publish import export_registered
 from lifecycle.scoring import baseline_scores, challenger_wins, score
 from registry.client import Registry
-from registry.records import active_version, run_record, version_record
+from registry.records import deployed_version, run_record, version_record
 from settings import Settings
 
 LOCK_FILE = "retrain.lock"
@@ -86,7 +86,7 @@ def challenger_config(settings: Settings, profile: str):
 def retrain(settings: Settings, registry: Registry, challenger_run: Path | None = None) -> RetrainOutcome:
     """Train (or take `challenger_run`), score against the champion, promote or reject, record either way."""
     with retrain_lock(settings.home):
-        champion = active_version(registry)
+        champion = deployed_version(registry)
         run_name = Path(challenger_run).name if challenger_run else None
         try:
             config = challenger_config(settings, challenger_profile(settings, registry, champion))

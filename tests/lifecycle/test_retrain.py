@@ -16,7 +16,7 @@ from export.parity_inputs import stored_windows
 from lifecycle.deploy import deploy
 from lifecycle.publish import export_registered
 from lifecycle.retrain import retrain
-from registry.records import active_version, deployments
+from registry.records import deployed_version, deployments
 from tests.fixtures.triton import start_triton
 from tests.gateway.conftest import gateway_env
 from tests.gateway.process import GatewayProcess
@@ -109,7 +109,7 @@ def test_a_better_challenger_is_promoted_a_worse_one_rejected_and_rollback_resto
         models_rolled_back = models_when(gateway.url, 1)
         history = deployments(registry)
         evaluations = registry.records("evaluations", sort="created")
-        active = active_version(registry)
+        active = deployed_version(registry)
     finally:
         for client_loop in (loop, locals().get("rest_loop")):
             if client_loop is not None:

@@ -8,10 +8,15 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from export.repository import active_version, version_metadata
+from export.repository import pinned_version, version_metadata
 from registry.client import Registry
-from registry.records import active_version as registry_active_version
-from registry.records import record_deployment, register_run, register_version, version_record
+from registry.records import (
+    deployed_version,
+    record_deployment,
+    register_run,
+    register_version,
+    version_record,
+)
 from settings import Settings, get_settings
 from wig80.commands.registry_session import connect, embedded_server
 
@@ -22,7 +27,7 @@ def record_served(registry: Registry, repository: Path) -> int | None:
     A version exported before the registry existed (or by `wig80 up`) is registered from its folder's
     metadata; a served version that differs from the registry's last deployment is recorded as one.
     """
-    served = active_version(repository)
+    served = pinned_version(repository)
     if served is None:
         return None
     if version_record(registry, served) is None:
@@ -30,7 +35,7 @@ def record_served(registry: Registry, repository: Path) -> int | None:
         if metadata.get("run_dir") and Path(metadata["run_dir"]).is_dir():
             register_run(registry, Path(metadata["run_dir"]))
         register_version(registry, metadata, repository)
-    last = registry_active_version(registry)
+    last = deployed_version(registry)
     if last != served:
         record_deployment(registry, served, "initial" if last is None else "manual",
                           note="served by `wig80 serve` at start")
