@@ -218,7 +218,7 @@ def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url
         export_run(benchmark_run(scratch, window), repository, "cpu", settings=settings)
         triton = stack.enter_context(TritonServer(repository, free_port(), free_port(), free_port(), home=scratch))
         onnx = next((repository / "wig80").glob("*/model.onnx"))
-        gateway_env = {"WIG80_HOME": str(scratch), "TRITON_URL": triton.grpc_address, "MARKET_DB_URL": "",
+        gateway_env = {"WIG80_HOME": str(scratch), "TRITON_URL": triton.address.grpc, "MARKET_DB_URL": "",
                        "REDIS_URL": redis_url or "", **UNLIMITED}
         peer_env = {"WIG80_BENCH_HOME": str(scratch), "WIG80_BENCH_ONNX": str(onnx), "WIG80_BENCH_WINDOW": str(window)}
         echo = stack.enter_context(uvicorn_process("benchmarks.reference_apps:echo_app", {}, scratch / "echo.log",

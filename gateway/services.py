@@ -13,12 +13,13 @@ from gateway.forecasting.accuracy import DirectionalAccuracy
 from gateway.forecasting.analysis import AnalysisService
 from gateway.forecasting.cache import RedisCache, redis_client
 from gateway.forecasting.forecasts import ForecastBook
-from gateway.forecasting.triton_client import TritonClient, grpc_target
+from gateway.forecasting.triton_client import TritonClient
 from gateway.forecasting.windows import HotWindows
 from gateway.realtime.bar_events import LocalBarEvents, RedisBarEvents
 from gateway.realtime.hub import RealtimeHub
 from gateway.realtime.limits import ConnectionLimits
 from market_data.stores import open_store
+from serving.contract import TritonAddress
 from settings import Settings
 
 
@@ -45,8 +46,7 @@ async def open_services(settings: Settings, redis_prefix: str) -> AsyncIterator[
                            "would not reach the others' windows and forecasts")
     redis = redis_client(settings.redis_url) if settings.redis_url else None
     store = open_store(settings.market_db_url, settings.home)
-    target = grpc_target(settings.triton_url, settings.triton_host, settings.triton_grpc_port)
-    triton = TritonClient(target, default_window=settings.window)
+    triton = TritonClient(TritonAddress.from_settings(settings).grpc, default_window=settings.window)
     shared = RedisCache(redis, settings.cache_ttl_seconds) if redis is not None else None
     book = ForecastBook(triton, shared, redis_prefix)
     accuracy = DirectionalAccuracy(store)

@@ -7,21 +7,13 @@ from pathlib import Path
 from export.repository import activate, pinned_version, restore_configs, snapshot_configs
 from registry.client import Registry
 from registry.records import record_deployment, version_record
+from serving.contract import TritonAddress
 from serving.model_control import ModelControlError, load_in_order
 from settings import Settings
 
 
 class DeployError(RuntimeError):
     """The switch did not happen; the version served before still is (configs restored)."""
-
-
-def triton_http_address(settings: Settings) -> str:
-    """Model control goes to Triton's HTTP endpoint: WIG80_TRITON_HOST:WIG80_TRITON_HTTP_PORT."""
-    return f"{settings.triton_host}:{settings.triton_http_port}"
-
-
-def load_into_triton(settings: Settings, version: int) -> None:
-    load_in_order(triton_http_address(settings), version, headers=settings.triton_admin_headers())
 
 
 def deploy(registry: Registry, settings: Settings, version: int, reason: str, note: str = "",
@@ -38,7 +30,7 @@ def deploy(registry: Registry, settings: Settings, version: int, reason: str, no
     if pinned_version(repository) != version:
         activate(repository, version)
     try:
-        load_into_triton(settings, version)
+        load_in_order(TritonAddress.from_settings(settings), settings.triton_admin_key, version)
     except (ModelControlError, OSError) as error:
         restore_configs(repository, before)
         raise DeployError(f"Triton did not load version {version}: {error}; the previous version still serves") from error

@@ -22,20 +22,10 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-# Triton's model-repository API (load, unload, index) answers only requests carrying this header;
-# its gRPC frontend expects it under a prefix of its own
-TRITON_ADMIN_HEADER = "wig80-admin-key"  # lowercase: gRPC metadata keys are
-TRITON_GRPC_RESTRICTED_PREFIX = "triton-grpc-protocol-"
 DEVELOPMENT_TRITON_ADMIN_KEY = "wig80-development-only"
 MIN_SECRET_LENGTH = 16
 QUESTDB_DEFAULT_PASSWORD = "quest"
 DEVELOPMENT_POCKETBASE_PASSWORD = "wig80-development-only"
-
-
-def triton_admin_headers(admin_key: str, protocol: Literal["http", "grpc"] = "http") -> dict[str, str]:
-    """The header a load or unload request must carry (tritonclient's `headers=`), per protocol."""
-    prefix = TRITON_GRPC_RESTRICTED_PREFIX if protocol == "grpc" else ""
-    return {prefix + TRITON_ADMIN_HEADER: admin_key}
 
 
 def _url(name: str) -> Field:
@@ -162,10 +152,6 @@ class Settings(BaseSettings):
                 "name the proxies' addresses"
             )
         return problems
-
-    def triton_admin_headers(self, protocol: Literal["http", "grpc"] = "http") -> dict[str, str]:
-        """The header that Triton's model-repository API (load, unload) requires."""
-        return triton_admin_headers(self.triton_admin_key, protocol)
 
     @property
     def docs_enabled(self) -> bool:

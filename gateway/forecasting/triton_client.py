@@ -15,11 +15,18 @@ import tritonclient.grpc.aio as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from gateway import metrics
+from serving.contract import (
+    BAND_SHARES,
+    ENSEMBLE_MODEL,
+    ENSEMBLE_OUTPUTS,
+    FEATURES,
+    FEATURES_MODEL,
+    FEATURES_OUTPUTS,
+    OHLCV,
+)
 
 log = logging.getLogger(__name__)
 
-ENSEMBLE_MODEL = "wig80"
-FEATURES_MODEL = "features"
 REQUEST_TIMEOUT_S = 30.0
 MODEL_INFO_MAX_AGE_S = 5.0  # how stale the served model version may be after a reload
 _REJECTION_STATUSES = ("INVALID_ARGUMENT", "OUT_OF_RANGE", "FAILED_PRECONDITION")
@@ -53,14 +60,7 @@ class Forecast:
     info: ModelInfo | None = None  # the model version that computed it: label an answer with this one
 
 
-FORECAST_ARRAYS = ("mean", "std", "features", "band_shares")
-
-
-def grpc_target(triton_url: str | None, host: str, grpc_port: int) -> str:
-    """`host:port` for the gRPC channel: TRITON_URL (`host:port` or `grpc://host:port`) or host + gRPC port."""
-    if not triton_url:
-        return f"{host}:{grpc_port}"
-    return triton_url.split("://", 1)[-1].rstrip("/")
+FORECAST_ARRAYS = ("mean", "std", "features", "band_shares")  # the Forecast fields of ENSEMBLE_OUTPUTS, in order
 
 
 def _parameter(config: dict, name: str) -> str | None:
@@ -126,17 +126,16 @@ class TritonClient:
 
     async def features(self, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The feature vector (F,) and band shares (3,) of one window (n, 5) of any length the model accepts."""
-        inputs = [_input("OHLCV", window[np.newaxis])]
-        outputs = [grpcclient.InferRequestedOutput(name) for name in ("FEATURES", "BAND_SHARES")]
+        inputs = [_input(OHLCV, window[np.newaxis])]
+        outputs = [grpcclient.InferRequestedOutput(name) for name in FEATURES_OUTPUTS]
         result = await self._call(self._client.infer, FEATURES_MODEL, inputs, outputs=outputs)
-        return result.as_numpy("FEATURES")[0], result.as_numpy("BAND_SHARES")[0]
+        return result.as_numpy(FEATURES)[0], result.as_numpy(BAND_SHARES)[0]
 
     async def _forecast_batch(self, windows: np.ndarray, version: str) -> Forecast:
-        names = ("MEAN", "STD", "FEATURES", "BAND_SHARES")
-        outputs = [grpcclient.InferRequestedOutput(name) for name in names]
-        result = await self._call(self._client.infer, ENSEMBLE_MODEL, [_input("OHLCV", windows)], outputs=outputs,
+        outputs = [grpcclient.InferRequestedOutput(name) for name in ENSEMBLE_OUTPUTS]
+        result = await self._call(self._client.infer, ENSEMBLE_MODEL, [_input(OHLCV, windows)], outputs=outputs,
                                   model_version=version)
-        return Forecast(*(result.as_numpy(name) for name in names))
+        return Forecast(*(result.as_numpy(name) for name in ENSEMBLE_OUTPUTS))
 
     async def _call(self, method, *args, **kwargs):
         try:
@@ -158,7 +157,7 @@ def _input(name: str, array: np.ndarray) -> grpcclient.InferInput:
 
 
 def _model_info(ensemble: dict, features: dict, default_window: int) -> ModelInfo:
-    ohlcv = next(i for i in ensemble.get("input", []) if i["name"] == "OHLCV")
+    ohlcv = next(i for i in ensemble.get("input", []) if i["name"] == OHLCV)
     names = tuple(n.strip() for n in (_parameter(features, "feature_names") or "").split(",") if n.strip())
     if not names:
         raise TritonUnavailable("the `features` model config has no `feature_names` parameter")

@@ -10,13 +10,13 @@ from tritonclient.grpc import model_config_pb2
 import feature_kernels
 from export.exporter import export_run
 from export.repository import (
-    MODELS,
     SOURCE_REPOSITORY,
     TARGETS,
     ServingShape,
     render_configs,
     render_plan_config,
 )
+from serving.contract import LOAD_ORDER
 from tests.export.conftest import parse_model_config
 from wig80.cli import main as wig80_main
 
@@ -28,6 +28,7 @@ SHAPE = ServingShape(
     max_batch_size=24,
     max_queue_delay_microseconds=1500,
 )
+
 F = len(feature_kernels.FEATURE_NAMES)
 
 
@@ -35,7 +36,7 @@ F = len(feature_kernels.FEATURE_NAMES)
 def test_every_config_parses_into_triton_model_config(target):
     rendered = render_configs(SHAPE, target, 3, loaded=(2, 3))
     configs = {name: parse_model_config(text) for name, text in rendered.items()}
-    assert set(configs) == set(MODELS)
+    assert set(configs) == set(LOAD_ORDER)
     for name, config in configs.items():
         assert config.name == name
         assert config.max_batch_size == 24
@@ -125,7 +126,7 @@ def test_two_exports_make_versions_1_and_2_with_metadata(tiny_run, tmp_path):
     first = export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
     second = export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
     assert (first.version, second.version) == (1, 2)
-    for model in MODELS:
+    for model in LOAD_ORDER:
         assert sorted(p.name for p in (repository / model).iterdir() if p.is_dir()) == ["1", "2"]
         config = parse_model_config((repository / model / "config.pbtxt").read_text())
         assert config.max_batch_size == 8

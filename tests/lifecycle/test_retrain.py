@@ -83,8 +83,8 @@ def test_a_better_challenger_is_promoted_a_worse_one_rejected_and_rollback_resto
     export_registered(registry, untrained(tiny_run, tmp_path / "random_champion", seed=3), settings)
     server = start_triton(repository, tmp_path / "home")
     settings = settings.model_copy(update={"triton_http_port": server.http_port, "triton_admin_key": server.admin_key})
-    loop = ClientLoop(server.grpc_address, windows)
-    env = gateway_env(tiny_run.home, server.grpc_address, None, **registry_env.env)
+    loop = ClientLoop(server.address.grpc, windows)
+    env = gateway_env(tiny_run.home, server.address.grpc, None, **registry_env.env)
     gateway = GatewayProcess(env, "unused", tmp_path / "gateway.log")
     try:
         assert record_served(registry, repository) == 1  # `wig80 serve` records the initial deployment
@@ -98,14 +98,14 @@ def test_a_better_challenger_is_promoted_a_worse_one_rejected_and_rollback_resto
         wait_for_answers(loop, 3)
         promoted = retrain(settings, registry, challenger_run=tiny_run.run_dir)  # trained beats random
         wait_for_answers(loop, 3)
-        after_promotion = served_version(server.grpc_address)
+        after_promotion = served_version(server.address.grpc)
         models_promoted = models_when(gateway.url, 2)
         rejected = retrain(settings, registry, challenger_run=untrained(tiny_run, tmp_path / "worse", seed=5))
         failed = retrain(settings, registry, challenger_run=tmp_path / "no_such_run")
-        after_rejections = served_version(server.grpc_address)
+        after_rejections = served_version(server.address.grpc)
         deploy(registry, settings, 1, "rollback")
         wait_for_answers(loop, 3)
-        after_rollback = served_version(server.grpc_address)
+        after_rollback = served_version(server.address.grpc)
         models_rolled_back = models_when(gateway.url, 1)
         history = deployments(registry)
         evaluations = registry.records("evaluations", sort="created")

@@ -20,6 +20,7 @@ from export.exporter import export_run
 from export.parity_inputs import stored_windows
 from export.repository import activate
 from processes.children import spawn
+from serving.model_control import load_in_order
 from tests.fixtures.processes import describe, process_tree, survivors
 from tests.fixtures.services import free_port
 from tests.fixtures.triton import start_triton
@@ -64,16 +65,16 @@ def test_a_promotion_and_a_rollback_under_a_looping_client_never_mislabel_and_lo
         tmp_path / "other_run", settings_feature_names(tiny_run), window=tiny_run.window, seed=3
     ).parent
     server = start_triton(repository, tmp_path / "home")
-    loop = ClientLoop(server.grpc_address, windows)
+    loop = ClientLoop(server.address.grpc, windows)
     try:
         loop.start()
         wait_for_answers(loop, 5)
         assert export_run(other_run, repository, "cpu", settings=settings).version == 2
-        server.reload(version=2)  # promotion: features 1+2, mgdl 1+2, then wig80 pinned to 2
+        load_in_order(server.address, server.admin_key, version=2)  # promotion: features 1+2, mgdl 1+2, then wig80 pinned to 2
         wait_for_answers(loop, 5)
-        both_mgdl = {v: mgdl_answer(server.grpc_address, windows, v) for v in (1, 2)}
+        both_mgdl = {v: mgdl_answer(server.address.grpc, windows, v) for v in (1, 2)}
         assert activate(repository, 1) == (1, 2)
-        server.reload(version=1)  # rollback: wig80 pinned to 1 again (its parts keep 2 until the next switch)
+        load_in_order(server.address, server.admin_key, version=1)  # rollback: wig80 pinned to 1 again (its parts keep 2 until the next switch)
         wait_for_answers(loop, 5)
     finally:
         loop.stop.set()

@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from serving.tritonserver import MODELS, TritonServer, TritonStartError
-from settings import TRITON_ADMIN_HEADER
+from serving.contract import ADMIN_HEADER, LOAD_ORDER
+from serving.tritonserver import TritonServer, TritonStartError
 
 GATEWAY_APP = "wig80.commands.gateway_worker:app"  # gateway.main's app, in workers that die with us
 
@@ -67,7 +67,7 @@ def fail(message: str, code: int = 2) -> int:
 def missing_models(repository: Path) -> list[str]:
     return [
         m
-        for m in MODELS
+        for m in LOAD_ORDER
         if not (repository / m / "config.pbtxt").is_file()
         or not any(p.name.isdigit() for p in (repository / m).iterdir() if p.is_dir())
     ]
@@ -159,9 +159,9 @@ def wait_for_interrupt(server: TritonServer) -> int:
 
 
 def print_triton_urls(server: TritonServer) -> None:
-    say(f"Triton HTTP    {server.http_url}  (tritonclient.http: {server.http_address})")
-    say(f"Triton gRPC    {server.grpc_address}")
-    say(f"Triton metrics {server.metrics_url}")
+    say(f"Triton HTTP    {server.address.http_url}  (tritonclient.http: {server.address.http})")
+    say(f"Triton gRPC    {server.address.grpc}")
+    say(f"Triton metrics {server.address.metrics_url}")
     say(f"models ready: {', '.join(server.models)}")
 
 
@@ -199,8 +199,8 @@ def up_command(args: argparse.Namespace) -> int:
     if settings.triton_url:
         say(
             f"TRITON_URL={settings.triton_url}: load the new version there "
-            f"(POST /v2/repository/models/<model>/load for {', '.join(MODELS)}, "
-            f"with the header {TRITON_ADMIN_HEADER}: $WIG80_TRITON_ADMIN_KEY)"
+            f"(POST /v2/repository/models/<model>/load for {', '.join(LOAD_ORDER)}, "
+            f"with the header {ADMIN_HEADER}: $WIG80_TRITON_ADMIN_KEY)"
         )
     args.repository = repository
     return serve_command(args)

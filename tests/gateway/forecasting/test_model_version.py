@@ -13,11 +13,13 @@ import pytest
 from onnx import helper, numpy_helper
 
 from export.exporter import export_run
-from export.onnx_export import INPUT_NAME, cpu_session
+from export.onnx_export import cpu_session
 from feature_kernels import compute_features
 from gateway.forecasting.triton_client import TritonClient
 from market_data.stores import open_store
 from market_data.stores.sync import run_sync
+from serving.contract import NETWORK_INPUT
+from serving.model_control import load_in_order
 from tests.fixtures.triton import start_triton
 
 pytestmark = pytest.mark.triton
@@ -34,12 +36,12 @@ async def test_a_forecast_is_labelled_with_the_version_that_computed_it(tiny_run
     repository = tmp_path / "repo"
     export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
     server = start_triton(repository, tmp_path / "home")
-    triton = TritonClient(server.grpc_address, default_window=tiny_run.window, info_max_age_s=3600.0)
+    triton = TritonClient(server.address.grpc, default_window=tiny_run.window, info_max_age_s=3600.0)
     windows = stored_windows(None, tiny_run.home, tiny_run.window)[:2]
     try:
         first = await triton.forecast(windows)
         export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
-        server.reload(version=2)  # wig80 version 1 is unloaded; the triton still believes in it
+        load_in_order(server.address, server.admin_key, version=2)  # wig80 v1 is unloaded; the client still believes in it
         second = await triton.forecast(windows)
     finally:
         await triton.close()
@@ -70,7 +72,7 @@ def expected_price(repository, version: int, window: np.ndarray, horizon: int = 
     """predicted_price of `window` by network `version`, computed in process."""
     features = compute_features(window[np.newaxis].astype(np.float32))
     mean, _ = cpu_session(repository / "wig80" / str(version) / "model.onnx").run(
-        ["MEAN", "STD"], {INPUT_NAME: features})
+        ["MEAN", "STD"], {NETWORK_INPUT: features})
     return float(window[-1, 3]) * math.exp(float(mean[0, horizon - 1]))
 
 
@@ -83,13 +85,13 @@ def test_gateway_switches_within_5_s_and_labels_each_forecast_with_its_maker(
     server = start_triton(repository, tmp_path / "triton-home")
     symbol = stored_symbols[0]
     try:
-        gateway = start_gateway(TRITON_URL=server.grpc_address)
+        gateway = start_gateway(TRITON_URL=server.address.grpc)
         body = {"symbol": symbol, "prediction_horizon": HORIZON}
         seen = [httpx.post(f"{gateway.url}/analyze", json=body, timeout=30.0).json()]
         export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
         for model in ("mgdl", "wig80"):
             shift_mean(repository / model / "2" / "model.onnx", 0.01)
-        server.reload()
+        load_in_order(server.address, server.admin_key)
         reloaded = time.monotonic()
         while not seen[-1]["model_version"].endswith("/v2") and time.monotonic() - reloaded < SWITCH_WITHIN_S + 2:
             seen.append(httpx.post(f"{gateway.url}/analyze", json=body, timeout=30.0).json())
