@@ -43,7 +43,7 @@ from export.exporter import export_run
 from market_data.stores import open_store
 from market_data.synthetic import synthesize
 from serving.tritonserver import TritonServer
-from settings import get_settings
+from settings import Settings
 
 RESULTS_PATH = Path(__file__).with_name("results") / "gateway_bench.json"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -213,7 +213,7 @@ def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url
     with tempfile.TemporaryDirectory(prefix="wig80-gateway-bench-") as scratch_dir, ExitStack() as stack:
         scratch = Path(scratch_dir)
         symbols = asyncio.run(fill_store(scratch))
-        settings = get_settings().model_copy(update={"home": scratch, "market_db_url": None})
+        settings = Settings().model_copy(update={"home": scratch, "market_db_url": None})
         repository = scratch / "model_repository"
         export_run(benchmark_run(scratch, window), repository, "cpu", settings=settings)
         triton = stack.enter_context(TritonServer(repository, free_port(), free_port(), free_port(), home=scratch))
@@ -225,8 +225,8 @@ def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url
                                                    factory=True))
         peer = stack.enter_context(uvicorn_process("benchmarks.reference_apps:in_process_app", peer_env,
                                                    scratch / "peer.log", factory=True))
-        gateway = stack.enter_context(uvicorn_process("gateway.main:app", gateway_env, scratch / "gateway.log",
-                                                      workers=workers))
+        gateway = stack.enter_context(uvicorn_process("wig80.commands.gateway_worker:build_app", gateway_env,
+                                                      scratch / "gateway.log", factory=True, workers=workers))
         one = [{"symbol": symbols[0], "prediction_horizon": 5, "confidence_threshold": 0.6}]
         mixed = mixed_bodies(symbols)
         batches = [{"symbols": symbols[i:i + BATCH_SYMBOLS], "prediction_horizon": 1 + i % 30}

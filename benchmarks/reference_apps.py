@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from fastapi import FastAPI, HTTPException
 
-from gateway.forecasting.predictions import build_prediction
+from gateway.forecasting.predictions import PredictionPolicy, build_prediction
 from gateway.schemas import AnalysisRequest, PredictionResponse
 
 HORIZONS = 30
@@ -35,7 +35,7 @@ def _fixed_prediction(request: AnalysisRequest) -> PredictionResponse:
                                                 "volume_ratio_20": 1.1},
         band_shares=np.array([0.6, 0.3, 0.1]), horizon=request.prediction_horizon,
         confidence_threshold=request.confidence_threshold, include_spectral=request.include_spectral,
-        model_version="reference/v1",
+        model_version="reference/v1", policy=PredictionPolicy(),
     )
 
 
@@ -73,6 +73,7 @@ def in_process_app() -> FastAPI:
         yield
 
     app = FastAPI(lifespan=lifespan)
+    policy = PredictionPolicy()
 
     @app.post("/analyze", response_model=PredictionResponse)
     async def analyze(request: AnalysisRequest) -> PredictionResponse:
@@ -86,7 +87,7 @@ def in_process_app() -> FastAPI:
             features={name: float(features[0, c]) for name, c in zip(INDICATORS, columns, strict=True)},
             band_shares=features[0, -3:], horizon=request.prediction_horizon,
             confidence_threshold=request.confidence_threshold, include_spectral=request.include_spectral,
-            model_version="in-process/v1",
+            model_version="in-process/v1", policy=policy,
         )
 
     return app

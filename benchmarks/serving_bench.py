@@ -32,7 +32,7 @@ from export.exporter import export_run
 from export.parity_inputs import synthetic_windows
 from serving.contract import ENSEMBLE_MODEL, OHLCV
 from serving.tritonserver import TritonServer
-from settings import get_settings
+from settings import Settings
 
 RESULTS_PATH = Path(__file__).with_name("results") / "serving_bench.json"
 CONCURRENCY = (1, 4, 16, 64)
@@ -161,7 +161,7 @@ def measure(server: TritonServer, windows: np.ndarray, concurrency: int, seconds
 def serve_and_measure(
     run_dir: Path, home: Path, batching: bool, levels, seconds: float, windows: np.ndarray
 ) -> list[dict]:
-    settings = get_settings().model_copy(
+    settings = Settings().model_copy(
         update={"home": home, "market_db_url": None, "max_batch_size": BENCH_MAX_BATCH_SIZE}
     )
     repository = home / ("repo_batching_on" if batching else "repo_batching_off")
@@ -213,7 +213,7 @@ def compare(levels=CONCURRENCY, seconds: float = 4.0, window: int = 256) -> dict
             for row in serve_and_measure(run_dir, home, batching, levels, seconds, windows)
         ]
         limits = in_process_limit(run_dir, home, windows, min(seconds, 2.0))
-    settings = get_settings()
+    settings = Settings()
     single = [r for r in rows if r["windows_per_request"] == 1]
     on = {r["concurrency"]: r for r in single if r["dynamic_batching"]}
     off = {r["concurrency"]: r for r in single if not r["dynamic_batching"]}

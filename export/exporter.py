@@ -13,7 +13,7 @@ from export import tensorrt
 from export.onnx_export import OPSET, ParityReport, check_parity, export_onnx, random_rows
 from export.parity_inputs import real_feature_rows
 from export.repository import ServingShape, Target, write_version
-from settings import Settings, get_settings
+from settings import Settings
 
 
 @dataclass
@@ -51,7 +51,8 @@ def export_run(
     repository: Path | None = None,
     target: Target = "cpu",
     build_tensorrt: bool = False,
-    settings: Settings | None = None,
+    *,
+    settings: Settings,
     dynamic_batching: bool = True,
 ) -> ExportResult:
     """Export `run_dir` into `repository` (default: the home's, settings.repository_dir).
@@ -60,7 +61,6 @@ def export_run(
     """
     from training.checkpoint import load_forecaster
 
-    settings = settings or get_settings()
     repository = Path(repository or settings.repository_dir)
     module, metadata = load_forecaster(run_dir)
     feature_names = check_feature_names(metadata)

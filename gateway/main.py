@@ -1,4 +1,5 @@
-"""The FastAPI application: `create_app(settings)`, and `app` for `uvicorn gateway.main:app`."""
+"""The FastAPI application: `create_app(settings)`. The processes that serve it are started by the top floor
+(`wig80 serve`, `python -m wig80.commands.gateway_worker`)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from gateway.api.routes import (
 from gateway.api.routes.health import package_version
 from gateway.client_identity import ClientIdentity
 from gateway.services import open_services
-from settings import Settings, get_settings
+from settings import Settings
 
 DEFAULT_REDIS_PREFIX = "wig80"
 
@@ -64,5 +65,3 @@ def create_app(settings: Settings, redis_prefix: str = DEFAULT_REDIS_PREFIX) -> 
     app.openapi = lambda: without_validation_422(FastAPI.openapi(app))
     return app
 
-
-app = create_app(get_settings())

@@ -13,6 +13,7 @@ from gateway.forecasting.accuracy import DirectionalAccuracy
 from gateway.forecasting.analysis import AnalysisService
 from gateway.forecasting.cache import RedisCache, redis_client
 from gateway.forecasting.forecasts import ForecastBook
+from gateway.forecasting.predictions import PredictionPolicy
 from gateway.forecasting.triton_client import TritonClient
 from gateway.forecasting.windows import HotWindows
 from gateway.realtime.bar_events import LocalBarEvents, RedisBarEvents
@@ -50,7 +51,8 @@ async def open_services(settings: Settings, redis_prefix: str) -> AsyncIterator[
     shared = RedisCache(redis, settings.cache_ttl_seconds) if redis is not None else None
     book = ForecastBook(triton, shared, redis_prefix)
     accuracy = DirectionalAccuracy(store)
-    analysis = AnalysisService(HotWindows(store), triton, book, accuracy, settings.window)
+    analysis = AnalysisService(HotWindows(store), triton, book, accuracy, settings.window,
+                               PredictionPolicy.from_settings(settings))
     events = RedisBarEvents(settings.redis_url, f"{redis_prefix}:bars") if settings.redis_url else LocalBarEvents()
     hub = RealtimeHub(
         analysis, settings.websocket_queue_size, settings.websocket_messages_per_second,

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from export.repository import activate, pinned_version, restore_configs, snapshot_configs
+from export.repository import activate, pinned_version, restore_configs, snapshot_configs, version_metadata
 from registry.client import Registry
-from registry.records import record_deployment, version_record
+from registry.records import (
+    deployed_version,
+    record_deployment,
+    register_run,
+    register_version,
+    version_record,
+)
 from serving.contract import TritonAddress
 from serving.model_control import ModelControlError, load_in_order
 from settings import Settings
@@ -35,3 +41,24 @@ def deploy(registry: Registry, settings: Settings, version: int, reason: str, no
         restore_configs(repository, before)
         raise DeployError(f"Triton did not load version {version}: {error}; the previous version still serves") from error
     return record_deployment(registry, version, reason, note)
+
+
+def record_served(registry: Registry, repository: Path) -> int | None:
+    """Make the registry agree with the version the repository serves: registered, and the last deployment.
+
+    A version exported before the registry existed (or by `wig80 up`) is registered from its folder's
+    metadata; a served version that differs from the registry's last deployment is recorded as one.
+    """
+    served = pinned_version(repository)
+    if served is None:
+        return None
+    if version_record(registry, served) is None:
+        metadata = version_metadata(repository, served)
+        if metadata.get("run_dir") and Path(metadata["run_dir"]).is_dir():
+            register_run(registry, Path(metadata["run_dir"]))
+        register_version(registry, metadata, repository)
+    last = deployed_version(registry)
+    if last != served:
+        record_deployment(registry, served, "initial" if last is None else "manual",
+                          note="served by `wig80 serve` at start")
+    return served

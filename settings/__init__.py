@@ -1,6 +1,8 @@
 """The one typed configuration of the `wig80` CLI and the gateway, read from the environment and `.env`.
 
-The ground floor of the house: every package may import it, it imports none of them.
+The ground floor of the house: every package may import it, it imports none of them. Only the entry
+points (`wig80.commands`) read it from the environment, once; everything below receives a `Settings` as an
+argument, changed where needed with `settings.model_copy(update=...)`, never by editing `os.environ`.
 
 The service URLs keep their conventional names (`WIG80_HOME`, `MARKET_DB_URL`, `REDIS_URL`,
 `TRITON_URL`, `POCKETBASE_URL`); every other setting is `WIG80_<FIELD>` (for example `WIG80_API_PORT=9090`).
@@ -14,7 +16,6 @@ Triton admin key, the development PocketBase superuser password, a Redis URL wit
 from __future__ import annotations
 
 import ipaddress
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -179,7 +180,20 @@ class Settings(BaseSettings):
         """The Triton model repository of this home: rendered configs and version folders (build output)."""
         return self.model_repository or self.home / "model_repository"
 
-
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()
+    def as_environment(self) -> dict[str, str]:
+        """These settings as the environment variables that reproduce them (unset ones left out), for a child
+        process that reads its own: uvicorn's worker processes, a scheduled `wig80 retrain`."""
+        environment = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            alias = field.validation_alias
+            variable = alias.choices[0] if isinstance(alias, AliasChoices) else f"WIG80_{name.upper()}"
+            if isinstance(value, bool):
+                environment[variable] = "true" if value else "false"
+            elif isinstance(value, list):
+                environment[variable] = ",".join(value)
+            else:
+                environment[variable] = str(value)
+        return environment

@@ -23,7 +23,7 @@ from gateway import metrics
 from gateway.forecasting.accuracy import DirectionalAccuracy
 from gateway.forecasting.cache import MemoryCache
 from gateway.forecasting.forecasts import ForecastBook, SymbolForecast
-from gateway.forecasting.predictions import WindowFacts, build_prediction, window_facts
+from gateway.forecasting.predictions import PredictionPolicy, WindowFacts, build_prediction, window_facts
 from gateway.forecasting.spectrum_bands import BandEdgesInvalid, frequency_bands
 from gateway.forecasting.triton_client import ModelInfo, TritonClient, TritonRejected, TritonUnavailable
 from gateway.forecasting.windows import HotWindows
@@ -74,6 +74,7 @@ class AnalysisService:
     book: ForecastBook
     accuracy: DirectionalAccuracy
     default_window: int
+    policy: PredictionPolicy
     model: ModelInfo | None = None  # the served version; switched by `watch_model` after its precompute
     _new_bars: set[str] = field(default_factory=set)
     _new_bar_signal: asyncio.Event = field(default_factory=asyncio.Event)
@@ -255,7 +256,7 @@ class AnalysisService:
             symbol=ticker, dates=series.dates, ohlcv=series.ohlcv, mean=forecast.mean, std=forecast.std,
             features=features, band_shares=forecast.band_shares, horizon=request.prediction_horizon,
             confidence_threshold=request.confidence_threshold, include_spectral=request.include_spectral,
-            model_version=forecast.model_version, facts=facts, newest_bar=self.windows.newest_date,
+            model_version=forecast.model_version, policy=self.policy, facts=facts, newest_bar=self.windows.newest_date,
         )
         self.accuracy.record(prediction, facts.data_as_of)
         return prediction

@@ -35,6 +35,7 @@ from gateway.schemas import (
     SpectralAnalysis,
     TechnicalIndicators,
 )
+from settings import Settings
 
 RISK_DAILY_VOL_MEDIUM = 0.015
 RISK_DAILY_VOL_HIGH = 0.03
@@ -118,6 +119,18 @@ def spectral_analysis(band_shares: np.ndarray) -> SpectralAnalysis:
 
 
 @dataclass(frozen=True)
+class PredictionPolicy:
+    """How responses are derived beyond the request's own fields: built once from the settings."""
+
+    interval_level: float = 0.8  # WIG80_PREDICTION_INTERVAL_LEVEL: the central interval of prediction_interval
+    stale_after: int = 5  # WIG80_STALE_AFTER_TRADING_DAYS: weekdays a symbol may lag the market before `stale`
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PredictionPolicy:
+        return cls(settings.prediction_interval_level, settings.stale_after_trading_days)
+
+
+@dataclass(frozen=True)
 class WindowFacts:
     """What a response takes from one window and its forecast whatever the horizon: derived once per
     forecast by the gateway (`window_facts`) instead of on every request."""
@@ -147,24 +160,15 @@ def build_prediction(
     confidence_threshold: float,
     include_spectral: bool,
     model_version: str,
-    interval_level: float | None = None,
-    stale_after: int | None = None,
+    policy: PredictionPolicy,
     newest_bar: dt.date | None = None,
     facts: WindowFacts | None = None,
 ) -> PredictionResponse:
     """The response for one window's forecast (processing_time_ms is filled in by the caller).
 
-    `interval_level` and `stale_after` default to the settings (WIG80_PREDICTION_INTERVAL_LEVEL,
-    WIG80_STALE_AFTER_TRADING_DAYS); `newest_bar` is the newest bar of any stored symbol (None: never
-    stale). `facts`, when given, are
+    `newest_bar` is the newest bar of any stored symbol (None: never stale). `facts`, when given, are
     `window_facts` of these same arrays.
     """
-    if interval_level is None or stale_after is None:
-        from settings import get_settings
-
-        settings = get_settings()
-        interval_level = settings.prediction_interval_level if interval_level is None else interval_level
-        stale_after = settings.stale_after_trading_days if stale_after is None else stale_after
     mu, sigma = float(mean[horizon - 1]), float(std[horizon - 1])
     facts = facts or window_facts(dates, ohlcv, features, band_shares)
     context, data_as_of = facts.context, facts.data_as_of
@@ -184,7 +188,7 @@ def build_prediction(
         market_context=context,
         model_version=model_version,
         processing_time_ms=0.0,
-        prediction_interval=prediction_interval(context.current_price, mu, sigma, interval_level),
+        prediction_interval=prediction_interval(context.current_price, mu, sigma, policy.interval_level),
         data_as_of=data_as_of,
-        stale=is_stale(data_as_of, stale_after, newest_bar),
+        stale=is_stale(data_as_of, policy.stale_after, newest_bar),
     )

@@ -153,28 +153,14 @@ def test_cli_gpu_target_with_tensorrt_writes_configs_then_says_no_tensorrt(
     tiny_run, tmp_path, capsys, monkeypatch, registry_env
 ):
     from export import tensorrt
-    from settings import get_settings
 
     if tensorrt.unavailable_reason() is None:
         pytest.skip("TensorRT and a GPU are present: --tensorrt builds an engine here")
     monkeypatch.setenv("WIG80_HOME", str(tiny_run.home))
-
-    get_settings.cache_clear()
     repository = tmp_path / "repo"
-    try:
-        code = wig80_main(
-            [
-                "export",
-                str(tiny_run.run_dir),
-                "--target",
-                "gpu",
-                "--tensorrt",
-                "--repository",
-                str(repository),
-            ]
-        )
-    finally:
-        get_settings.cache_clear()
+    code = wig80_main(
+        ["export", str(tiny_run.run_dir), "--target", "gpu", "--tensorrt", "--repository", str(repository)]
+    )
     assert code == 1
     assert "no TensorRT engine built" in capsys.readouterr().err
     mgdl = parse_model_config((repository / "mgdl" / "config.pbtxt").read_text())

@@ -13,7 +13,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 
 from export.parity_inputs import stored_windows
-from lifecycle.deploy import deploy
+from lifecycle.deploy import deploy, record_served
 from lifecycle.publish import export_registered
 from lifecycle.retrain import retrain
 from registry.records import deployed_version, deployments
@@ -23,7 +23,6 @@ from tests.gateway.process import GatewayProcess
 from tests.serving.conftest import in_process
 from tests.serving.test_reload_and_cli import ClientLoop, settings_feature_names, wait_for_answers
 from training.checkpoint import write_untrained_run
-from wig80.commands.registry_beside_triton import record_served
 
 pytestmark = pytest.mark.triton
 

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from pydantic import ValidationError
 
@@ -111,3 +113,21 @@ def test_docs_default_off_in_production_and_bounded_bodies(monkeypatch):
         Settings(_env_file=None, max_request_body_bytes=0)
     assert production(monkeypatch).docs_enabled is False
     assert production(monkeypatch, WIG80_API_DOCS="true").docs_enabled
+
+
+def test_the_environment_of_a_child_reproduces_the_settings(monkeypatch, tmp_path):
+    """What `wig80 serve` hands its gateway workers and a scheduled retraining instead of editing its own
+    settings through os.environ: a child reading this environment gets the very same Settings."""
+    for name in list(os.environ):
+        if name.startswith("WIG80_") or name in ("MARKET_DB_URL", "REDIS_URL", "TRITON_URL", "POCKETBASE_URL"):
+            monkeypatch.delenv(name)
+    changed = Settings(_env_file=None).model_copy(update={
+        "home": tmp_path, "triton_grpc_port": 18001, "pocketbase_url": "http://127.0.0.1:18090",
+        "trusted_proxies": ["10.0.0.0/8", "192.0.2.7"], "api_access_log": False, "prediction_interval_level": 0.9,
+    })
+    environment = changed.as_environment()
+    assert environment["WIG80_HOME"] == str(tmp_path) and environment["POCKETBASE_URL"] == "http://127.0.0.1:18090"
+    assert "TRITON_URL" not in environment  # unset stays unset: the child starts from its own environment
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert Settings(_env_file=None) == changed

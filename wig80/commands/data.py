@@ -37,9 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _open_configured_store() -> BarStore:
-    from settings import get_settings
+    from settings import Settings
 
-    settings = get_settings()
+    settings = Settings()
     return open_store(settings.market_db_url, settings.home)
 
 

@@ -41,7 +41,7 @@ def run_export_command(args: argparse.Namespace) -> int:
     from export.onnx_export import ParityError
     from lifecycle.publish import RegistrationError, export_registered
     from registry.client import RegistryError
-    from settings import get_settings
+    from settings import Settings
     from wig80.commands.registry_session import open_registry
 
     if not args.run_dir.exists():
@@ -50,7 +50,7 @@ def run_export_command(args: argparse.Namespace) -> int:
     if args.tensorrt and args.target != "gpu":
         print("wig80 export: --tensorrt builds a GPU engine; use it with --target gpu", file=sys.stderr)
         return 2
-    settings = get_settings()
+    settings = Settings()
     try:
         with open_registry(settings) as registry:  # no version is served that the registry lacks
             result = export_registered(registry, args.run_dir, settings, args.target, args.repository,

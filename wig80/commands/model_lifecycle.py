@@ -33,10 +33,10 @@ def fail(command: str, message: str, code: int = 1) -> int:
 def run_retrain(args: argparse.Namespace) -> int:
     from lifecycle.retrain import RetrainBusy, retrain
     from registry.client import RegistryError
-    from settings import get_settings
+    from settings import Settings
     from wig80.commands.registry_session import open_registry
 
-    settings = get_settings()
+    settings = Settings()
     try:
         with open_registry(settings) as registry:
             outcome = retrain(settings, registry, args.challenger)
@@ -53,10 +53,10 @@ def run_retrain(args: argparse.Namespace) -> int:
 def run_rollback(args: argparse.Namespace) -> int:
     from lifecycle.deploy import DeployError, deploy
     from registry.client import RegistryError
-    from settings import get_settings
+    from settings import Settings
     from wig80.commands.registry_session import open_registry
 
-    settings = get_settings()
+    settings = Settings()
     try:
         with open_registry(settings) as registry:
             deploy(registry, settings, args.version, "rollback")

@@ -8,67 +8,34 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from export.repository import pinned_version, version_metadata
-from registry.client import Registry
-from registry.records import (
-    deployed_version,
-    record_deployment,
-    register_run,
-    register_version,
-    version_record,
-)
-from settings import Settings, get_settings
+from lifecycle.deploy import record_served
+from settings import Settings
 from wig80.commands.registry_session import connect, embedded_server
-
-
-def record_served(registry: Registry, repository: Path) -> int | None:
-    """Make the registry agree with the version the repository serves: registered, and the last deployment.
-
-    A version exported before the registry existed (or by `wig80 up`) is registered from its folder's
-    metadata; a served version that differs from the registry's last deployment is recorded as one.
-    """
-    served = pinned_version(repository)
-    if served is None:
-        return None
-    if version_record(registry, served) is None:
-        metadata = version_metadata(repository, served)
-        if metadata.get("run_dir") and Path(metadata["run_dir"]).is_dir():
-            register_run(registry, Path(metadata["run_dir"]))
-        register_version(registry, metadata, repository)
-    last = deployed_version(registry)
-    if last != served:
-        record_deployment(registry, served, "initial" if last is None else "manual",
-                          note="served by `wig80 serve` at start")
-    return served
-
-
-def publish_registry(url: str) -> None:
-    """The gateway (and a scheduled retraining) read the registry from the settings: point them at it."""
-    os.environ["POCKETBASE_URL"] = url
-    get_settings.cache_clear()
 
 
 @contextlib.contextmanager
 def registry_beside_triton(settings: Settings, repository: Path, retrain_cron: str | None = None,
-                           say=print) -> Iterator[str]:
-    """Start the embedded PocketBase if needed, record the served version, run the schedule; yields the URL."""
+                           say=print) -> Iterator[Settings]:
+    """Start the embedded PocketBase if needed, record the served version, run the schedule; yields the
+    settings with the registry's address (POCKETBASE_URL), for the gateway's GET /models."""
     server = None
     if not settings.pocketbase_url:
         server = embedded_server(settings).start().wait_ready()
         say(f"PocketBase     {server.url}/_/  (admin UI; data {server.data_dir}, log {server.log_path})")
+    served_settings = settings.model_copy(update={"pocketbase_url": settings.registry_url})
     schedule = None
     try:
         with connect(settings.registry_url, settings) as registry:
             registry.ensure_collections()
             served = record_served(registry, repository)
         say(f"registry: serving version {served}")
-        publish_registry(settings.registry_url)
         if retrain_cron:
             from lifecycle.scheduler import RETRAIN_NICENESS, RetrainSchedule
 
-            schedule = RetrainSchedule(retrain_cron, env=dict(os.environ)).start()
+            environment = {**os.environ, **served_settings.as_environment()}  # the child reads its own settings
+            schedule = RetrainSchedule(retrain_cron, env=environment).start()
             say(f"retraining on cron {retrain_cron!r} (nice {os.nice(0) + RETRAIN_NICENESS}); next {schedule.next_run()}")
-        yield settings.registry_url
+        yield served_settings
     finally:
         if schedule is not None:
             schedule.stop()

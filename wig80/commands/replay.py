@@ -15,7 +15,7 @@ from tqdm import tqdm
 from gateway.schemas import MAX_BARS_PER_POST
 from market_data.bars import Bar
 from market_data.stores import open_store
-from settings import get_settings
+from settings import Settings
 
 MAX_RETRIES_ON_429 = 10
 
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    settings = get_settings()
+    settings = Settings()
     url = (args.url or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
     api_key = args.api_key or settings.api_key
     if not api_key:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import signal
 import subprocess
 import sys
@@ -13,8 +12,7 @@ from pathlib import Path
 
 from serving.contract import ADMIN_HEADER, LOAD_ORDER
 from serving.tritonserver import TritonServer, TritonStartError
-
-GATEWAY_APP = "wig80.commands.gateway_worker:app"  # gateway.main's app, in workers that die with us
+from settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -73,7 +71,7 @@ def missing_models(repository: Path) -> list[str]:
     ]
 
 
-def embedded_server(args: argparse.Namespace, settings) -> TritonServer:
+def embedded_server(args: argparse.Namespace, settings: Settings) -> TritonServer:
     return TritonServer(
         Path(args.repository or settings.repository_dir),
         args.http_port or settings.triton_http_port,
@@ -86,12 +84,16 @@ def embedded_server(args: argparse.Namespace, settings) -> TritonServer:
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    stop_on_signals()
+    return serve(args, Settings())
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Triton (the embedded one unless TRITON_URL), the registry beside it, then the gateway; the gateway and
+    the scheduled retraining get `settings` with the addresses of what was started."""
     from registry.client import RegistryError
-    from settings import get_settings
     from wig80.commands.registry_beside_triton import registry_beside_triton
 
-    stop_on_signals()
-    settings = get_settings()
     if args.retrain_cron:
         from lifecycle.scheduler import cron_trigger
 
@@ -109,8 +111,8 @@ def serve_command(args: argparse.Namespace) -> int:
         if args.triton_only:
             return 0
         with registry_beside_triton(settings, Path(args.repository or settings.repository_dir), args.retrain_cron,
-                                    say):
-            return run_gateway(get_settings())
+                                    say) as served:
+            return run_gateway(served)
     server = embedded_server(args, settings)
     missing = missing_models(server.repository)
     if missing:
@@ -122,11 +124,11 @@ def serve_command(args: argparse.Namespace) -> int:
         say(f"starting tritonserver on {server.repository} (log {server.log_path})")
         server.start().wait_ready()
         print_triton_urls(server)
-        publish_triton_address(server)
-        with registry_beside_triton(get_settings(), server.repository, args.retrain_cron, say):
+        with registry_beside_triton(with_triton(settings, server), server.repository, args.retrain_cron,
+                                    say) as served:
             if args.triton_only:
                 return wait_for_interrupt(server)
-            return run_gateway(get_settings())
+            return run_gateway(served)
     except (TritonStartError, RegistryError) as error:
         return fail(str(error), 1)
     except KeyboardInterrupt:
@@ -165,29 +167,23 @@ def print_triton_urls(server: TritonServer) -> None:
     say(f"models ready: {', '.join(server.models)}")
 
 
-def publish_triton_address(server: TritonServer) -> None:
-    """The gateway reads its Triton address from the settings: point them at the server we started."""
-    from settings import get_settings
-
-    os.environ["WIG80_TRITON_HOST"] = server.host
-    os.environ["WIG80_TRITON_HTTP_PORT"] = str(server.http_port)
-    os.environ["WIG80_TRITON_GRPC_PORT"] = str(server.grpc_port)
-    get_settings.cache_clear()
+def with_triton(settings: Settings, server: TritonServer) -> Settings:
+    """The settings with the address of the Triton we started (its ports may come from the command line)."""
+    return settings.model_copy(update={"triton_host": server.host, "triton_http_port": server.http_port,
+                                       "triton_grpc_port": server.grpc_port, "triton_metrics_port": server.metrics_port})
 
 
-def run_gateway(settings) -> int:
-    from gateway.server import run
+def run_gateway(settings: Settings) -> int:
+    from wig80.commands.gateway_worker import serve as serve_gateway
 
     say(f"gateway        http://{settings.api_host}:{settings.api_port}  (dashboard /, docs /docs, metrics /metrics)")
-    run(settings, GATEWAY_APP)
+    serve_gateway(settings)
     return 0
 
 
 def up_command(args: argparse.Namespace) -> int:
-    from settings import get_settings
-
     stop_on_signals()
-    settings = get_settings()
+    settings = Settings()
     repository = Path(args.repository or settings.repository_dir)
     say(f"training the {args.profile} profile (an empty bar store gets a synthetic market first)")
     try:
@@ -203,7 +199,7 @@ def up_command(args: argparse.Namespace) -> int:
             f"with the header {ADMIN_HEADER}: $WIG80_TRITON_ADMIN_KEY)"
         )
     args.repository = repository
-    return serve_command(args)
+    return serve(args, settings)
 
 
 class ChildFailed(RuntimeError):

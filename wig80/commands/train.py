@@ -23,15 +23,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from settings import get_settings
+    from settings import Settings
     from training.config import TrainConfig, load_config_file
     from training.pipeline import train_run
 
+    settings = Settings()
     try:
         if args.resume is not None:
             run_dir = train_run(None, resume=args.resume)
         else:
-            config = TrainConfig.from_settings(get_settings(), args.profile)
+            config = TrainConfig.from_settings(settings, args.profile)
             # progress bars (on a terminal only: tqdm's disable=None); a --config file may turn them off
             config.mgdl = dataclasses.replace(config.mgdl, show_progress=True)
             if args.config is not None:
@@ -44,30 +45,29 @@ def run_train(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"wig80 train: {error}", file=sys.stderr)
         return 2
-    register_run_or_warn(run_dir)
+    register_run_or_warn(run_dir, settings)
     print(run_dir)
     return 0
 
 
-def register_run_or_warn(run_dir: Path) -> None:
+def register_run_or_warn(run_dir: Path, settings) -> None:
     """The run goes into the registry; when it cannot, the run stays valid (export registers it again)."""
     from registry.client import RegistryError
     from registry.records import register_run
-    from settings import get_settings
     from wig80.commands.registry_session import open_registry
 
     try:
-        with open_registry(get_settings()) as registry:
+        with open_registry(settings) as registry:
             register_run(registry, run_dir)
     except RegistryError as error:
         print(f"wig80 train: the run is not registered ({error}); `wig80 export` registers it", file=sys.stderr)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from settings import get_settings
+    from settings import Settings
     from training.pipeline import evaluate_run
 
-    settings = get_settings()
+    settings = Settings()
     try:
         report = evaluate_run(args.run_dir, settings.market_db_url, settings.home)
     except (ValueError, FileNotFoundError) as error:

@@ -14,6 +14,7 @@ from gateway.forecasting.accuracy import DirectionalAccuracy
 from gateway.forecasting.analysis import AnalysisService
 from gateway.forecasting.cache import RedisCache, redis_client
 from gateway.forecasting.forecasts import ForecastBook, SymbolForecast
+from gateway.forecasting.predictions import PredictionPolicy
 from gateway.forecasting.triton_client import TritonClient
 from gateway.forecasting.windows import HotWindows
 from gateway.schemas import AnalysisRequest, BatchAnalysisRequest
@@ -50,7 +51,8 @@ async def service(bars_home, triton_grpc, redis_url, redis_prefix, request):
     triton = TritonClient(triton_grpc, default_window=0)
     redis = redis_client(redis_url)
     book = ForecastBook(triton, RedisCache(redis, 60), f"{redis_prefix}-{request.node.name}")
-    analysis = AnalysisService(HotWindows(store), triton, book, DirectionalAccuracy(store), default_window=0)
+    analysis = AnalysisService(HotWindows(store), triton, book, DirectionalAccuracy(store), default_window=0,
+                               policy=PredictionPolicy())
     yield analysis
     await triton.close()
     await redis.aclose()
@@ -118,9 +120,9 @@ def test_a_forecast_survives_its_bytes():
 
 async def test_several_workers_without_redis_are_refused(bars_home):
     from gateway.services import open_services
-    from settings import get_settings
+    from settings import Settings
 
-    settings = get_settings().model_copy(update={"home": bars_home, "api_workers": 2, "redis_url": None})
+    settings = Settings().model_copy(update={"home": bars_home, "api_workers": 2, "redis_url": None})
     with pytest.raises(RuntimeError, match="needs REDIS_URL"):
         async with open_services(settings, "unused"):
             pass

@@ -60,7 +60,7 @@ def test_build_prediction_is_consistent_with_its_distribution():
     response = predictions.build_prediction(
         symbol="ABC", dates=dates, ohlcv=ohlcv, mean=mean, std=std, features=features,
         band_shares=np.array([0.7, 0.2, 0.1]), horizon=30, confidence_threshold=0.6,
-        include_spectral=True, model_version="run-1",
+        include_spectral=True, model_version="run-1", policy=predictions.PredictionPolicy(),
     )
     PredictionResponse.model_validate(response.model_dump())
     assert response.predicted_price == pytest.approx(60 * math.exp(0.05))
@@ -102,7 +102,8 @@ def test_build_prediction_reports_its_data_date_staleness_and_interval():
     features = {"rsi_14": 55.0, "volatility_20": 0.01, "sma_ratio_20": 1.02, "volume_ratio_20": 1.1}
     common = dict(symbol="ABC", dates=dates, ohlcv=ohlcv, mean=np.zeros(30), std=np.full(30, 0.02),
                   features=features, band_shares=np.array([0.7, 0.2, 0.1]), horizon=5, confidence_threshold=0.6,
-                  include_spectral=False, model_version="run-1", interval_level=0.95, stale_after=5)
+                  include_spectral=False, model_version="run-1",
+                  policy=predictions.PredictionPolicy(interval_level=0.95, stale_after=5))
     fresh = predictions.build_prediction(**common, newest_bar=dt.date(2025, 3, 3))
     old = predictions.build_prediction(**common, newest_bar=dt.date(2025, 4, 1))
     assert fresh.data_as_of == dt.date(2025, 2, 28) and not fresh.stale and old.stale

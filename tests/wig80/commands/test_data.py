@@ -8,7 +8,6 @@ import uuid
 
 import pytest
 
-from settings import get_settings
 from tests.market_data.conftest import FIXTURES
 from wig80.cli import main
 
@@ -18,9 +17,7 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("WIG80_HOME", str(tmp_path))
     monkeypatch.delenv("MARKET_DB_URL", raising=False)
     monkeypatch.delenv("WIG80_MARKET_DB_URL", raising=False)
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
+    return tmp_path
 
 
 def info_json(capsys) -> dict:
@@ -65,7 +62,6 @@ def test_market_db_url_selects_postgres(home, capsys, monkeypatch, postgres_url)
 
     url = f"{postgres_url}?table=wig80_cli_{uuid.uuid4().hex[:12]}"
     monkeypatch.setenv("MARKET_DB_URL", url)
-    get_settings.cache_clear()
     try:
         assert main(["data", "synth", "--symbols", "2", "--days", "30", "--seed", "1"]) == 0
         assert "PostgreSQL at 127.0.0.1" in capsys.readouterr().out
