@@ -1,4 +1,5 @@
-"""The long-lived parts one gateway process holds: store, Triton channel, hot state, forecasts, events, hub."""
+"""The long-lived parts one gateway process holds: store, Triton channel, the served model, hot state,
+forecasts, events, hub; wired here once from the settings."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from gateway.forecasting.accuracy import DirectionalAccuracy
 from gateway.forecasting.analysis import AnalysisService
 from gateway.forecasting.cache import RedisCache, redis_client
 from gateway.forecasting.forecasts import ForecastBook
+from gateway.forecasting.model_watcher import ModelWatcher
 from gateway.forecasting.predictions import PredictionPolicy
 from gateway.forecasting.triton_client import TritonClient
 from gateway.forecasting.windows import HotWindows
@@ -29,6 +31,7 @@ class Services:
     settings: Settings
     store: object  # market_data.stores.BarStore
     triton: TritonClient
+    model: ModelWatcher  # the served model: GET /models and every answer read it here
     analysis: AnalysisService
     events: LocalBarEvents
     hub: RealtimeHub
@@ -51,8 +54,9 @@ async def open_services(settings: Settings, redis_prefix: str) -> AsyncIterator[
     shared = RedisCache(redis, settings.cache_ttl_seconds) if redis is not None else None
     book = ForecastBook(triton, shared, redis_prefix)
     accuracy = DirectionalAccuracy(store)
-    analysis = AnalysisService(HotWindows(store), triton, book, accuracy, settings.window,
-                               PredictionPolicy.from_settings(settings))
+    model = ModelWatcher(triton)
+    analysis = AnalysisService(HotWindows(store), model, book, accuracy, PredictionPolicy.from_settings(settings),
+                               default_window=settings.window)
     events = RedisBarEvents(settings.redis_url, f"{redis_prefix}:bars") if settings.redis_url else LocalBarEvents()
     hub = RealtimeHub(
         analysis, settings.websocket_queue_size, settings.websocket_messages_per_second,
@@ -64,9 +68,9 @@ async def open_services(settings: Settings, redis_prefix: str) -> AsyncIterator[
     events.subscribe(accuracy.on_new_bar)
     await events.start()
     await analysis.start()
-    background = [asyncio.create_task(analysis.watch_model()), asyncio.create_task(analysis.precompute_new_bars())]
+    background = [asyncio.create_task(model.watch()), asyncio.create_task(analysis.precompute_new_bars())]
     try:
-        yield Services(settings, store, triton, analysis, events, hub, time.monotonic())
+        yield Services(settings, store, triton, model, analysis, events, hub, time.monotonic())
     finally:
         for task in background:
             task.cancel()

@@ -9,9 +9,9 @@ import numpy as np
 
 from gateway import metrics
 from gateway.schemas import PredictionResponse
+from market_data.bars import CLOSE
 
 MAX_PENDING = 10_000
-CLOSE = 3
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,9 @@ class DirectionalAccuracy:
         self.correct = 0
         self.scored = 0
 
-    def record(self, prediction: PredictionResponse, base_date: dt.date) -> None:
+    def record(self, prediction: PredictionResponse) -> None:
+        """Keep a non-neutral prediction until the bar `horizon` trading days after its last bar arrives."""
+        base_date = prediction.data_as_of
         if prediction.direction == "neutral" or len(self._pending) >= self.max_pending:
             return
         key = (prediction.symbol, base_date, prediction.prediction_horizon)

@@ -1,15 +1,15 @@
-"""The work behind /analyze, /batch_analyze, /spectrum and the WebSocket pushes.
+"""The work behind /analyze, /batch_analyze, /spectrum, /forecast and the WebSocket pushes.
 
-A prediction request reads the symbol's window from the hot state (memory), takes the forecast of that
-window by the served model version (made once, see `gateway.forecasting.forecasts`) and derives the response for
-the asked horizon, threshold and `include_spectral`. The forecasts are made ahead of time: at start-up,
-when a model version is loaded and when a new bar arrives, so a steady-state request waits on nothing.
+A request reads the symbol's window from the hot state (memory), takes the held forecast of that window
+by the served model version (made once, see `gateway.forecasting.forecasts`; the version is the
+ModelWatcher's) and derives the response for the asked horizon, threshold and `include_spectral`. The
+forecasts are made ahead of time: at start-up, when a model version is loaded and when a new bar arrives,
+so a steady-state request waits on nothing: it reads no store and asks Triton nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import functools
 import logging
@@ -17,15 +17,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from gateway import metrics
 from gateway.forecasting.accuracy import DirectionalAccuracy
-from gateway.forecasting.cache import MemoryCache
-from gateway.forecasting.forecasts import ForecastBook, SymbolForecast
-from gateway.forecasting.predictions import PredictionPolicy, WindowFacts, build_prediction, window_facts
+from gateway.forecasting.forecasts import ForecastBook, HeldForecast
+from gateway.forecasting.model_watcher import ModelWatcher
+from gateway.forecasting.predictions import PredictionPolicy, build_prediction, named_features
 from gateway.forecasting.spectrum_bands import BandEdgesInvalid, frequency_bands
-from gateway.forecasting.triton_client import ModelInfo, TritonClient, TritonRejected, TritonUnavailable
+from gateway.forecasting.triton_client import ModelInfo, TritonRejected, TritonUnavailable
 from gateway.forecasting.windows import HotWindows
 from gateway.schemas import (
     AnalysisRequest,
@@ -40,9 +38,7 @@ from market_data.symbols import resolve_ticker
 
 log = logging.getLogger(__name__)
 
-REQUIRED_FEATURES = ("rsi_14", "volatility_20", "sma_ratio_20", "volume_ratio_20")
 SPECTRUM_FEATURES = ("band_power_low", "band_power_mid", "band_power_high", "spectral_total_power", "spectral_centroid")
-MODEL_WATCH_INTERVAL_S = 1.0  # a reloaded model is served (and precomputed) within about this long
 
 
 class InvalidRequest(Exception):
@@ -62,24 +58,19 @@ def _elapsed_ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
 
 
-def _finite_or_fail(what: str, *arrays: np.ndarray) -> None:
-    if not all(np.all(np.isfinite(a)) for a in arrays):
-        raise TritonUnavailable(f"the model returned non-finite {what}")
-
-
 @dataclass
 class AnalysisService:
     windows: HotWindows
-    triton: TritonClient
+    model: ModelWatcher  # the served version: what every answer is labelled with
     book: ForecastBook
     accuracy: DirectionalAccuracy
-    default_window: int
     policy: PredictionPolicy
-    model: ModelInfo | None = None  # the served version; switched by `watch_model` after its precompute
+    default_window: int
     _new_bars: set[str] = field(default_factory=set)
     _new_bar_signal: asyncio.Event = field(default_factory=asyncio.Event)
-    _first_model_read: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _facts: MemoryCache[tuple[dict, WindowFacts]] = field(default_factory=MemoryCache)
+
+    def __post_init__(self) -> None:
+        self.model.prepare_with(self.prepare_model)
 
     @property
     def store(self):  # market_data.stores.BarStore
@@ -89,31 +80,17 @@ class AnalysisService:
 
     async def start(self) -> None:
         """Hold every symbol's window; forecast them all if Triton answers (else on the first requests)."""
-        with contextlib.suppress(TritonUnavailable):
-            self.model = await self.triton.model_info(max_age_s=0)
-        await self.windows.load_all(self.model.window if self.model else self.default_window)
-        if self.model is not None:
-            await self._precompute(self.windows.tickers, self.model)
+        info = await self.model.start()
+        await self.windows.load_all(info.window if info else self.default_window)
+        if info is not None:
+            await self._precompute(self.windows.tickers, info)
 
-    async def watch_model(self, interval_s: float = MODEL_WATCH_INTERVAL_S) -> None:
-        """Forever: read the served model's info; on a new version, precompute under it, then serve it."""
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                info = await self.triton.model_info(max_age_s=0)
-                if info != self.model:
-                    await self._switch_model(info)
-            except TritonUnavailable:
-                continue  # held forecasts keep being served; misses answer 503 with Triton's reason
-            except Exception:  # a store failure must not end the watch: the next round retries
-                log.exception("following the served model failed; retrying")
-
-    async def _switch_model(self, info: ModelInfo) -> None:
+    async def prepare_model(self, info: ModelInfo, forecast_ahead: bool) -> None:
+        """Before `info` is served: windows of its length held, and (on a reload) every forecast made."""
         if info.window != self.windows.size:
             await self.windows.load_all(info.window)
-        await self._precompute(self.windows.tickers, info)
-        log.info("serving model %s", info.model_version)
-        self.model = info
+        if forecast_ahead:
+            await self._precompute(self.windows.tickers, info)
 
     async def on_new_bar(self, symbol: str, last_date: str) -> None:
         """A new bar was stored (here or by another replica): re-read the window, forecast it soon."""
@@ -127,10 +104,10 @@ class AnalysisService:
             await self._new_bar_signal.wait()
             self._new_bar_signal.clear()
             tickers, self._new_bars = sorted(self._new_bars), set()
-            if self.model is None:
+            if self.model.current is None:
                 continue
             try:
-                await self._precompute(tickers, self.model)
+                await self._precompute(tickers, self.model.current)
             except Exception:  # requests make what is missing; the loop must live for the next bar
                 log.exception("precomputing forecasts of new bars failed for %s", ", ".join(tickers))
 
@@ -154,45 +131,34 @@ class AnalysisService:
         return series
 
     async def served_model(self, ticker: str | None = None) -> ModelInfo:
-        """The served model's info (Triton is asked only until it first answers; then `watch_model`
-        follows reloads); when Triton is down, an unknown `ticker` still answers 404 rather than 503."""
-        if self.model is not None:
-            return self.model
-        async with self._first_model_read:  # concurrent first requests share one read and one load
-            if self.model is None:
-                try:
-                    info = await self.triton.model_info(max_age_s=0)
-                except TritonUnavailable:
-                    if ticker is not None:
-                        await self.window(ticker)
-                    raise
-                if info.window != self.windows.size:
-                    await self.windows.load_all(info.window)
-                self.model = info
-        return self.model
+        """The served model; when Triton has never answered, an unknown `ticker` still answers 404, not 503."""
+        try:
+            return await self.model.served()
+        except TritonUnavailable:
+            if ticker is not None:
+                await self.window(ticker)
+            raise
 
     async def analyze(self, request: AnalysisRequest) -> tuple[PredictionResponse, str]:
         """The prediction and where its forecast came from ("cache": made before, or "triton")."""
         started = time.perf_counter()
-        ticker = ticker_of(request.symbol)
-        series, forecast, info, source = await self.current_forecast(ticker)
-        response = self._prediction(ticker, series, forecast, info, request)
-        # the time of the forecast it derives from: the same answer has the same timestamp everywhere
-        update = {"timestamp": forecast.made_at, "processing_time_ms": _elapsed_ms(started)}
-        return response.model_copy(update=update), source
+        held, source = await self.current_forecast(ticker_of(request.symbol))
+        response = self._answer(held, request, started)
+        self.accuracy.record(response)
+        return response, source
 
-    async def current_forecast(self, ticker: str) -> tuple[BarSeries, SymbolForecast, ModelInfo, str]:
-        """The symbol's window, its forecast by the served model, that model, and where the forecast came
-        from ("cache": made before this request, or "triton")."""
+    async def current_forecast(self, ticker: str) -> tuple[HeldForecast, str]:
+        """The held forecast of the symbol's window by the served model, and where it came from ("cache":
+        made before this request, or "triton")."""
         info = await self.served_model(ticker)
         series = await self.window(ticker, info)
-        forecast = self.book.held(series, info)
+        held = self.book.held(series, info)
         source = "cache"
-        if forecast is None:
-            [forecast], waited = await self.book.get_many([series], info)
+        if held is None:
+            [held], waited = await self.book.get_many([series], info)
             source = "triton" if waited else "cache"
         (metrics.CACHE_HITS if source == "cache" else metrics.CACHE_MISSES).inc()
-        return series, forecast, info, source
+        return held, source
 
     async def analyze_batch(self, request: BatchAnalysisRequest) -> BatchAnalysisResponse:
         """Every symbol's forecast; those not made yet go to Triton in one request (split at max batch)."""
@@ -207,24 +173,26 @@ class AnalysisService:
                 items[symbol] = BatchItem(symbol=ticker_of(symbol), requested=symbol, status_code=404,
                                           error=str(error))
         if windows:
-            forecasts, _ = await self.book.get_many([series for _, series in windows], info)
+            helds, _ = await self.book.get_many([series for _, series in windows], info)
             single = AnalysisRequest(symbol="-", prediction_horizon=request.prediction_horizon)
-            for (symbol, series), forecast in zip(windows, forecasts, strict=True):
-                items[symbol] = self._batch_item(symbol, series, forecast, info, single, started)
+            for (symbol, _), held in zip(windows, helds, strict=True):
+                items[symbol] = self._batch_item(symbol, held, single, started)
         ordered = [items[symbol] for symbol in dict.fromkeys(request.symbols)]
         return BatchAnalysisResponse(results=ordered, processing_time_ms=_elapsed_ms(started))
 
     async def spectrum(self, symbol: str, days: int) -> SpectrumResponse:
+        """The spectral bands of the symbol's last `days` bars, from the hot state: the held window or history,
+        and the held forecast's features (the features model asked once per forecast and length)."""
         ticker = ticker_of(symbol)
         info = await self.served_model(ticker)
-        await self.window(ticker)
+        window = await self.window(ticker)
         if days < info.min_window:
             raise InvalidRequest(f"days={days} is below the model's minimum window of {info.min_window} bars")
-        series = await self.store.last_bars(ticker, days)
+        series = await self.windows.history(ticker, days)
         if len(series) < info.min_window:
             raise SymbolNotFound(f"{ticker} has {len(series)} bars stored; at least {info.min_window} are needed")
-        features, _ = await self.triton.features(series.ohlcv)
-        named = self._named_features(features, info, SPECTRUM_FEATURES)
+        named = named_features(await self._spectral_features(window, series, info), info.feature_names,
+                               SPECTRUM_FEATURES)
         total = named["spectral_total_power"]
         powers = (named["band_power_low"], named["band_power_mid"], named["band_power_high"])
         try:
@@ -236,53 +204,34 @@ class AnalysisService:
             frequency_bands=bands, spectral_centroid=named["spectral_centroid"], total_power=total,
         )
 
-    def _batch_item(self, symbol, series, forecast, info, request, started) -> BatchItem:
+    async def _spectral_features(self, window: BarSeries, series: BarSeries, info: ModelInfo):
+        """The features model's FEATURES of `series` (the symbol's last bars; `window` its held window)."""
+        held = None
+        if len(window) >= info.window and series.dates[-1] == window.dates[-1]:
+            held = self.book.held(window, info) or (await self.book.get_many([window], info))[0][0]
+        if held is None:  # nothing to keep them with: a window too short to forecast, or bars newer than it
+            features, _ = await self.book.triton.features(series.ohlcv)
+            return features
+        if len(series) == info.window:  # the forecast's own window: its FEATURES are these
+            return held.forecast.features
+        if len(series) not in held.spectra:
+            features, _ = await self.book.triton.features(series.ohlcv)
+            held.keep_spectrum(len(series), features)
+        return held.spectra[len(series)]
+
+    def _batch_item(self, symbol: str, held: HeldForecast, request: AnalysisRequest, started: float) -> BatchItem:
         try:
-            prediction = self._prediction(ticker_of(symbol), series, forecast, info, request)
+            prediction = self._answer(held, request, started)
         except TritonUnavailable as error:
             return BatchItem(symbol=ticker_of(symbol), requested=symbol, status_code=503, error=str(error))
-        prediction = prediction.model_copy(
-            update={"timestamp": forecast.made_at, "processing_time_ms": _elapsed_ms(started)}
-        )
+        self.accuracy.record(prediction)
         return BatchItem(symbol=prediction.symbol, requested=symbol, status_code=200, prediction=prediction)
 
-    def _prediction(
-        self, ticker: str, series: BarSeries, forecast: SymbolForecast, info: ModelInfo, request
-    ) -> PredictionResponse:
-        if not forecast.is_finite(request.prediction_horizon):
+    def _answer(self, held: HeldForecast, request: AnalysisRequest, started: float) -> PredictionResponse:
+        """The response to `request` from a held forecast, stamped with the time the forecast was made (the
+        same answer has the same timestamp everywhere) and the time this request took."""
+        if not held.forecast.is_finite(request.prediction_horizon):
             raise TritonUnavailable("the model returned non-finite predictions or band shares")
-        features, facts = self._facts_of(series, forecast, info)
-        prediction = build_prediction(
-            symbol=ticker, dates=series.dates, ohlcv=series.ohlcv, mean=forecast.mean, std=forecast.std,
-            features=features, band_shares=forecast.band_shares, horizon=request.prediction_horizon,
-            confidence_threshold=request.confidence_threshold, include_spectral=request.include_spectral,
-            model_version=forecast.model_version, policy=self.policy, facts=facts, newest_bar=self.windows.newest_date,
-        )
-        self.accuracy.record(prediction, facts.data_as_of)
-        return prediction
-
-    def _facts_of(self, series: BarSeries, forecast: SymbolForecast, info: ModelInfo) -> tuple[dict, WindowFacts]:
-        """The named indicators and the horizon-independent parts of a response, once per forecast."""
-        key = f"{series.symbol}:{series.dates[-1]}:{forecast.model_version}"
-        held = self._facts.get(key)
-        if held is None:
-            features = self._named_features(forecast.features, info, REQUIRED_FEATURES)
-            held = (features, window_facts(series.dates, series.ohlcv, features, forecast.band_shares))
-            self._facts.set(key, held)
-        return held
-
-    @staticmethod
-    def _named_features(vector: np.ndarray, info: ModelInfo, needed: tuple[str, ...]) -> dict[str, float]:
-        columns = _feature_columns(info.feature_names, needed)
-        named = {name: float(vector[column]) for name, column in zip(needed, columns, strict=True)}
-        _finite_or_fail(f"features ({', '.join(needed)})", np.fromiter(named.values(), dtype=float))
-        return named
-
-
-@functools.lru_cache(maxsize=64)
-def _feature_columns(feature_names: tuple[str, ...], needed: tuple[str, ...]) -> tuple[int, ...]:
-    missing = [name for name in needed if name not in feature_names]
-    if missing:
-        raise TritonUnavailable(f"the features model does not provide {', '.join(missing)}")
-    return tuple(feature_names.index(name) for name in needed)
-
+        prediction = build_prediction(held.forecast, held.facts(), request, self.policy, self.windows.newest_date)
+        update = {"timestamp": held.forecast.made_at, "processing_time_ms": _elapsed_ms(started)}
+        return prediction.model_copy(update=update)

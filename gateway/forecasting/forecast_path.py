@@ -17,18 +17,21 @@ from gateway.schemas import ForecastPathResponse, ForecastPoint, HistoryBar
 
 
 async def forecast_path(analysis: AnalysisService, symbol: str, history: int) -> ForecastPathResponse:
+    """From the hot state: the held forecast and the symbol's last `history` bars (held beyond the window
+    once read), so a repeated request reads no store and asks Triton nothing."""
     ticker = ticker_of(symbol)
-    window, forecast, info, _ = await analysis.current_forecast(ticker)
+    held, _ = await analysis.current_forecast(ticker)
+    forecast = held.forecast
     mean, std = forecast.mean.astype(np.float64), forecast.std.astype(np.float64)
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
         raise TritonUnavailable("the model returned a non-finite forecast")
-    series = window if history <= len(window) else await analysis.store.last_bars(ticker, history)
+    series = await analysis.windows.history(ticker, history)
     last_date = series.dates[-1].astype(dt.date)
-    price = float(series.ohlcv[-1, 3])
+    price = float(series.close[-1])
     return ForecastPathResponse(
         symbol=ticker, model_version=forecast.model_version, last_date=last_date, current_price=price,
         bars=[HistoryBar(date=bar.date, open=bar.open, high=bar.high, low=bar.low, close=bar.close,
-                         volume=bar.volume) for bar in series.bars()[-history:]],
+                         volume=bar.volume) for bar in series.bars()],
         path=price_path(price, last_date, mean, std),
     )
 

@@ -1,8 +1,9 @@
 """One forecast per (symbol, last bar date, model version): made once, kept, shared by every response.
 
 The model answers all horizons in one pass and the bars change once a day, so `/analyze`,
-`/batch_analyze` and the WebSocket pushes (any horizon, threshold, `include_spectral`) all derive their
-answer from the `SymbolForecast` of the symbol's current window. `ForecastBook.get_many` looks in this
+`/batch_analyze`, `/forecast`, `/spectrum` and the WebSocket pushes (any horizon, threshold,
+`include_spectral`) all derive their answer from the `HeldForecast` of the symbol's current window: the
+model's `SymbolForecast` with what every answer takes from it whatever the request. `ForecastBook.get_many` looks in this
 process's memory, then in Redis (another replica may have made it), and sends what is still missing to
 Triton in one request; concurrent requests for a forecast being made wait for that one call
 (single-flight) instead of making their own.
@@ -19,11 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from gateway.forecasting.cache import MemoryCache, RedisCache, forecast_key
+from gateway.forecasting.predictions import WindowFacts, window_facts
 from gateway.forecasting.triton_client import ModelInfo, TritonClient
 from market_data.bars import BarSeries
 
 # made_at (POSIX s), horizons, features, band shares, label bytes; then the label (UTF-8) and float32 arrays
 _HEADER = struct.Struct("<dHHHH")
+SPECTRA_PER_FORECAST = 8  # lengths of /spectrum kept per held forecast (a client choosing `days` cannot grow it)
 
 
 @dataclass(frozen=True)
@@ -69,31 +72,57 @@ class SymbolForecast:
         return self._usable[h - 1]
 
 
+class HeldForecast:
+    """A forecast as this process holds it: the model's answer, the window it was made from, and what every
+    answer derives from that pair whatever the request: the facts of a response (derived on first use, then
+    kept) and the spectral features of the symbol's last bars by length (`/spectrum`, a few lengths kept)."""
+
+    def __init__(self, forecast: SymbolForecast, window: BarSeries, feature_names: tuple[str, ...]) -> None:
+        self.forecast = forecast
+        self.window = window
+        self.feature_names = feature_names
+        self.spectra: dict[int, np.ndarray] = {}  # bars analysed -> the features model's FEATURES of them
+        self._facts: WindowFacts | None = None
+
+    def facts(self) -> WindowFacts:
+        """The horizon-free parts of a response; TritonUnavailable when the model's features are unusable."""
+        if self._facts is None:
+            self._facts = window_facts(self.window, self.forecast.features, self.feature_names,
+                                       self.forecast.band_shares)
+        return self._facts
+
+    def keep_spectrum(self, bars: int, features: np.ndarray) -> None:
+        if len(self.spectra) >= SPECTRA_PER_FORECAST:
+            del self.spectra[next(iter(self.spectra))]
+        self.spectra[bars] = features
+
+
 class ForecastBook:
     def __init__(self, triton: TritonClient, shared: RedisCache | None, prefix: str) -> None:
         self.triton = triton
         self.shared = shared
         self.prefix = prefix
-        self.memory: MemoryCache[SymbolForecast] = MemoryCache()
-        self._in_flight: dict[str, asyncio.Future[SymbolForecast]] = {}
+        self.memory: MemoryCache[HeldForecast] = MemoryCache()
+        self._in_flight: dict[str, asyncio.Future[HeldForecast]] = {}
 
     def key(self, series: BarSeries, info: ModelInfo) -> str:
         return forecast_key(self.prefix, series.symbol, str(series.dates[-1]), info.model_version)
 
-    def held(self, series: BarSeries, info: ModelInfo) -> SymbolForecast | None:
+    def held(self, series: BarSeries, info: ModelInfo) -> HeldForecast | None:
         """The forecast of this window if this process has it (no await: the warm request path)."""
         return self.memory.get(self.key(series, info))
 
-    async def get_many(self, windows: Sequence[BarSeries], info: ModelInfo) -> tuple[list[SymbolForecast], int]:
+    async def get_many(self, windows: Sequence[BarSeries], info: ModelInfo) -> tuple[list[HeldForecast], int]:
         """The forecast of each window (memory, Redis, else one Triton request for all still missing), and
         how many of them waited on Triton (made by this call or by a concurrent one)."""
         keys = [self.key(series, info) for series in windows]
-        found: dict[str, SymbolForecast] = {}
+        found: dict[str, HeldForecast] = {}
         for key in keys:
             held = self.memory.get(key)
             if held is not None:
                 found[key] = held
-        await self._from_shared([k for k in dict.fromkeys(keys) if k not in found and k not in self._in_flight], found)
+        unheld = {k: s for k, s in zip(keys, windows, strict=True) if k not in found and k not in self._in_flight}
+        await self._from_shared(unheld, info, found)
         for key in keys:  # made by another request while Redis answered
             if key not in found and (held := self.memory.get(key)) is not None:
                 found[key] = held
@@ -105,15 +134,15 @@ class ForecastBook:
             found[key] = await asyncio.shield(future)
         return [found[key] for key in keys], len(missing) + len(waiting)
 
-    async def _from_shared(self, keys: list[str], found: dict[str, SymbolForecast]) -> None:
-        if self.shared is None or not keys:
+    async def _from_shared(self, unheld: dict[str, BarSeries], info: ModelInfo, found: dict[str, HeldForecast]) -> None:
+        if self.shared is None or not unheld:
             return
-        for key, data in zip(keys, await self.shared.get_many(keys), strict=True):
+        for (key, series), data in zip(unheld.items(), await self.shared.get_many(list(unheld)), strict=True):
             if data is not None:
-                found[key] = SymbolForecast.from_bytes(data)
+                found[key] = HeldForecast(SymbolForecast.from_bytes(data), series, info.feature_names)
                 self.memory.set(key, found[key])
 
-    async def _make(self, missing: dict[str, BarSeries], info: ModelInfo, found: dict[str, SymbolForecast]) -> None:
+    async def _make(self, missing: dict[str, BarSeries], info: ModelInfo, found: dict[str, HeldForecast]) -> None:
         futures = {key: asyncio.get_running_loop().create_future() for key in missing}
         self._in_flight.update(futures)
         try:
@@ -122,9 +151,10 @@ class ForecastBook:
             maker = result.info or info  # another version, should `info`'s have been unloaded meanwhile
             made_at = dt.datetime.now(dt.UTC)
             made = {
-                key: SymbolForecast(result.mean[i], result.std[i], result.features[i], result.band_shares[i], made_at,
-                                    maker.model_version)
-                for i, key in enumerate(missing)
+                key: HeldForecast(SymbolForecast(result.mean[i], result.std[i], result.features[i],
+                                                 result.band_shares[i], made_at, maker.model_version),
+                                  series, maker.feature_names)
+                for i, (key, series) in enumerate(missing.items())
             }
         except BaseException as error:
             for future in futures.values():
@@ -136,10 +166,10 @@ class ForecastBook:
                 self._in_flight.pop(key, None)
         # kept under the maker's key: a forecast is only ever found under the version that made it
         kept = {self.key(series, maker): made[key] for key, series in missing.items()}
-        for key, forecast in kept.items():
-            self.memory.set(key, forecast)
-        for key, forecast in made.items():
-            futures[key].set_result(forecast)
+        for key, held in kept.items():
+            self.memory.set(key, held)
+        for key, held in made.items():
+            futures[key].set_result(held)
         found.update(made)
         if self.shared is not None:
-            await self.shared.set_many({key: forecast.to_bytes() for key, forecast in kept.items()})
+            await self.shared.set_many({key: held.forecast.to_bytes() for key, held in kept.items()})

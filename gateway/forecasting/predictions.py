@@ -9,8 +9,8 @@ The model predicts, per horizon h (1..30 trading days), the forward log return r
 - risk_level from the daily-equivalent predicted volatility sigma_h / sqrt(h): low below
   RISK_DAILY_VOL_MEDIUM, high from RISK_DAILY_VOL_HIGH, medium between.
 - spectral_analysis: the ensemble's BAND_SHARES (share of spectral power per band of the window).
-- technical_indicators: the ensemble's FEATURES, read by name (rsi_14, volatility_20, sma_ratio_20,
-  volume_ratio_20).
+- technical_indicators: the ensemble's FEATURES, read by name (INDICATOR_FEATURES: rsi_14, volatility_20,
+  sma_ratio_20, volume_ratio_20).
 - market_context: arithmetic on the bars (see `market_context`).
 - prediction_interval: the central `level` interval of the log-normal price at the horizon,
   current_price * exp(mu_h -+ z sigma_h) with z the normal quantile of (1 + level) / 2.
@@ -22,25 +22,32 @@ The model predicts, per horizon h (1..30 trading days), the forward log return r
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Protocol
 
 import numpy as np
 
+from gateway.forecasting.triton_client import TritonUnavailable
 from gateway.schemas import (
+    AnalysisRequest,
     MarketContext,
     PredictionInterval,
     PredictionResponse,
     SpectralAnalysis,
     TechnicalIndicators,
 )
+from market_data.bars import CLOSE, VOLUME, BarSeries
 from settings import Settings
 
 RISK_DAILY_VOL_MEDIUM = 0.015
 RISK_DAILY_VOL_HIGH = 0.03
 CALENDAR_DAYS_FOR_WEEK_CHANGE = 7
-CLOSE, VOLUME = 3, 4
+# each field of TechnicalIndicators, and the feature of the features model's FEATURES output it reads
+INDICATOR_FEATURES = {"rsi": "rsi_14", "volatility_20d": "volatility_20", "sma_ratio": "sma_ratio_20",
+                      "volume_trend": "volume_ratio_20"}
 
 
 def normal_cdf(x: float) -> float:
@@ -105,12 +112,26 @@ def market_context(dates: np.ndarray, ohlcv: np.ndarray) -> MarketContext:
 
 
 def technical_indicators(features: dict[str, float]) -> TechnicalIndicators:
-    return TechnicalIndicators(
-        rsi=features["rsi_14"],
-        volatility_20d=features["volatility_20"],
-        sma_ratio=features["sma_ratio_20"],
-        volume_trend=features["volume_ratio_20"],
-    )
+    """`features` maps the names of INDICATOR_FEATURES' values to their values."""
+    return TechnicalIndicators(**{field: features[name] for field, name in INDICATOR_FEATURES.items()})
+
+
+@functools.lru_cache(maxsize=64)
+def feature_columns(feature_names: tuple[str, ...], needed: tuple[str, ...]) -> tuple[int, ...]:
+    """Where each `needed` feature sits in the features model's output (its `feature_names` parameter)."""
+    missing = [name for name in needed if name not in feature_names]
+    if missing:
+        raise TritonUnavailable(f"the features model does not provide {', '.join(missing)}")
+    return tuple(feature_names.index(name) for name in needed)
+
+
+def named_features(vector: np.ndarray, feature_names: tuple[str, ...], needed: tuple[str, ...]) -> dict[str, float]:
+    """The `needed` features of one FEATURES vector by name; TritonUnavailable when one is not a finite number."""
+    columns = feature_columns(feature_names, needed)
+    named = {name: float(vector[column]) for name, column in zip(needed, columns, strict=True)}
+    if not all(math.isfinite(value) for value in named.values()):
+        raise TritonUnavailable(f"the model returned non-finite features ({', '.join(needed)})")
+    return named
 
 
 def spectral_analysis(band_shares: np.ndarray) -> SpectralAnalysis:
@@ -133,60 +154,54 @@ class PredictionPolicy:
 @dataclass(frozen=True)
 class WindowFacts:
     """What a response takes from one window and its forecast whatever the horizon: derived once per
-    forecast by the gateway (`window_facts`) instead of on every request."""
+    held forecast (`gateway.forecasting.forecasts.HeldForecast`) instead of on every request."""
 
+    symbol: str
     context: MarketContext
     spectral: SpectralAnalysis
     indicators: TechnicalIndicators
     data_as_of: dt.date
 
 
-def window_facts(dates: np.ndarray, ohlcv: np.ndarray, features: dict[str, float],
+def window_facts(window: BarSeries, features: np.ndarray, feature_names: tuple[str, ...],
                  band_shares: np.ndarray) -> WindowFacts:
-    return WindowFacts(market_context(dates, ohlcv), spectral_analysis(band_shares), technical_indicators(features),
-                       dates[-1].astype(dt.date))
+    """The horizon-free parts of a response for `window`, from its forecast's FEATURES and BAND_SHARES."""
+    indicators = technical_indicators(named_features(features, feature_names, tuple(INDICATOR_FEATURES.values())))
+    return WindowFacts(window.symbol, market_context(window.dates, window.ohlcv), spectral_analysis(band_shares),
+                       indicators, window.dates[-1].astype(dt.date))
 
 
-def build_prediction(
-    *,
-    symbol: str,
-    dates: np.ndarray,
-    ohlcv: np.ndarray,
-    mean: np.ndarray,
-    std: np.ndarray,
-    features: dict[str, float],
-    band_shares: np.ndarray,
-    horizon: int,
-    confidence_threshold: float,
-    include_spectral: bool,
-    model_version: str,
-    policy: PredictionPolicy,
-    newest_bar: dt.date | None = None,
-    facts: WindowFacts | None = None,
-) -> PredictionResponse:
-    """The response for one window's forecast (processing_time_ms is filled in by the caller).
+class Distribution(Protocol):
+    """A forecast's distribution per horizon and the label of the model version that made it."""
 
-    `newest_bar` is the newest bar of any stored symbol (None: never stale). `facts`, when given, are
-    `window_facts` of these same arrays.
-    """
-    mu, sigma = float(mean[horizon - 1]), float(std[horizon - 1])
-    facts = facts or window_facts(dates, ohlcv, features, band_shares)
+    mean: np.ndarray
+    std: np.ndarray
+    model_version: str
+
+
+def build_prediction(forecast: Distribution, facts: WindowFacts, request: AnalysisRequest, policy: PredictionPolicy,
+                     newest_bar: dt.date | None) -> PredictionResponse:
+    """The answer to `request` (its horizon, threshold, include_spectral) from a window's forecast and facts;
+    processing_time_ms is filled in by the caller. `newest_bar` is the newest bar of any stored symbol
+    (None: never stale)."""
+    horizon = request.prediction_horizon
+    mu, sigma = float(forecast.mean[horizon - 1]), float(forecast.std[horizon - 1])
     context, data_as_of = facts.context, facts.data_as_of
     confidence = sign_confidence(mu, sigma)
     return PredictionResponse(
-        symbol=symbol,
+        symbol=facts.symbol,
         timestamp=dt.datetime.now(dt.UTC),
         current_price=context.current_price,
         predicted_price=context.current_price * math.exp(mu),
         prediction_horizon=horizon,
         confidence=confidence,
-        direction=direction(mu, confidence, confidence_threshold),
+        direction=direction(mu, confidence, request.confidence_threshold),
         expected_return=100.0 * math.expm1(mu),
         risk_level=risk_level(sigma, horizon),
-        spectral_analysis=facts.spectral if include_spectral else None,
+        spectral_analysis=facts.spectral if request.include_spectral else None,
         technical_indicators=facts.indicators,
         market_context=context,
-        model_version=model_version,
+        model_version=forecast.model_version,
         processing_time_ms=0.0,
         prediction_interval=prediction_interval(context.current_price, mu, sigma, policy.interval_level),
         data_as_of=data_as_of,

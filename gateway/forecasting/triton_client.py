@@ -7,7 +7,6 @@ Every failure becomes `TritonUnavailable` (-> 503) or `TritonRejected` (the serv
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +27,6 @@ from serving.contract import (
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S = 30.0
-MODEL_INFO_MAX_AGE_S = 5.0  # how stale the served model version may be after a reload
 _REJECTION_STATUSES = ("INVALID_ARGUMENT", "OUT_OF_RANGE", "FAILED_PRECONDITION")
 
 
@@ -73,15 +71,13 @@ def _floats(text: str | None) -> tuple[float, ...]:
 
 
 class TritonClient:
-    def __init__(self, target: str, default_window: int, timeout_s: float = REQUEST_TIMEOUT_S,
-                 info_max_age_s: float = MODEL_INFO_MAX_AGE_S) -> None:
+    """Triton over gRPC (`target` is `host:port`); holds no state of the served model (the ModelWatcher does)."""
+
+    def __init__(self, target: str, default_window: int, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
         self.target = target
         self.default_window = default_window
         self.timeout_s = timeout_s
-        self.info_max_age_s = info_max_age_s
         self._client = grpcclient.InferenceServerClient(url=target)
-        self._info: ModelInfo | None = None
-        self._info_read_at = 0.0
 
     async def close(self) -> None:
         await self._client.close()
@@ -92,24 +88,17 @@ class TritonClient:
         except InferenceServerException:
             return False
 
-    async def model_info(self, max_age_s: float | None = None) -> ModelInfo:
-        """The window, batch limit, feature names and version from the model configs, read again once
-        they are `info_max_age_s` old: a model reloaded into Triton changes the version (and with it the
-        cache keys) within that time, without a request to Triton on every call."""
-        max_age_s = self.info_max_age_s if max_age_s is None else max_age_s
-        if self._info is None or time.monotonic() - self._info_read_at > max_age_s:
-            ensemble = await self._call(self._client.get_model_config, ENSEMBLE_MODEL, as_json=True)
-            features = await self._call(self._client.get_model_config, FEATURES_MODEL, as_json=True)
-            self._info = _model_info(ensemble["config"], features["config"], self.default_window)
-            self._info_read_at = time.monotonic()
-        return self._info
+    async def model_info(self) -> ModelInfo:
+        """The served model's window, batch limit, feature names and version, read from its configs now."""
+        ensemble = await self._call(self._client.get_model_config, ENSEMBLE_MODEL, as_json=True)
+        features = await self._call(self._client.get_model_config, FEATURES_MODEL, as_json=True)
+        return _model_info(ensemble["config"], features["config"], self.default_window)
 
-    async def forecast(self, windows: np.ndarray, info: ModelInfo | None = None) -> Forecast:
+    async def forecast(self, windows: np.ndarray, info: ModelInfo) -> Forecast:
         """Predictions for windows (B, W, 5), sent in requests of at most max_batch_size windows, all to the
-        one version `info` (default: `model_info`) names; the Forecast carries that info, so its label cannot
-        lie. When that version was unloaded meanwhile (a promotion or rollback), the configs are read again
-        and the windows go to the version now served, once."""
-        info = info or await self.model_info()
+        one version `info` names; the Forecast carries that info, so its label cannot lie. When that version
+        was unloaded meanwhile (a promotion or rollback), the configs are read again and the windows go to
+        the version now served, once."""
         try:
             return await self._forecast_with(info, windows)
         except TritonUnavailable:
@@ -142,7 +131,6 @@ class TritonClient:
             return await method(*args, client_timeout=self.timeout_s, **kwargs)
         except InferenceServerException as error:
             metrics.TRITON_ERRORS.inc()
-            self._info = None  # the repository may have been reloaded; read the configs again next time
             reason = f"Triton at {self.target}: {error.message()}"
             if any(status in str(error.status()) for status in _REJECTION_STATUSES):
                 raise TritonRejected(reason) from error

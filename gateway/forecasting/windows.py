@@ -2,7 +2,8 @@
 
 Loaded from the store at start-up and kept current by the new-bar events (`POST /bars` here and the
 pub/sub of other replicas), so a warm request reads no store. A symbol not yet held is read once,
-and concurrent readers of it share that one read.
+and concurrent readers of it share that one read. A longer history than the window (`/forecast`'s
+bars, `/spectrum`'s days) is read once per symbol and bar, then held until the next bar.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class HotWindows:
         self.size = 0  # bars per window: the model's window, set by `load_all`
         self._series: dict[str, BarSeries] = {}
         self._reads: dict[str, asyncio.Task[BarSeries]] = {}
+        self._histories: dict[str, tuple[int, BarSeries]] = {}  # ticker -> (bars asked of the store, what it gave)
         self.newest_date: dt.date | None = None  # of any held symbol: the market's last day as the store knows it
 
     @property
@@ -29,6 +31,7 @@ class HotWindows:
         """Hold the last `size` bars of every stored symbol (again, when the model's window changes)."""
         self.size = size
         self._series.clear()
+        self._histories.clear()
         self.newest_date = None
         for ticker in await self.store.list_symbols():
             self._keep(await self.store.last_bars(ticker, size))
@@ -47,7 +50,20 @@ class HotWindows:
 
     async def refresh(self, ticker: str) -> BarSeries:
         """Read the symbol's window again: a new bar was stored (here or by another replica)."""
+        self._histories.pop(ticker, None)
         return await self._read(ticker)
+
+    async def history(self, ticker: str, n: int) -> BarSeries:
+        """The last `n` bars of the symbol: the held window's tail, or, when more are asked, a history read
+        from the store once and held while the window ends on the same bar."""
+        window = await self.get(ticker)
+        if n <= len(window) or len(window) == 0:
+            return window.tail(n)
+        asked, held = self._histories.get(ticker, (0, None))
+        if held is None or asked < n or held.dates[-1] != window.dates[-1]:
+            held = await self.store.last_bars(ticker, n)
+            self._histories[ticker] = (n, held)
+        return held.tail(n)
 
     async def _read(self, ticker: str) -> BarSeries:
         series = await self.store.last_bars(ticker, self.size or 1)

@@ -74,7 +74,7 @@ async def models(services: ServicesDep) -> ModelsResponse:
         raise HTTPException(503, f"the registry is unavailable: {error}") from error
     if model is None:
         raise HTTPException(503, "the registry records no deployment yet")
-    info = await services.triton.model_info()
+    info = await services.model.served()  # the version every answer of this process is labelled with
     return ModelsResponse(
         active=_active(model),
         served_by_triton=info.version,

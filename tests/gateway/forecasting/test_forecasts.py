@@ -14,6 +14,7 @@ from gateway.forecasting.accuracy import DirectionalAccuracy
 from gateway.forecasting.analysis import AnalysisService
 from gateway.forecasting.cache import RedisCache, redis_client
 from gateway.forecasting.forecasts import ForecastBook, SymbolForecast
+from gateway.forecasting.model_watcher import ModelWatcher
 from gateway.forecasting.predictions import PredictionPolicy
 from gateway.forecasting.triton_client import TritonClient
 from gateway.forecasting.windows import HotWindows
@@ -51,8 +52,8 @@ async def service(bars_home, triton_grpc, redis_url, redis_prefix, request):
     triton = TritonClient(triton_grpc, default_window=0)
     redis = redis_client(redis_url)
     book = ForecastBook(triton, RedisCache(redis, 60), f"{redis_prefix}-{request.node.name}")
-    analysis = AnalysisService(HotWindows(store), triton, book, DirectionalAccuracy(store), default_window=0,
-                               policy=PredictionPolicy())
+    analysis = AnalysisService(HotWindows(store), ModelWatcher(triton), book, DirectionalAccuracy(store),
+                               PredictionPolicy(), default_window=0)
     yield analysis
     await triton.close()
     await redis.aclose()
@@ -95,13 +96,14 @@ async def test_after_start_up_requests_read_no_store_and_ask_triton_nothing(serv
 async def test_a_second_process_takes_the_forecast_from_redis(service, stored_symbols, triton_http):
     symbol = stored_symbols[1]
     made, _ = await service.analyze(AnalysisRequest(symbol=symbol))
-    other = ForecastBook(service.triton, service.book.shared, service.book.prefix)  # empty memory
+    other = ForecastBook(service.book.triton, service.book.shared, service.book.prefix)  # empty memory
     before = wig80_stats(triton_http)
     series = await service.windows.get(symbol)
-    [shared], waited = await other.get_many([series], service.model)
+    [shared], waited = await other.get_many([series], service.model.current)
     assert waited == 0 and wig80_stats(triton_http) == before
-    assert shared.made_at == made.timestamp
-    assert shared.horizon(5) == service.book.held(series, service.model).horizon(5)
+    assert shared.forecast.made_at == made.timestamp
+    assert shared.forecast.horizon(5) == service.book.held(series, service.model.current).forecast.horizon(5)
+    assert shared.facts() == service.book.held(series, service.model.current).facts()
 
 
 def test_a_forecast_survives_its_bytes():
@@ -126,3 +128,42 @@ async def test_several_workers_without_redis_are_refused(bars_home):
     with pytest.raises(RuntimeError, match="needs REDIS_URL"):
         async with open_services(settings, "unused"):
             pass
+
+
+def features_requests(triton_http: str) -> int:
+    """Requests answered by the `features` model so far (what /spectrum asks when it must)."""
+    stats = httpx.get(f"{triton_http}/v2/models/features/stats", timeout=10.0).json()["model_stats"]
+    return sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
+
+
+async def test_spectrum_and_long_forecast_paths_come_from_the_hot_state(service, stored_symbols, triton_http):
+    """Beyond the window, the history is read once per bar and the features model asked once per length;
+    the forecast's own window needs no call at all: its FEATURES are the features model's of it."""
+    from gateway.forecasting.analysis import SPECTRUM_FEATURES
+    from gateway.forecasting.forecast_path import forecast_path
+    from gateway.forecasting.predictions import named_features
+
+    await service.start()
+    symbol, window, info = stored_symbols[0], service.windows.size, service.model.current
+    first = await service.spectrum(symbol, 2 * window)
+    reads, ensemble, features = service.store.reads, wig80_stats(triton_http), features_requests(triton_http)
+    again = await service.spectrum(symbol, 2 * window)
+    own = await service.spectrum(symbol, window)
+    path = await forecast_path(service, symbol, 2 * window)
+    assert again == first and (first.days, own.days, len(path.bars)) == (2 * window, window, 2 * window)
+    assert path.bars[-1].date == first.analysis_date == own.analysis_date
+    assert (service.store.reads, wig80_stats(triton_http), features_requests(triton_http)) == (reads, ensemble, features)
+    asked, _ = await service.book.triton.features((await service.windows.get(symbol)).ohlcv)
+    expected = named_features(asked, info.feature_names, SPECTRUM_FEATURES)
+    assert own.total_power == pytest.approx(expected["spectral_total_power"], rel=1e-5)
+    assert own.spectral_centroid == pytest.approx(expected["spectral_centroid"], rel=1e-5)
+
+
+async def test_a_new_bar_makes_the_long_history_read_again(service, stored_symbols, bars_home):
+    await service.start()
+    symbol, window = stored_symbols[1], service.windows.size
+    before = await service.windows.history(symbol, 2 * window)
+    await service.on_new_bar(symbol, str(before.dates[-1]))  # (the same bars: what matters is the refresh)
+    reads = service.store.reads
+    after = await service.windows.history(symbol, 2 * window)
+    assert service.store.reads == reads + 1 and after.dates[-1] == before.dates[-1] and len(after) == 2 * window

@@ -16,6 +16,7 @@ from export.exporter import export_run
 from export.onnx_export import cpu_session
 from feature_kernels import compute_features
 from gateway.forecasting.triton_client import TritonClient
+from market_data.bars import CLOSE
 from market_data.stores import open_store
 from market_data.stores.sync import run_sync
 from serving.contract import NETWORK_INPUT
@@ -36,13 +37,14 @@ async def test_a_forecast_is_labelled_with_the_version_that_computed_it(tiny_run
     repository = tmp_path / "repo"
     export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
     server = start_triton(repository, tmp_path / "home")
-    triton = TritonClient(server.address.grpc, default_window=tiny_run.window, info_max_age_s=3600.0)
+    triton = TritonClient(server.address.grpc, default_window=tiny_run.window)
     windows = stored_windows(None, tiny_run.home, tiny_run.window)[:2]
     try:
-        first = await triton.forecast(windows)
+        stale = await triton.model_info()  # what a gateway holds until its watcher sees the switch
+        first = await triton.forecast(windows, stale)
         export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
-        load_in_order(server.address, server.admin_key, version=2)  # wig80 v1 is unloaded; the client still believes in it
-        second = await triton.forecast(windows)
+        load_in_order(server.address, server.admin_key, version=2)  # wig80 version 1 is unloaded
+        second = await triton.forecast(windows, stale)
     finally:
         await triton.close()
         server.stop()
@@ -73,7 +75,7 @@ def expected_price(repository, version: int, window: np.ndarray, horizon: int = 
     features = compute_features(window[np.newaxis].astype(np.float32))
     mean, _ = cpu_session(repository / "wig80" / str(version) / "model.onnx").run(
         ["MEAN", "STD"], {NETWORK_INPUT: features})
-    return float(window[-1, 3]) * math.exp(float(mean[0, horizon - 1]))
+    return float(window[-1, CLOSE]) * math.exp(float(mean[0, horizon - 1]))
 
 
 def test_gateway_switches_within_5_s_and_labels_each_forecast_with_its_maker(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from gateway.forecasting import predictions
-from gateway.schemas import PredictionResponse
+from gateway.forecasting.triton_client import TritonUnavailable
+from gateway.schemas import AnalysisRequest, PredictionResponse
+from market_data.bars import BarSeries
 
 
 def test_normal_cdf_matches_known_values():
@@ -51,25 +54,49 @@ def test_market_context_from_the_bars():
     assert context.volume_rank == pytest.approx(0.4)  # 1, 2, 3, 3 of 10 are <= 3
 
 
+FEATURE_NAMES = ("rsi_14", "volatility_20", "sma_ratio_20", "volume_ratio_20", "spectral_centroid")
+
+
+@dataclass
+class Forecast:
+    mean: np.ndarray
+    std: np.ndarray
+    model_version: str = "run-1/v1"
+
+
+def window_of(closes: np.ndarray, start: str = "2025-01-01") -> BarSeries:
+    dates = np.arange(np.datetime64(start), np.datetime64(start) + len(closes))
+    return BarSeries("ABC", dates, np.column_stack([closes, closes, closes, closes, np.full(len(closes), 1000.0)]))
+
+
+def facts_of(window: BarSeries) -> predictions.WindowFacts:
+    features = np.array([55.0, 0.01, 1.02, 1.1, 0.2], dtype=np.float32)
+    return predictions.window_facts(window, features, FEATURE_NAMES, np.array([0.7, 0.2, 0.1]))
+
+
 def test_build_prediction_is_consistent_with_its_distribution():
-    dates = np.arange(np.datetime64("2025-01-01"), np.datetime64("2025-03-01"))
-    closes = np.linspace(50, 60, len(dates))
-    ohlcv = np.column_stack([closes, closes, closes, closes, np.full(len(dates), 1000.0)])
-    mean, std = np.linspace(-0.01, 0.05, 30), np.full(30, 0.02)
-    features = {"rsi_14": 55.0, "volatility_20": 0.01, "sma_ratio_20": 1.02, "volume_ratio_20": 1.1}
-    response = predictions.build_prediction(
-        symbol="ABC", dates=dates, ohlcv=ohlcv, mean=mean, std=std, features=features,
-        band_shares=np.array([0.7, 0.2, 0.1]), horizon=30, confidence_threshold=0.6,
-        include_spectral=True, model_version="run-1", policy=predictions.PredictionPolicy(),
-    )
+    window = window_of(np.linspace(50, 60, 59))
+    forecast = Forecast(np.linspace(-0.01, 0.05, 30), np.full(30, 0.02))
+    request = AnalysisRequest(symbol="abc", prediction_horizon=30)
+    response = predictions.build_prediction(forecast, facts_of(window), request, predictions.PredictionPolicy(), None)
     PredictionResponse.model_validate(response.model_dump())
+    assert response.symbol == "ABC" and response.model_version == "run-1/v1"
     assert response.predicted_price == pytest.approx(60 * math.exp(0.05))
     assert response.expected_return == pytest.approx(100 * (math.exp(0.05) - 1))
     assert response.confidence == pytest.approx(predictions.normal_cdf(2.5))
     assert response.direction == "bullish"
     assert response.risk_level == "low"
-    assert response.spectral_analysis.low_freq_trend == pytest.approx(0.7)
-    assert response.technical_indicators.rsi == 55.0
+    assert response.technical_indicators.rsi == pytest.approx(55.0)
+    assert response.technical_indicators.volume_trend == pytest.approx(1.1)
+
+
+def test_the_facts_read_the_indicators_by_name_and_refuse_unusable_features():
+    window = window_of(np.full(30, 50.0))
+    with pytest.raises(TritonUnavailable, match="does not provide rsi_14"):
+        predictions.window_facts(window, np.zeros(4, np.float32), FEATURE_NAMES[1:], np.array([0.7, 0.2, 0.1]))
+    with pytest.raises(TritonUnavailable, match="non-finite"):
+        predictions.window_facts(window, np.array([np.nan, 0, 1, 1, 0], np.float32), FEATURE_NAMES,
+                                 np.array([0.7, 0.2, 0.1]))
 
 
 def test_prediction_interval_is_the_central_quantile_range_of_the_price_at_the_horizon():
@@ -96,16 +123,13 @@ def test_a_forecast_is_stale_when_it_lags_the_newest_stored_bar_by_more_trading_
 def test_build_prediction_reports_its_data_date_staleness_and_interval():
     import datetime as dt
 
-    dates = np.arange(np.datetime64("2025-01-01"), np.datetime64("2025-03-01"))
-    closes = np.full(len(dates), 50.0)
-    ohlcv = np.column_stack([closes, closes, closes, closes, np.full(len(dates), 1000.0)])
-    features = {"rsi_14": 55.0, "volatility_20": 0.01, "sma_ratio_20": 1.02, "volume_ratio_20": 1.1}
-    common = dict(symbol="ABC", dates=dates, ohlcv=ohlcv, mean=np.zeros(30), std=np.full(30, 0.02),
-                  features=features, band_shares=np.array([0.7, 0.2, 0.1]), horizon=5, confidence_threshold=0.6,
-                  include_spectral=False, model_version="run-1",
-                  policy=predictions.PredictionPolicy(interval_level=0.95, stale_after=5))
-    fresh = predictions.build_prediction(**common, newest_bar=dt.date(2025, 3, 3))
-    old = predictions.build_prediction(**common, newest_bar=dt.date(2025, 4, 1))
+    window = window_of(np.full(59, 50.0))
+    facts, forecast = facts_of(window), Forecast(np.zeros(30), np.full(30, 0.02))
+    request = AnalysisRequest(symbol="ABC", prediction_horizon=5, include_spectral=False)
+    policy = predictions.PredictionPolicy(interval_level=0.95, stale_after=5)
+    fresh = predictions.build_prediction(forecast, facts, request, policy, newest_bar=dt.date(2025, 3, 3))
+    old = predictions.build_prediction(forecast, facts, request, policy, newest_bar=dt.date(2025, 4, 1))
     assert fresh.data_as_of == dt.date(2025, 2, 28) and not fresh.stale and old.stale
+    assert fresh.spectral_analysis is None
     assert fresh.prediction_interval.lower == pytest.approx(50 * math.exp(-1.959963984540054 * 0.02))
     assert PredictionResponse.model_validate_json(old.model_dump_json()) == old
