@@ -27,10 +27,12 @@ on disk until removed by hand.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
 import string
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -263,9 +265,54 @@ def snapshot_configs(repository: Path) -> dict[Path, str | None]:
 
 def remove_version(repository: Path, version: int, configs: dict[Path, str | None]) -> None:
     """Undo an export: its version folders go, the configs return to `configs` (a snapshot from before)."""
+    remove_version_folders(repository, version)
+    restore_configs(repository, configs)
+
+
+def remove_version_folders(repository: Path, version: int) -> None:
     for model in LOAD_ORDER:
         shutil.rmtree(repository / model / str(version), ignore_errors=True)
-    restore_configs(repository, configs)
+
+
+class RepositoryTransaction:
+    """Changes to one repository undone together: the rendered configs are snapshot once, when it begins,
+    and `undo` puts them back and removes the versions written meanwhile that were not kept (an export
+    whose registration failed); a kept version's folders stay. As a context manager, an exception undoes it."""
+
+    def __init__(self, repository: Path) -> None:
+        self.repository = Path(repository)
+        self.configs = snapshot_configs(self.repository)
+        self._unkept: list[int] = []
+
+    def written(self, version: int) -> None:
+        """`version` was written by this transaction: `undo` removes it unless it is kept."""
+        self._unkept.append(version)
+
+    def keep(self, version: int) -> None:
+        self._unkept.remove(version)
+
+    def undo(self) -> None:
+        for version in self._unkept:
+            remove_version_folders(self.repository, version)
+        restore_configs(self.repository, self.configs)
+
+    def __enter__(self) -> RepositoryTransaction:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is not None:
+            self.undo()
+
+
+@contextlib.contextmanager
+def repository_transaction(repository: Path, joined: RepositoryTransaction | None = None
+                           ) -> Iterator[RepositoryTransaction]:
+    """`joined` (the caller's transaction: it undoes what fails), else one of our own over `repository`."""
+    if joined is not None:
+        yield joined
+        return
+    with RepositoryTransaction(repository) as own:
+        yield own
 
 
 def restore_configs(repository: Path, configs: dict[Path, str | None]) -> None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from export.repository import activate, pinned_version, restore_configs, snapshot_configs, version_metadata
+from export.repository import (
+    RepositoryTransaction,
+    activate,
+    pinned_version,
+    repository_transaction,
+    version_metadata,
+)
 from registry.client import Registry
 from registry.records import (
     deployed_version,
@@ -23,23 +29,24 @@ class DeployError(RuntimeError):
 
 
 def deploy(registry: Registry, settings: Settings, version: int, reason: str, note: str = "",
-           repository: Path | None = None) -> dict:
+           repository: Path | None = None, transaction: RepositoryTransaction | None = None) -> dict:
     """Make `version` the served one (its configs, Triton's explicit load in dependency order), then record it.
 
     The version must be registered: the registry never lacks a served version. A failed load puts the
-    configs back as they were, so a restart serves what was served before, and raises DeployError.
+    configs back as they were (as the caller's `transaction` found them, in a promotion), so a restart
+    serves what was served before, and raises DeployError.
     """
     repository = Path(repository or settings.repository_dir)
     if version_record(registry, version) is None:
         raise DeployError(f"version {version} is not in the registry; export it with `wig80 export` first")
-    before = snapshot_configs(repository)
-    if pinned_version(repository) != version:
-        activate(repository, version)
-    try:
-        load_in_order(TritonAddress.from_settings(settings), settings.triton_admin_key, version)
-    except (ModelControlError, OSError) as error:
-        restore_configs(repository, before)
-        raise DeployError(f"Triton did not load version {version}: {error}; the previous version still serves") from error
+    with repository_transaction(repository, transaction):
+        if pinned_version(repository) != version:
+            activate(repository, version)
+        try:
+            load_in_order(TritonAddress.from_settings(settings), settings.triton_admin_key, version)
+        except (ModelControlError, OSError) as error:
+            raise DeployError(f"Triton did not load version {version}: {error}; the previous version still serves"
+                              ) from error
     return record_deployment(registry, version, reason, note)
 
 

@@ -196,3 +196,27 @@ def test_an_export_without_a_repository_lands_in_its_home(tiny_run, tmp_path):
     result = export_run(tiny_run.run_dir, settings=settings)
     assert result.repository == tmp_path / "home" / "model_repository"
     assert (result.repository / "wig80" / str(result.version)).is_dir()
+
+
+def test_a_repository_transaction_snapshots_once_and_undoes_what_was_not_kept(tmp_path):
+    """A promotion's export and deployment are one change: a failure puts the configs back as they were
+    when it began and removes the unregistered versions; a registered (kept) version's folders stay."""
+    from export.repository import RepositoryTransaction, repository_transaction
+
+    for model in LOAD_ORDER:
+        (tmp_path / model).mkdir()
+        (tmp_path / model / "config.pbtxt").write_text(f"{model} pinned to 1")
+    with pytest.raises(RuntimeError, match="load failed"), RepositoryTransaction(tmp_path) as change:
+        for version in (2, 3):
+            for model in LOAD_ORDER:
+                (tmp_path / model / str(version)).mkdir()
+            change.written(version)
+        change.keep(2)
+        with repository_transaction(tmp_path, joined=change) as same:  # a step of the promotion joins it
+            assert same is change
+            (tmp_path / "wig80" / "config.pbtxt").write_text("wig80 pinned to 3")
+        assert (tmp_path / "wig80" / "config.pbtxt").read_text() == "wig80 pinned to 3"  # a joined step undoes nothing
+        raise RuntimeError("the load failed")
+    assert [(tmp_path / model / "config.pbtxt").read_text() for model in LOAD_ORDER] == [
+        f"{model} pinned to 1" for model in LOAD_ORDER]
+    assert all((tmp_path / model / "2").is_dir() and not (tmp_path / model / "3").exists() for model in LOAD_ORDER)

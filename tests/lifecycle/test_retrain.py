@@ -162,3 +162,27 @@ def test_the_challenger_trains_with_the_champions_profile_unless_set(tiny_run, p
         assert challenger_profile(tiny_run.settings(retrain_profile=None), registry, 1) == "tiny"
         assert challenger_profile(tiny_run.settings(retrain_profile="quick"), registry, 1) == "quick"
         assert challenger_profile(tiny_run.settings(retrain_profile=None), registry, None) == "quick"
+
+
+def test_a_promotion_whose_load_fails_leaves_the_champions_configs(tiny_run, pocketbase, tmp_path):
+    """The export and the deployment of a promotion are one repository transaction: Triton refusing the load
+    (here: nothing listens on its HTTP port) puts back the configs the promotion found, so a restart serves
+    the champion; the challenger's registered version stays on disk and in the registry, undeployed."""
+    from export.repository import pinned_version
+    from lifecycle.deploy import DeployError
+    from lifecycle.retrain import promote
+    from tests.fixtures.services import free_port
+    from training.checkpoint import load_forecaster
+
+    repository = tmp_path / "repo"
+    settings = tiny_run.settings(model_repository=repository, triton_url=None, triton_http_port=free_port())
+    with pocketbase.client() as registry:
+        registry.ensure_collections()
+        export_registered(registry, tiny_run.run_dir, settings)  # the champion's version 1, pinned
+        champion_configs = {p.name: (repository / p.name / "config.pbtxt").read_text() for p in repository.iterdir()}
+        with pytest.raises(DeployError, match="did not load version 2"):
+            promote(settings, registry, tiny_run.run_dir, load_forecaster(tiny_run.run_dir), 1, "a test")
+        assert deployed_version(registry) is None and registry.first("model_versions", "version = 2") is not None
+    assert pinned_version(repository) == 1
+    assert {name: (repository / name / "config.pbtxt").read_text() for name in champion_configs} == champion_configs
+    assert (repository / "wig80" / "2" / "model_metadata.json").is_file()
