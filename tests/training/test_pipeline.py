@@ -12,7 +12,7 @@ import torch
 from training import artifacts
 from training.checkpoint import load_forecaster
 from training.config import TrainConfig, load_config_file
-from training.pipeline import FINAL_MODEL, evaluate_run, train_run
+from training.pipeline import FINAL_MODEL, evaluate_run, resume_run, train_run
 from wig80 import cli
 
 EXPECTED_FILES = ("best_model.pth", "final_model.pth", "training_history.json", "training_curves.png",
@@ -63,7 +63,7 @@ def test_resume_from_a_checkpoint_reproduces_the_run(tiny_run: Path, tmp_path: P
     copy = tmp_path / "models" / tiny_run.name
     shutil.copytree(tiny_run, copy)
     (copy / "best_model.pth").unlink()
-    resumed = train_run(None, resume=copy / "checkpoint_epoch_2.pth")
+    resumed = resume_run(copy / "checkpoint_epoch_2.pth")
     assert resumed == copy
     original, _ = load_forecaster(tiny_run)
     again, _ = load_forecaster(resumed)

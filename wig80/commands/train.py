@@ -25,12 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from settings import Settings
     from training.config import TrainConfig, load_config_file
-    from training.pipeline import train_run
+    from training.pipeline import resume_run, train_run
 
     settings = Settings()
     try:
         if args.resume is not None:
-            run_dir = train_run(None, resume=args.resume)
+            run_dir = resume_run(args.resume)
         else:
             config = TrainConfig.from_settings(settings, args.profile)
             # progress bars (on a terminal only: tqdm's disable=None); a --config file may turn them off
