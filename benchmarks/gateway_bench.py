@@ -150,6 +150,11 @@ def parse_wrk(output: str) -> dict:
     }
 
 
+def failed_requests(row: dict) -> int:
+    """Non-2xx answers plus wrk's socket errors ("connect 0, read 0, write 0, timeout 3")."""
+    return row["non_2xx"] + sum(int(count) for count in re.findall(r"\d+", row["socket_errors"]))
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of `pid` and its children processes (uvicorn's workers), from /proc."""
     import psutil
@@ -270,9 +275,9 @@ def print_table(results: dict) -> None:
 def regression_ratios() -> dict[str, dict]:
     """Gateway req/s over the two references' in the same run (higher is better); ~40 s."""
     results = compare(seconds=3.0)
-    failed = [r["load"] for r in results["rows"] if r["non_2xx"]]
+    failed = [f"{r['load']} ({failed_requests(r)})" for r in results["rows"] if failed_requests(r)]
     if failed:
-        raise RuntimeError(f"gateway_bench: non-2xx answers under {', '.join(failed)}")
+        raise RuntimeError(f"gateway_bench: failed requests (non-2xx answers or socket errors) under {', '.join(failed)}")
     return {name: {"value": results["ratios"][name], "higher_is_better": True}
             for name in ("analyze_one_vs_echo", "analyze_mixed_vs_peer")}
 

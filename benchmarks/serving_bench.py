@@ -260,8 +260,13 @@ def print_table(results: dict) -> None:
 
 def regression_ratios() -> dict[str, dict]:
     """Throughput with / without dynamic batching at concurrency 64, and Triton's windows/s over the
-    in-process batch-32 rate with 1 and 64 windows per request (higher is better); ~50 s."""
+    in-process batch-32 rate with 1 and 64 windows per request (higher is better); ~50 s. Raises when a
+    request failed."""
     results = compare(levels=(64,), seconds=3.0)
+    failed = {f"{r['concurrency']} x {r['windows_per_request']} windows, batching {r['dynamic_batching']}": r["errors"]
+              for r in results["rows"] if r["errors"]}
+    if failed:
+        raise RuntimeError(f"serving_bench: failed requests ({failed}); a rate of failing requests is no figure")
     shares = results["share_of_in_process_b32"]
     return {
         "batching_throughput_gain_c64": {"value": results["speedup"][64], "higher_is_better": True},
