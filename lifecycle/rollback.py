@@ -10,8 +10,8 @@ import json
 
 from lifecycle.deploy import deploy
 from registry.client import Registry
-from registry.records import active_version, version_record
-from wig80.settings import Settings
+from registry.records import deployed_version, version_record
+from settings import Settings
 
 
 class RollbackRefused(ValueError):
@@ -20,7 +20,7 @@ class RollbackRefused(ValueError):
 
 def rollback_refusal(registry: Registry, version: int) -> str | None:
     """Why a rollback to `version` needs --force, or None."""
-    if active_version(registry) == version:
+    if deployed_version(registry) == version:
         return f"version {version} is already served"
     record = version_record(registry, version)
     if record is None:

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.onnx_export import INPUT_NAME, cpu_session, export_onnx
+from export.onnx_export import cpu_session, export_onnx
+from serving.contract import NETWORK_INPUT, NETWORK_OUTPUTS
 from tests.fixtures.requirements import requirement_missing
 from training.checkpoint import load_forecaster
 from training.config import TrainConfig
 from training.dataset import build_samples
 from training.pipeline import load_series
 from wig80.cli import main as wig80_main
-from wig80.settings import get_settings
 
 REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "wig80"
 LATEST_DAYS = 250
@@ -30,12 +30,8 @@ def real_series(tmp_path_factory) -> list:
     home = tmp_path_factory.mktemp("real-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("WIG80_HOME", str(home))
-        get_settings.cache_clear()
-        try:
-            for folder in folders:
-                assert wig80_main(["data", "import", str(folder)]) == 0
-        finally:
-            get_settings.cache_clear()
+        for folder in folders:
+            assert wig80_main(["data", "import", str(folder)]) == 0
     series, _ = load_series(TrainConfig.for_profile("tiny", home=home))
     return series
 
@@ -49,7 +45,7 @@ def test_no_real_symbols_band_narrows_with_the_horizon(real_series, tiny_run, tm
             continue
         samples = build_samples([series], metadata["window"])
         features = samples.features[-LATEST_DAYS:]
-        mean, std = session.run(["MEAN", "STD"], {INPUT_NAME: features})
+        mean, std = session.run(list(NETWORK_OUTPUTS), {NETWORK_INPUT: features})
         width = 2 * 1.96 * std  # the 95% band in log width
         narrowing = np.argwhere(np.diff(width, axis=1) < 0)
         assert len(narrowing) == 0, f"{series.symbol}: the band narrows at (row, horizon) {narrowing[:5].tolist()}"
