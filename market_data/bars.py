@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -192,3 +193,13 @@ class BarSeries:
     def __repr__(self) -> str:
         span = f"{self.dates[0]}..{self.dates[-1]}" if len(self) else "empty"
         return f"BarSeries({self.symbol!r}, {len(self)} bars, {span})"
+
+
+def window_fingerprint(series: BarSeries) -> str:
+    """A short hash of the symbol, dates and OHLCV of `series`: what a forecast made from this window can be
+    keyed by. Equal windows give equal fingerprints; any new, backfilled, corrected or adjusted bar within
+    the window gives another."""
+    digest = hashlib.blake2b(series.symbol.encode(), digest_size=12)
+    digest.update(series.dates.astype("<i8").tobytes())
+    digest.update(np.ascontiguousarray(series.ohlcv, dtype="<f8").tobytes())
+    return digest.hexdigest()

@@ -96,3 +96,16 @@ def test_bar_series_refuses_unsorted_dates_and_mixed_symbols():
     with pytest.raises(ValueError, match="one symbol"):
         BarSeries.from_bars([bar(), bar(symbol="ACG")])
     assert len(BarSeries.empty("ABE")) == 0
+
+
+def test_window_fingerprint_changes_with_any_bar_of_the_window():
+    from market_data.bars import window_fingerprint
+
+    bars = [bar(date=DAY + datetime.timedelta(i), close=10.0 + i / 10) for i in range(5)]
+    series = BarSeries.from_bars(bars)
+    assert window_fingerprint(series) == window_fingerprint(BarSeries.from_bars(list(bars)))
+    corrected = BarSeries.from_bars(bars[:2] + [bar(date=DAY + datetime.timedelta(2), close=10.25)] + bars[3:])
+    assert window_fingerprint(corrected) != window_fingerprint(series)  # same last date, another bar inside
+    renamed = BarSeries("ACG", series.dates, series.ohlcv)
+    assert window_fingerprint(renamed) != window_fingerprint(series)
+    assert len(window_fingerprint(series)) == 24
