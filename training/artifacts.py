@@ -147,6 +147,7 @@ def write_report(path: Path, summary: dict) -> Path:
     lines = [f"# Training report: {summary['run']}", "",
              f"Data: {data['symbols']} symbols from {data['source']}; window {data['window']} bars; "
              f"{len(data['feature_names'])} features; horizons 1..{data['horizons']} trading days.", "",
+             *([f"Dropped: {data['dropped']['summary']}.", ""] if "dropped" in data else []),
              "| split | first day | last day | samples |", "| --- | --- | --- | --- |"]
     for name in ("train", "val", "test"):
         first, last = summary["split"][name]

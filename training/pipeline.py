@@ -214,7 +214,8 @@ def mean_tests(gaussians: dict, samples: Samples) -> dict:
 def data_summary(dataset: MarketDataset, source: str, n_symbols: int) -> dict:
     return {"source": source, "symbols": n_symbols, "window": dataset.window,
             "horizons": dataset.train.targets.shape[1], "feature_names": list(dataset.feature_names),
-            "rows": {s: len(getattr(dataset, s)) for s in ("train", "val", "test")}}
+            "rows": {s: len(getattr(dataset, s)) for s in ("train", "val", "test")},
+            "dropped": dataset.dropped.as_dict() | {"summary": dataset.dropped.describe()}}
 
 
 def write_reports(run_dir: Path, summary: dict) -> None:
