@@ -126,7 +126,8 @@ def _judge(series: BarSeries, index: BarSeries | None, t: int, moves: np.ndarray
     elif share <= rules.volume_contradicts:
         verdict, reason = "real", "volume is continuous across it: an adjusted source or a real move"
     elif share >= rules.volume_confirms:
-        verdict, reason = "split", "ratio, size, index and volume all say split"
+        verdict, reason = "split", ("ratio, size, index and volume all say split" if index_move is not None
+                                    else "ratio, size and volume say split (no index to compare)")
     else:
         verdict, reason = "ambiguous", f"the volume moved x{math.exp(volume_step):.2f}, between continuous and x{ratio:g}"
     return Jump(series.symbol, series.dates[t].item(), float(series.close[t - 1]), float(series.close[t]),
