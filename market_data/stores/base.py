@@ -32,6 +32,26 @@ class SymbolChange:
     changed_at: datetime.datetime  # UTC
 
 
+class WriteLedger:
+    """What one write transaction did to each symbol: the store turns it into that transaction's change rows."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, int] = {}
+        self.first: dict[str, datetime.date] = {}
+        self.adjusted: set[str] = set()
+
+    def add(self, symbol: str, rows: int, first: datetime.date, adjusted: bool = False) -> None:
+        if rows <= 0:
+            return
+        self.rows[symbol] = self.rows.get(symbol, 0) + rows
+        self.first[symbol] = min(self.first.get(symbol, first), first)
+        if adjusted:
+            self.adjusted.add(symbol)
+
+    def kind(self, symbol: str) -> str:
+        return "adjustment" if symbol in self.adjusted else "bars"
+
+
 @dataclass(frozen=True, slots=True)
 class AppendResult:
     """Bars written, and bars not written because that symbol and date were already stored; `changes`

@@ -25,7 +25,14 @@ import numpy as np
 
 from market_data.bars import BarSeries
 from market_data.corporate_actions import CorporateAction, reconcile_steps
-from market_data.stores.base import AppendResult, BarStore, ChangeWakeups, SymbolChange, SymbolSummary
+from market_data.stores.base import (
+    AppendResult,
+    BarStore,
+    ChangeWakeups,
+    SymbolChange,
+    SymbolSummary,
+    WriteLedger,
+)
 
 T = TypeVar("T")
 EPOCH = datetime.date(1970, 1, 1)
@@ -99,23 +106,6 @@ def _change_from_row(row: tuple) -> SymbolChange:
                         rows, datetime.datetime.fromisoformat(at))
 
 
-class _Touched:
-    """What one transaction did to each symbol, for its change rows."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, int] = {}
-        self.first_day: dict[str, int] = {}
-        self.adjusted: set[str] = set()
-
-    def add(self, symbol: str, rows: int, first_day: int, adjusted: bool = False) -> None:
-        if rows <= 0:
-            return
-        self.rows[symbol] = self.rows.get(symbol, 0) + rows
-        self.first_day[symbol] = min(self.first_day.get(symbol, first_day), first_day)
-        if adjusted:
-            self.adjusted.add(symbol)
-
-
 class EmbeddedChangeWakeups(ChangeWakeups):
     """This process's writes wake at once; another process's commit within WAKEUP_POLL_S (data_version)."""
 
@@ -177,13 +167,13 @@ class EmbeddedBarStore(BarStore):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: work(self._connect()))
 
-    async def _write(self, work: Callable[[sqlite3.Connection, _Touched], T]) -> tuple[T, list[SymbolChange]]:
+    async def _write(self, work: Callable[[sqlite3.Connection, WriteLedger], T]) -> tuple[T, list[SymbolChange]]:
         """`work` in one write transaction that also records a change row per symbol it touched."""
 
         def transaction(connection: sqlite3.Connection) -> tuple[T, list[SymbolChange]]:
             connection.execute("BEGIN IMMEDIATE")
             try:
-                touched = _Touched()
+                touched = WriteLedger()
                 result = work(connection, touched)
                 changes = self._record_changes(connection, touched)
             except BaseException:
@@ -199,15 +189,14 @@ class EmbeddedBarStore(BarStore):
         return result, changes
 
     @staticmethod
-    def _record_changes(connection: sqlite3.Connection, touched: _Touched) -> list[SymbolChange]:
+    def _record_changes(connection: sqlite3.Connection, touched: WriteLedger) -> list[SymbolChange]:
         (number,) = connection.execute("SELECT coalesce(max(change), 0) FROM bar_changes").fetchone()
         at = datetime.datetime.now(datetime.UTC)
         changes = []
         for symbol in sorted(touched.rows):
             (last,) = connection.execute("SELECT max(day) FROM bars WHERE symbol = ?", (symbol,)).fetchone()
             number += 1
-            changes.append(SymbolChange(number, symbol, "adjustment" if symbol in touched.adjusted else "bars",
-                                        EPOCH + datetime.timedelta(touched.first_day[symbol]),
+            changes.append(SymbolChange(number, symbol, touched.kind(symbol), touched.first[symbol],
                                         EPOCH + datetime.timedelta(last), touched.rows[symbol], at))
         connection.executemany(
             "INSERT INTO bar_changes (change, symbol, kind, first_date, last_date, rows, changed_at)"
@@ -221,7 +210,7 @@ class EmbeddedBarStore(BarStore):
         series = [one for one in series if len(one)]
         total = sum(len(one) for one in series)
 
-        def insert(connection: sqlite3.Connection, touched: _Touched) -> int:
+        def insert(connection: sqlite3.Connection, touched: WriteLedger) -> int:
             stored = 0
             for one in series:
                 rows = _rows_of(one)
@@ -231,7 +220,7 @@ class EmbeddedBarStore(BarStore):
                 before = connection.total_changes
                 connection.executemany(f"INSERT OR IGNORE INTO bars (symbol, {COLUMNS}) VALUES (?,?,?,?,?,?,?)", new)
                 written = connection.total_changes - before
-                touched.add(one.symbol, written, min((row[1] for row in new), default=0))
+                touched.add(one.symbol, written, EPOCH + datetime.timedelta(min((row[1] for row in new), default=0)))
                 stored += written
             if actions:
                 self._put_actions(connection, actions)
@@ -292,20 +281,20 @@ class EmbeddedBarStore(BarStore):
         return [_action_from_row(row) for row in rows]
 
     async def put_actions(self, actions: Sequence[CorporateAction]) -> list[SymbolChange]:
-        def put(connection: sqlite3.Connection, touched: _Touched) -> None:
+        def put(connection: sqlite3.Connection, touched: WriteLedger) -> None:
             self._put_actions(connection, actions)
             self._reconcile(connection, {a.symbol for a in actions}, touched)
 
         return (await self._write(put))[1]
 
     async def remove_actions(self, keys: Sequence[tuple[str, datetime.date]]) -> list[SymbolChange]:
-        def remove(connection: sqlite3.Connection, touched: _Touched) -> None:
+        def remove(connection: sqlite3.Connection, touched: WriteLedger) -> None:
             self._reconcile(connection, {symbol for symbol, _ in keys}, touched, removing=set(keys))
 
         return (await self._write(remove))[1]
 
     async def apply_actions(self, symbol: str | None = None) -> list[SymbolChange]:
-        def apply(connection: sqlite3.Connection, touched: _Touched) -> None:
+        def apply(connection: sqlite3.Connection, touched: WriteLedger) -> None:
             symbols = [symbol] if symbol else [s for (s,) in connection.execute(
                 "SELECT DISTINCT symbol FROM corporate_actions")]
             self._reconcile(connection, set(symbols), touched)
@@ -323,7 +312,7 @@ class EmbeddedBarStore(BarStore):
         )
 
     @staticmethod
-    def _reconcile(connection: sqlite3.Connection, symbols: Iterable[str], touched: _Touched,
+    def _reconcile(connection: sqlite3.Connection, symbols: Iterable[str], touched: WriteLedger,
                    removing: set[tuple[str, datetime.date]] = frozenset()) -> None:
         """Rewrite the stored prices of `symbols` so they reflect each action's wanted ratio (1 for the
         actions being removed, whose rows then go)."""
@@ -340,7 +329,8 @@ class EmbeddedBarStore(BarStore):
                     " volume = volume * ?1 WHERE symbol = ?2 AND day < ?3", (delta, symbol, ex_day))
                 rewritten = connection.total_changes - before
                 (first,) = connection.execute("SELECT min(day) FROM bars WHERE symbol = ?", (symbol,)).fetchone()
-                touched.add(symbol, rewritten, first if first is not None else ex_day, adjusted=True)
+                touched.add(symbol, rewritten, EPOCH + datetime.timedelta(first if first is not None else ex_day),
+                            adjusted=True)
                 connection.execute("UPDATE corporate_actions SET applied = ? WHERE symbol = ? AND ex_date = ?",
                                    (action.wanted, symbol, action.ex_date.isoformat()))
             connection.executemany("DELETE FROM corporate_actions WHERE symbol = ? AND ex_date = ?",

@@ -52,6 +52,7 @@ from market_data.stores.base import (
     StoreUnavailable,
     SymbolChange,
     SymbolSummary,
+    WriteLedger,
 )
 
 DEFAULT_TABLE = "bars"
@@ -126,23 +127,6 @@ CREATE TABLE IF NOT EXISTS {table} (
 
 class ChangeFeedUnsupported(NotImplementedError):
     """QuestDB cannot record a change in the same transaction as the bars (see the module docstring)."""
-
-
-class _Touched:
-    """What one transaction did to each symbol, for its change rows."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, int] = {}
-        self.first: dict[str, datetime.date] = {}
-        self.adjusted: set[str] = set()
-
-    def add(self, symbol: str, rows: int, first: datetime.date, adjusted: bool = False) -> None:
-        if rows <= 0:
-            return
-        self.rows[symbol] = self.rows.get(symbol, 0) + rows
-        self.first[symbol] = min(self.first.get(symbol, first), first)
-        if adjusted:
-            self.adjusted.add(symbol)
 
 
 def _action_from_record(row: asyncpg.Record) -> CorporateAction:
@@ -333,7 +317,7 @@ class PostgresBarStore(BarStore):
                     self._feed()
                 stored = await self._insert_new_rows(connection, series)
                 return AppendResult(stored, total - stored)
-            touched = _Touched()
+            touched = WriteLedger()
             stored = await self._copy_then_merge(connection, series, touched) if total else 0
             if actions:
                 await self._put_actions(connection, actions)
@@ -341,7 +325,7 @@ class PostgresBarStore(BarStore):
             changes = await self._record_changes(connection, touched)
         return AppendResult(stored=stored, duplicates=total - stored, changes=tuple(changes))
 
-    async def _copy_then_merge(self, connection: asyncpg.Connection, series: Sequence[BarSeries], touched: _Touched) -> int:
+    async def _copy_then_merge(self, connection: asyncpg.Connection, series: Sequence[BarSeries], touched: WriteLedger) -> int:
         staging = "wig80_bars_staging"
         await connection.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {self.table} INCLUDING DEFAULTS)"
@@ -358,7 +342,7 @@ class PostgresBarStore(BarStore):
             touched.add(row["symbol"], row["rows"], row["first"].date())
         return sum(row["rows"] for row in inserted)
 
-    async def _record_changes(self, connection: asyncpg.Connection, touched: _Touched) -> list[SymbolChange]:
+    async def _record_changes(self, connection: asyncpg.Connection, touched: WriteLedger) -> list[SymbolChange]:
         """The change rows of this transaction, numbered under the counter's row lock (held to the commit),
         and the NOTIFY that PostgreSQL delivers when it commits."""
         if not touched.rows:
@@ -369,7 +353,7 @@ class PostgresBarStore(BarStore):
         last = dict(await connection.fetch(
             f"SELECT symbol, max(ts)::date FROM {self.table} WHERE symbol = ANY($1::text[]) GROUP BY symbol", symbols))
         at = datetime.datetime.now(datetime.UTC)
-        changes = [SymbolChange(top - len(symbols) + 1 + i, symbol, "adjustment" if symbol in touched.adjusted else "bars",
+        changes = [SymbolChange(top - len(symbols) + 1 + i, symbol, touched.kind(symbol),
                                 touched.first[symbol], last[symbol], touched.rows[symbol], at)
                    for i, symbol in enumerate(symbols)]
         await connection.executemany(
@@ -414,7 +398,7 @@ class PostgresBarStore(BarStore):
             connection, {symbol for symbol, _ in keys}, touched, removing=set(keys)))
 
     async def apply_actions(self, symbol: str | None = None) -> list[SymbolChange]:
-        async def apply(connection: asyncpg.Connection, touched: _Touched) -> None:
+        async def apply(connection: asyncpg.Connection, touched: WriteLedger) -> None:
             symbols = [symbol] if symbol else [row[0] for row in await connection.fetch(
                 f"SELECT DISTINCT symbol FROM {self.table}_corporate_actions")]
             await self._reconcile(connection, set(symbols), touched)
@@ -424,12 +408,12 @@ class PostgresBarStore(BarStore):
     async def _rewrite(self, work) -> list[SymbolChange]:
         async with self._connection() as connection, connection.transaction():
             self._feed()
-            touched = _Touched()
+            touched = WriteLedger()
             await work(connection, touched)
             return await self._record_changes(connection, touched)
 
     async def _put_then_reconcile(self, connection: asyncpg.Connection, actions: Sequence[CorporateAction],
-                                  touched: _Touched) -> None:
+                                  touched: WriteLedger) -> None:
         await self._put_actions(connection, actions)
         await self._reconcile(connection, {a.symbol for a in actions}, touched)
 
@@ -441,7 +425,7 @@ class PostgresBarStore(BarStore):
             " status = excluded.status, source = excluded.source, note = excluded.note",
             [(a.symbol, a.ex_date, a.ratio, a.kind, a.status, a.source, a.note) for a in actions])
 
-    async def _reconcile(self, connection: asyncpg.Connection, symbols, touched: _Touched,
+    async def _reconcile(self, connection: asyncpg.Connection, symbols, touched: WriteLedger,
                          removing: set[tuple[str, datetime.date]] = frozenset()) -> None:
         """Rewrite the stored prices of `symbols` so they reflect each action's wanted ratio (1 for the
         actions being removed, whose rows then go)."""
