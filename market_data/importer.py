@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from market_data.adjustments import plan_symbol
+from market_data.adjustments import SymbolPlan, plan_symbol
 from market_data.bars import Bar, BarSeries, validate_bars
 from market_data.corporate_actions import CorporateAction
 from market_data.sources.formats import FormatError, is_bar_file_header
@@ -200,8 +200,7 @@ async def _write(store: BarStore, report: FileReport, series: list[BarSeries], i
     if report.error or report.ignored or not series:
         return
     stored = [await store.read_range(one.symbol) for one in series]
-    plans = [plan_symbol(one, before, await store.corporate_actions(one.symbol), index)
-             for one, before in zip(series, stored, strict=True)]
+    plans = [await _plan(store, one, before, index) for one, before in zip(series, stored, strict=True)]
     actions = [action for plan in plans for action in plan.actions]
     result = await store.append_many([plan.series for plan in plans], actions)
     report.stored, report.duplicates = result.stored, result.duplicates
@@ -209,6 +208,14 @@ async def _write(store: BarStore, report: FileReport, series: list[BarSeries], i
     report.notes += [note for plan in plans for note in plan.notes]
     if result.duplicates:
         report.notes += price_conflicts(series, stored, str(report.path))
+
+
+async def _plan(store: BarStore, incoming: BarSeries, stored: BarSeries, index: BarSeries | None) -> SymbolPlan:
+    try:
+        known = await store.corporate_actions(incoming.symbol)
+    except NotImplementedError as error:  # QuestDB: no actions table, bars are stored as they come
+        return SymbolPlan(incoming, notes=[f"{incoming.symbol}: not judged for splits or level breaks: {error}"])
+    return plan_symbol(incoming, stored, known, index)
 
 
 async def describe_conflicts(store: BarStore, series: Sequence[BarSeries], source: str) -> list[str]:

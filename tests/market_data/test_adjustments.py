@@ -122,3 +122,19 @@ def test_a_plan_without_new_bars_does_nothing():
     series = file_series(GPW_ARCHIVE / "APATOR.csv")
     plan = plan_symbol(series, series, [], None)
     assert plan.actions == [] and plan.notes == [] and not plan.quarantined
+
+
+async def test_a_store_without_corporate_actions_imports_the_bars_unjudged(tmp_path):
+    from market_data.stores.embedded import EmbeddedBarStore
+    from market_data.stores.postgres import ChangeFeedUnsupported
+
+    class QuestDBLikeStore(EmbeddedBarStore):
+        """A fake for what QuestDB answers (no QuestDB on this machine): no corporate-actions table."""
+
+        async def corporate_actions(self, symbol=None):
+            raise ChangeFeedUnsupported("QuestDB cannot record changes or rewrite prices in the bars' transaction")
+
+    async with QuestDBLikeStore(tmp_path / "bars.sqlite3") as store:
+        report = await import_paths([GPW_ARCHIVE / "APATOR.csv"], store)
+        assert report.clean and report.actions == [] and report.totals["stored"] > 4000
+        assert "APT: not judged for splits or level breaks: QuestDB cannot" in report.files[0].notes[-1]
