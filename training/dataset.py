@@ -104,7 +104,8 @@ class DroppedSamples:
     def as_dict(self) -> dict:
         return {"total": self.total, "in_targets": self.in_targets, "in_windows": self.in_windows,
                 "days": [{"symbol": j.symbol, "date": str(j.date), "ratio": format_ratio(j.ratio), "verdict": j.verdict,
-                          "close": [j.previous_close, j.close]} for j in self.jumps]}
+                          "close": [j.previous_close, j.close]} for j in self.jumps],
+                "summary": self.describe()}
 
     def describe(self) -> str:
         days = ", ".join(f"{j.symbol} {j.date} (x{1 / j.observed_ratio:.3g}, {j.verdict})" for j in self.jumps)

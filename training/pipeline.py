@@ -214,8 +214,7 @@ def mean_tests(gaussians: dict, samples: Samples) -> dict:
 def data_summary(dataset: MarketDataset, source: str, n_symbols: int) -> dict:
     return {"source": source, "symbols": n_symbols, "window": dataset.window,
             "horizons": dataset.train.targets.shape[1], "feature_names": list(dataset.feature_names),
-            "rows": {s: len(getattr(dataset, s)) for s in ("train", "val", "test")},
-            "dropped": dataset.dropped.as_dict() | {"summary": dataset.dropped.describe()}}
+            "rows": {s: len(getattr(dataset, s)) for s in ("train", "val", "test")}}
 
 
 @dataclass(frozen=True)
@@ -227,6 +226,7 @@ class RunSummary:
     created: str
     config: dict
     data: dict
+    dropped: dict  # the samples left out around split-like days (DroppedSamples.as_dict())
     split: dict
     grades: list[dict]
     ridge_alpha: float
@@ -241,7 +241,7 @@ class RunSummary:
 def summarize(run: str, created: str, config: dict, grades: list[dict], dataset: MarketDataset,
               source: str, n_symbols: int, metrics: dict, evaluated: str | None = None) -> RunSummary:
     """`config`: the run's TrainConfig as a dict (as saved with the run)."""
-    return RunSummary(run, created, config, data_summary(dataset, source, n_symbols),
+    return RunSummary(run, created, config, data_summary(dataset, source, n_symbols), dataset.dropped.as_dict(),
                       dataset.split.as_dict(), grades, metrics["ridge_alpha"], metrics, evaluated)
 
 
@@ -299,7 +299,7 @@ def _run(train_config: TrainConfig, run_dir: Path | None, checkpoint: dict | Non
 def model_metadata(run_dir: Path, config: TrainConfig, dataset: MarketDataset, summary: RunSummary) -> dict:
     return {"run": run_dir.name, "feature_names": list(dataset.feature_names), "window": dataset.window,
             "metrics": summary.metrics, "config": summary.config, "split": summary.split,
-            "data": summary.data, "grades": summary.grades, "created": summary.created,
+            "data": summary.data, "dropped": summary.dropped, "grades": summary.grades, "created": summary.created,
             "scaler": {"features": dataset.feature_scaler.as_dict(), "targets": dataset.target_scaler.as_dict()}}
 
 
