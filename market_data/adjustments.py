@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from market_data.bars import BarSeries
-from market_data.corporate_actions import CorporateAction, adjusted, format_ratio
+from market_data.corporate_actions import CorporateAction, adjusted, format_ratio, rebased
 from market_data.splits import INDEX_SYMBOL, RULES, Jump, JumpRules, find_jumps
 
 LEVEL_TOLERANCE = 0.01  # |log q|: prices rounded to the tick differ by less; a dividend adjustment by more
@@ -123,8 +123,7 @@ def _plan_level(plan: SymbolPlan, incoming: BarSeries, stored: BarSeries, merged
         return
     run = np.isin(plan.series.dates, merged_dates[start:stop])
     ohlcv = plan.series.ohlcv.copy()
-    ohlcv[run, :4] *= level.ratio
-    ohlcv[run, 4] /= level.ratio
+    ohlcv[run] = rebased(ohlcv[run], 1 / level.ratio)
     plan.series = BarSeries(symbol, plan.series.dates, ohlcv)
     plan.notes.append(f"{what}): the {int(run.sum())} new bars between stored ones were scaled by {level.ratio:.4f}")
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from market_data.bars import BarSeries
+from market_data.bars import CLOSE, OPEN, VOLUME, BarSeries
 
 STATUSES = ("active", "pending", "dismissed")
 KINDS = ("split", "level")
@@ -92,14 +92,20 @@ def adjustment_factors(dates: np.ndarray, actions: Iterable[CorporateAction], ra
     return factors
 
 
+def rebased(ohlcv: np.ndarray, divisor: np.ndarray | float) -> np.ndarray:
+    """A copy of `ohlcv` with its prices divided by `divisor` (one per row, or one for all) and its volume
+    multiplied by it, so turnover is kept: what an action does to the bars before its ex_date."""
+    divisor = np.broadcast_to(np.asarray(divisor, dtype=np.float64), (len(ohlcv),))
+    out = ohlcv.copy()
+    out[:, OPEN : CLOSE + 1] /= divisor[:, None]
+    out[:, VOLUME] *= divisor
+    return out
+
+
 def adjusted(series: BarSeries, actions: Iterable[CorporateAction]) -> BarSeries:
     """`series` with the active `actions` of its symbol applied (prices / factor, volume * factor)."""
     mine = [a for a in actions if a.symbol == series.symbol]
-    factors = adjustment_factors(series.dates, mine)
-    ohlcv = series.ohlcv.copy()
-    ohlcv[:, :4] /= factors[:, None]
-    ohlcv[:, 4] *= factors
-    return BarSeries(series.symbol, series.dates, ohlcv)
+    return BarSeries(series.symbol, series.dates, rebased(series.ohlcv, adjustment_factors(series.dates, mine)))
 
 
 def read_known_actions(path: Path, source: str = "file") -> list[CorporateAction]:

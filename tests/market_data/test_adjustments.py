@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from market_data.adjustments import plan_symbol
-from market_data.bars import BarSeries
+from market_data.bars import CLOSE, OPEN, VOLUME, BarSeries
 from market_data.importer import import_paths
 from market_data.sources import read_bar_file
 from tests.fixtures.requirements import requirement_missing
@@ -91,8 +91,8 @@ async def test_an_ambiguous_jump_quarantines_the_symbol_and_leaves_its_prices(em
     series = file_series(REAL_DATA / "stooq" / "ABE.csv")
     t = 3000
     ohlcv = series.ohlcv.copy()
-    ohlcv[:t, :4] *= 5.0
-    ohlcv[:t, 4] /= 5.0 ** 0.25  # shares multiplied by a quarter of what a 1:5 split would
+    ohlcv[:t, OPEN : CLOSE + 1] *= 5.0
+    ohlcv[:t, VOLUME] /= 5.0 ** 0.25  # shares multiplied by a quarter of what a 1:5 split would
     path = write_stooq(tmp_path / "ABE.csv", BarSeries("ABE", series.dates, ohlcv))
     report = await import_paths([path], embedded_store)
     (action,) = report.actions

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from market_data.bars import BarSeries
+from market_data.corporate_actions import rebased
 from market_data.sources import read_bar_file
 from market_data.splits import find_jumps
 from tests.fixtures.requirements import requirement_missing
@@ -52,8 +53,7 @@ def test_no_stooq_file_has_a_split_or_an_ambiguous_day(wig):
 def unadjusted(series: BarSeries, t: int, ratio: float) -> BarSeries:
     """`series` as an exchange that split `ratio`:1 at bar t would have printed it before t."""
     ohlcv = series.ohlcv.copy()
-    ohlcv[:t, :4] *= ratio
-    ohlcv[:t, 4] /= ratio
+    ohlcv[:t] = rebased(ohlcv[:t], 1 / ratio)
     return BarSeries(series.symbol, series.dates, ohlcv)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from market_data.bars import BarSeries
+from market_data.corporate_actions import rebased
 from market_data.synthetic import synthesize
 from training.dataset import (
     SplitConfig,
@@ -102,8 +103,7 @@ def test_too_little_history_is_a_clear_error(market) -> None:
 def unadjusted(series: BarSeries, day: int, ratio: float) -> BarSeries:
     """`series` as an exchange printed it had the company split `ratio`:1 at bar `day` (history not adjusted)."""
     ohlcv = series.ohlcv.copy()
-    ohlcv[:day, :4] *= ratio
-    ohlcv[:day, 4] /= ratio
+    ohlcv[:day] = rebased(ohlcv[:day], 1 / ratio)
     return dataclasses.replace(series, ohlcv=ohlcv)
 
 
