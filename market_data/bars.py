@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,12 +34,49 @@ class BarRejection:
     reason: str
 
 
-def is_no_trade_day(open_: float, high: float, low: float, volume: float) -> bool:
-    """The GPW archive's marker of a day without trades: open=high=low=0 and volume 0. Not a bar."""
-    return open_ == 0 and high == 0 and low == 0 and volume == 0
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def validate_bar(bar: Bar, today: datetime.date | None = None) -> str | None:
+@dataclass(frozen=True, slots=True)
+class BarLimits:
+    """The numbers a stored bar may hold. The model reads bars as float32, so anything beyond these ranges
+    (a 1e300 typo becomes inf there) is refused at the door rather than failing every later request."""
+
+    min_price: float = 1e-6
+    max_price: float = 1e9
+    max_volume: float = 1e15
+
+
+BAR_LIMITS = BarLimits()  # the one place the accepted ranges are set
+
+
+def no_trade_marker(open_: float, high: float, low: float, close: float, volume: float) -> str | None:
+    """What marks a row as a day without trades, or None for a bar: volume 0 with a zero price.
+
+    The GPW archive writes open=high=low=0 (close carries the reference price); other exports write only
+    open=0 or only a zero close. Such a row is no bar: it is skipped and counted, never rejected. A zero
+    price with trades (volume > 0) is a broken bar and is rejected by `validate_bar`.
+    """
+    prices = {"open": open_, "high": high, "low": low, "close": close}
+    zeros = [name for name, value in prices.items() if value == 0]
+    if volume != 0 or not zeros:
+        return None
+    return f"no-trade day (volume 0, {'='.join(zeros)}=0)"
+
+
+def is_no_trade_day(open_: float, high: float, low: float, close: float, volume: float) -> bool:
+    return no_trade_marker(open_, high, low, close, volume) is not None
+
+
+def _range_reason(name: str, value: float, low: float, high: float) -> str | None:
+    if abs(value) > FLOAT32_MAX:
+        return f"{name} {value:g} does not fit float32 (the model's input): accepted {low:g}..{high:g}"
+    if not low <= value <= high:
+        return f"{name} {value:g} is outside the accepted range {low:g}..{high:g}"
+    return None
+
+
+def validate_bar(bar: Bar, today: datetime.date | None = None, limits: BarLimits = BAR_LIMITS) -> str | None:
     """The reason `bar` cannot be stored, or None. A repeated date is checked by `validate_bars`."""
     today = today or datetime.date.today()
     prices = {"open": bar.open, "high": bar.high, "low": bar.low, "close": bar.close}
@@ -48,8 +86,12 @@ def validate_bar(bar: Bar, today: datetime.date | None = None) -> str | None:
     for name, value in prices.items():
         if value <= 0:
             return f"non-positive price: {name}={value:g}"
+        if reason := _range_reason(f"price {name}", value, limits.min_price, limits.max_price):
+            return reason
     if bar.volume < 0:
         return f"negative volume: {bar.volume:g}"
+    if reason := _range_reason("volume", bar.volume, 0.0, limits.max_volume):
+        return reason
     if bar.high < max(bar.open, bar.close, bar.low):
         return f"high {bar.high:g} is below open/close/low (open={bar.open:g}, close={bar.close:g}, low={bar.low:g})"
     if bar.low > min(bar.open, bar.close):
@@ -157,3 +199,13 @@ class BarSeries:
     def __repr__(self) -> str:
         span = f"{self.dates[0]}..{self.dates[-1]}" if len(self) else "empty"
         return f"BarSeries({self.symbol!r}, {len(self)} bars, {span})"
+
+
+def window_fingerprint(series: BarSeries) -> str:
+    """A short hash of the symbol, dates and OHLCV of `series`: what a forecast made from this window can be
+    keyed by. Equal windows give equal fingerprints; any new, backfilled, corrected or adjusted bar within
+    the window gives another."""
+    digest = hashlib.blake2b(series.symbol.encode(), digest_size=12)
+    digest.update(series.dates.astype("<i8").tobytes())
+    digest.update(np.ascontiguousarray(series.ohlcv, dtype="<f8").tobytes())
+    return digest.hexdigest()

@@ -10,6 +10,12 @@ held back by a --strict import that found rejections.
 
 Each file is written in one transaction. With `strict`, every file is parsed and validated first
 and nothing at all is written if any row or file is rejected.
+
+Before a file is written, each of its symbols is planned against the stored bars
+(`market_data.adjustments.plan_symbol`): a level break against them or a split-like jump becomes a
+corporate action written in the same transaction (active: the earlier history is back-adjusted;
+pending: the symbol is quarantined), and the report lists them. The WIG index (`indices/wig_d.csv`,
+stored as WIG) is the reference for the jumps: files holding it are written first.
 """
 
 from __future__ import annotations
@@ -23,9 +29,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from market_data.adjustments import SymbolPlan, plan_symbol
 from market_data.bars import Bar, BarSeries, validate_bars
+from market_data.corporate_actions import CorporateAction
 from market_data.sources.formats import FormatError, is_bar_file_header
 from market_data.sources.reader import count_data_lines, read_bar_file
+from market_data.splits import INDEX_SYMBOL
 from market_data.stores.base import BarStore
 from market_data.symbols import load_symbols
 
@@ -59,6 +68,11 @@ class FileReport:
     skipped_rows: list[RowIssue] = field(default_factory=list)
     rejected_rows: list[RowIssue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    actions: list[CorporateAction] = field(default_factory=list)  # recorded with this file's bars
+
+    @property
+    def quarantined(self) -> list[str]:
+        return sorted({action.symbol for action in self.actions if action.status == "pending"})
 
     @property
     def balanced(self) -> bool:
@@ -81,6 +95,9 @@ class FileReport:
             "skipped_rows": [str(issue) for issue in self.skipped_rows],
             "rejected_rows": [str(issue) for issue in self.rejected_rows],
             "notes": self.notes,
+            "actions": [{"symbol": a.symbol, "ex_date": a.ex_date.isoformat(), "ratio": a.ratio, "kind": a.kind,
+                         "status": a.status, "evidence": a.note} for a in self.actions],
+            "quarantined": self.quarantined,
         }
 
 
@@ -114,8 +131,13 @@ class ImportReport:
         """File errors and rejected rows, then skipped rows, in file and line order."""
         return self.errors() + [issue for r in self.files for issue in r.skipped_rows]
 
+    @property
+    def actions(self) -> list[CorporateAction]:
+        return [action for report in self.files for action in report.actions]
+
     def to_dict(self) -> dict:
         return {"strict": self.strict, "aborted": self.aborted, "totals": self.totals,
+                "quarantined": sorted({s for r in self.files for s in r.quarantined}),
                 "files": [report.to_dict() for report in self.files]}
 
 
@@ -174,20 +196,39 @@ def plan_file(path: Path, explicit: bool, today: datetime.date | None = None) ->
     return report, series
 
 
-async def _write(store: BarStore, report: FileReport, series: list[BarSeries]) -> None:
+async def _write(store: BarStore, report: FileReport, series: list[BarSeries], index: BarSeries | None) -> None:
     if report.error or report.ignored or not series:
         return
-    result = await store.append_many(series)
+    stored = [await store.read_range(one.symbol) for one in series]
+    plans = [await _plan(store, one, before, index) for one, before in zip(series, stored, strict=True)]
+    actions = [action for plan in plans for action in plan.actions]
+    result = await store.append_many([plan.series for plan in plans], actions)
     report.stored, report.duplicates = result.stored, result.duplicates
+    report.actions = actions
+    report.notes += [note for plan in plans for note in plan.notes]
     if result.duplicates:
-        report.notes += await describe_conflicts(store, series, str(report.path))
+        report.notes += price_conflicts(series, stored, str(report.path))
+
+
+async def _plan(store: BarStore, incoming: BarSeries, stored: BarSeries, index: BarSeries | None) -> SymbolPlan:
+    try:
+        known = await store.corporate_actions(incoming.symbol)
+    except NotImplementedError as error:  # QuestDB: no actions table, bars are stored as they come
+        return SymbolPlan(incoming, notes=[f"{incoming.symbol}: not judged for splits or level breaks: {error}"])
+    return plan_symbol(incoming, stored, known, index)
 
 
 async def describe_conflicts(store: BarStore, series: Sequence[BarSeries], source: str) -> list[str]:
     """Notes on already-stored bars whose prices differ from `series` (e.g. adjusted vs raw prices)."""
+    stored = [await store.read_range(one.symbol, one.dates[0].item(), one.dates[-1].item()) for one in series]
+    return price_conflicts(series, stored, source)
+
+
+def price_conflicts(series: Sequence[BarSeries], stored_before: Sequence[BarSeries], source: str) -> list[str]:
+    """Notes on the bars of `series` that were stored already (`stored_before`, read before the write) with
+    other prices."""
     notes = []
-    for one in series:
-        stored = await store.read_range(one.symbol, one.dates[0].item(), one.dates[-1].item())
+    for one, stored in zip(series, stored_before, strict=True):
         common, mine, theirs = np.intersect1d(one.dates, stored.dates, return_indices=True)
         differs = ~np.isclose(one.ohlcv[mine, :4], stored.ohlcv[theirs, :4], rtol=1e-6).all(axis=1)
         if differs.any():
@@ -211,19 +252,18 @@ async def import_paths(
     """Import files and folders into `store`; see the module docstring for the accounting.
     progress: a tqdm bar per file, shown only when stderr is a terminal."""
     files = collect_files(paths)
-    report = ImportReport([], strict=strict)
-    if strict:
-        plans = [plan_file(path, explicit, today) for path, explicit in files]
-        report.files = [file_report for file_report, _ in plans]
-        if not report.clean:
-            _abort(report)
-            return report
-    report.files = []
-    bar = tqdm(files, unit="file", desc="import", disable=None if progress else True, leave=False)
-    for path, explicit in bar:
-        file_report, series = plan_file(path, explicit, today)
-        await _write(store, file_report, series)
-        report.files.append(file_report)
+    plans = [plan_file(path, explicit, today) for path, explicit in files]
+    report = ImportReport([file_report for file_report, _ in plans], strict=strict)
+    if strict and not report.clean:
+        _abort(report)
+        return report
+    index_first = sorted(plans, key=lambda plan: not any(one.symbol == INDEX_SYMBOL for one in plan[1]))
+    bar = tqdm(index_first, unit="file", desc="import", disable=None if progress else True, leave=False)
+    index = await store.read_range(INDEX_SYMBOL)
+    for file_report, series in bar:
+        await _write(store, file_report, series, index if len(index) else None)
+        if any(one.symbol == INDEX_SYMBOL for one in series):
+            index = await store.read_range(INDEX_SYMBOL)
         bar.set_postfix(stored=report.total("stored"), rejected=report.total("rejected"))
     return report
 

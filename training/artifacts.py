@@ -210,11 +210,12 @@ def summary_lines(metrics: dict) -> list[str]:
 
 
 def write_report(path: Path, summary: dict) -> Path:
-    """`summary`: run, data, split, metrics (val/test/grades), ridge_alpha, grades (acceptance)."""
+    """`summary`: run, data, dropped, split, metrics (val/test/grades), ridge_alpha, grades (acceptance)."""
     metrics, data = summary["metrics"], summary["data"]
     lines = [f"# Training report: {summary['run']}", "",
              f"Data: {data['symbols']} symbols from {data['source']}; window {data['window']} bars; "
              f"{len(data['feature_names'])} features; horizons 1..{data['horizons']} trading days.", "",
+             f"Dropped: {summary['dropped']['summary']}.", "",
              "| split | first day | last day | samples |", "| --- | --- | --- | --- |"]
     for name in ("train", "val", "test"):
         first, last = summary["split"][name]

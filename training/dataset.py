@@ -5,6 +5,11 @@ A sample is a (symbol, trading day t) with at least W bars up to t and H bars af
 pipeline, shared with serving) and its targets are the forward log returns log(close[t+h] / close[t])
 for h = 1..H. Bars after t never reach the sample's features.
 
+Samples that an unadjusted split or consolidation would corrupt are dropped and counted: a split-like
+day (`market_data.splits`, verdict split or ambiguous: a store imported before detection, or a
+quarantined symbol) inside a sample's feature window or target horizon makes the 228.5 -> 20.8 kind
+of move a feature or a target. `MarketDataset.dropped` says how many samples went and around which days.
+
 The split is by date across all symbols: the calendar of sample dates is cut into train, validation
 and test with `purge_days` trading days left out at each boundary, and a sample whose last target day
 reaches into the next split is dropped as well (a symbol with missing days can stretch t+H past the
@@ -21,6 +26,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from tqdm.auto import tqdm
 
 from market_data.bars import BarSeries
+from market_data.corporate_actions import format_ratio
+from market_data.splits import Jump, find_jumps
 from training.forecaster import FEATURE_CLIP, HORIZONS
 
 FEATURE_CHUNK = 4096  # windows per compute_features call: bounds memory at W x 5 x 4 bytes each
@@ -82,16 +89,66 @@ def _empty_samples(horizons: int) -> Samples:
                    np.zeros(0, "datetime64[D]"), np.zeros(0, "datetime64[D]"), np.zeros(0, np.float32))
 
 
+@dataclass
+class DroppedSamples:
+    """Samples left out because a split-like day lay in their target horizon or their feature window."""
+
+    jumps: list[Jump]
+    in_targets: int = 0  # the day was within t+1..t+H: a target would be the split's move
+    in_windows: int = 0  # within the W bars of the features (and not in the targets)
+
+    @property
+    def total(self) -> int:
+        return self.in_targets + self.in_windows
+
+    def as_dict(self) -> dict:
+        return {"total": self.total, "in_targets": self.in_targets, "in_windows": self.in_windows,
+                "days": [{"symbol": j.symbol, "date": str(j.date), "ratio": format_ratio(j.ratio), "verdict": j.verdict,
+                          "close": [j.previous_close, j.close]} for j in self.jumps],
+                "summary": self.describe()}
+
+    def describe(self) -> str:
+        days = ", ".join(f"{j.symbol} {j.date} (x{1 / j.observed_ratio:.3g}, {j.verdict})" for j in self.jumps)
+        return (f"{self.total} samples dropped ({self.in_targets} with the day in their targets, {self.in_windows} "
+                f"in their feature window) around {len(self.jumps)} unadjusted split-like days: {days}"
+                if self.jumps else "no split-like day in the bars: no sample dropped")
+
+
+def split_contaminated(series: BarSeries, days: np.ndarray, window: int, horizons: int = HORIZONS,
+                       index: BarSeries | None = None) -> tuple[np.ndarray, np.ndarray, list[Jump]]:
+    """Per sample day t: (the split-like day is in its targets, in its feature window), and the days found."""
+    jumps = [j for j in find_jumps(series, index) if j.verdict != "real"]
+    in_targets, in_window = np.zeros(len(days), dtype=bool), np.zeros(len(days), dtype=bool)
+    for jump in jumps:
+        j = int(np.searchsorted(series.dates, np.datetime64(jump.date, "D")))  # the return close[j-1] -> close[j]
+        in_targets |= (days < j) & (j <= days + horizons)
+        in_window |= (days - window + 1 < j) & (j <= days)
+    return in_targets, in_window & ~in_targets, jumps
+
+
 def build_samples(series_list: list[BarSeries], window: int, horizons: int = HORIZONS,
-                  show_progress: bool = False) -> Samples:
-    parts = [symbol_samples(s, window, horizons)
-             for s in tqdm(series_list, desc="features", unit="symbol", leave=False,
-                           disable=None if show_progress else True)]
-    parts = [p for p in parts if len(p)]
+                  show_progress: bool = False, index: BarSeries | None = None
+                  ) -> tuple[Samples, np.ndarray, DroppedSamples]:
+    """Every symbol's samples, which of them to keep (those no split-like day corrupts), and the account of
+    the others. The dropped ones still count as sample dates for the split calendar, so the split never
+    depends on where splits fell."""
+    parts, keep, dropped = [], [], DroppedSamples([])
+    for series in tqdm(series_list, desc="features", unit="symbol", leave=False,
+                       disable=None if show_progress else True):
+        samples = symbol_samples(series, window, horizons)
+        if not len(samples):
+            continue
+        days = sample_days(len(series), window, horizons)
+        in_targets, in_window, jumps = split_contaminated(series, days, window, horizons, index)
+        dropped.jumps += jumps
+        dropped.in_targets += int(in_targets.sum())
+        dropped.in_windows += int(in_window.sum())
+        parts.append(samples)
+        keep.append(~(in_targets | in_window))
     if not parts:
         need = window + horizons
         raise ValueError(f"no symbol has the {need} bars a sample needs (window {window} + {horizons} horizons)")
-    return Samples.concatenate(parts)
+    return Samples.concatenate(parts), np.concatenate(keep), dropped
 
 
 @dataclass
@@ -190,21 +247,24 @@ class MarketDataset:
     target_scaler: Scaler
     feature_names: tuple[str, ...]
     window: int
+    dropped: DroppedSamples
 
 
 def make_dataset(series_list: list[BarSeries], window: int, split_config: SplitConfig | None = None,
-                 show_progress: bool = False, split_dates: SplitDates | None = None) -> MarketDataset:
-    """Samples split by date: `split_dates` when given (a stored run's), else a fresh chronological split."""
+                 show_progress: bool = False, split_dates: SplitDates | None = None,
+                 index: BarSeries | None = None) -> MarketDataset:
+    """Samples split by date: `split_dates` when given (a stored run's), else a fresh chronological split.
+    `index` (the WIG index's bars) sharpens the split-like-day test; without it, size, ratio and volume decide."""
     from feature_kernels import FEATURE_NAMES, MIN_WINDOW
 
     if window < MIN_WINDOW:
         raise ValueError(f"window {window} is below feature_kernels.MIN_WINDOW={MIN_WINDOW}")
-    samples = build_samples(series_list, window, show_progress=show_progress)
+    samples, keep, dropped = build_samples(series_list, window, show_progress=show_progress, index=index)
     split = split_dates or chronological_split(samples.dates, split_config or SplitConfig())
-    rows = split_rows(samples, split)
+    rows = {name: r[keep[r]] for name, r in split_rows(samples, split).items()}
     empty = [name for name, r in rows.items() if len(r) == 0]
     if empty:
         raise ValueError(f"the {', '.join(empty)} split(s) have no samples; use more symbols or days")
     train = samples.subset(rows["train"])
     return MarketDataset(train, samples.subset(rows["val"]), samples.subset(rows["test"]), split,
-                         Scaler.fit(train.features), Scaler.fit(train.targets), tuple(FEATURE_NAMES), window)
+                         Scaler.fit(train.features), Scaler.fit(train.targets), tuple(FEATURE_NAMES), window, dropped)

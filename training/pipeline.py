@@ -240,6 +240,7 @@ class RunSummary:
     created: str
     config: dict
     data: dict
+    dropped: dict  # the samples left out around split-like days (DroppedSamples.as_dict())
     split: dict
     grades: list[dict]
     served_model: dict
@@ -255,8 +256,9 @@ class RunSummary:
 def summarize(run: str, created: str, config: dict, grades: list[dict], dataset: MarketDataset,
               source: str, n_symbols: int, metrics: dict, evaluated: str | None = None) -> RunSummary:
     """`config`: the run's TrainConfig as a dict (as saved with the run)."""
-    return RunSummary(run, created, config, data_summary(dataset, source, n_symbols),
-                      dataset.split.as_dict(), grades, served_model(grades), metrics["ridge_alpha"], metrics, evaluated)
+    return RunSummary(run, created, config, data_summary(dataset, source, n_symbols), dataset.dropped.as_dict(),
+                      dataset.split.as_dict(), grades, served_model(grades), metrics["ridge_alpha"], metrics,
+                      evaluated)
 
 
 def now() -> str:
@@ -313,8 +315,8 @@ def _run(train_config: TrainConfig, run_dir: Path | None, checkpoint: dict | Non
 def model_metadata(run_dir: Path, config: TrainConfig, dataset: MarketDataset, summary: RunSummary) -> dict:
     return {"run": run_dir.name, "feature_names": list(dataset.feature_names), "window": dataset.window,
             "metrics": summary.metrics, "config": summary.config, "split": summary.split,
-            "data": summary.data, "grades": summary.grades, "served_model": summary.served_model,
-            "created": summary.created,
+            "data": summary.data, "dropped": summary.dropped, "grades": summary.grades,
+            "served_model": summary.served_model, "created": summary.created,
             "scaler": {"features": dataset.feature_scaler.as_dict(), "targets": dataset.target_scaler.as_dict()}}
 
 

@@ -14,6 +14,7 @@ from gateway.forecasting.analysis import AnalysisService, ticker_of
 from gateway.forecasting.predictions import prediction_interval
 from gateway.forecasting.triton_client import TritonUnavailable
 from gateway.schemas import ForecastPathResponse, ForecastPoint, HistoryBar
+from market_data.calendar import trading_calendar
 
 
 async def forecast_path(analysis: AnalysisService, symbol: str, history: int) -> ForecastPathResponse:
@@ -37,13 +38,14 @@ async def forecast_path(analysis: AnalysisService, symbol: str, history: int) ->
 
 
 def price_path(price: float, last_date: dt.date, mean: np.ndarray, std: np.ndarray) -> list[ForecastPoint]:
-    """One point per horizon 1..len(mean): median, mean and the 50%/95% central intervals of the price."""
-    dates = np.busday_offset(np.datetime64(last_date, "D"), np.arange(1, len(mean) + 1), roll="forward")
+    """One point per horizon 1..len(mean), dated by the next XWAR sessions after `last_date`: median, mean
+    and the 50%/95% central intervals of the price."""
+    dates = trading_calendar().next_sessions(last_date, len(mean))
     points = []
     for h, (mu, sigma) in enumerate(zip(mean, std, strict=True)):
         band_50, band_95 = prediction_interval(price, mu, sigma, 0.5), prediction_interval(price, mu, sigma, 0.95)
         points.append(ForecastPoint(
-            horizon=h + 1, date=dates[h].astype(dt.date), median=price * np.exp(mu),
+            horizon=h + 1, date=dates[h], median=price * np.exp(mu),
             mean=price * np.exp(mu + sigma**2 / 2), lower_50=band_50.lower, upper_50=band_50.upper,
             lower_95=band_95.lower, upper_95=band_95.upper,
         ))

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from market_data.bars import Bar, is_no_trade_day
+from market_data.bars import Bar, no_trade_marker
 from market_data.sources.formats import DetectedFormat, FormatError, detect_format
 from market_data.sources.symbol_names import symbol_for_file, symbol_for_ticker
 
@@ -18,6 +18,11 @@ from market_data.sources.symbol_names import symbol_for_file, symbol_for_ticker
 @dataclass(frozen=True, slots=True)
 class LineIssue:
     line: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoTrade:
     reason: str
 
 
@@ -63,8 +68,8 @@ def _number(text: str, name: str) -> float:
     return value
 
 
-def _parse_line(detected: DetectedFormat, fields: list[str], file_symbol: str | None) -> Bar | str:
-    """A Bar, or the string "no-trade" for the GPW archive's no-trade marker. Raises ValueError with a reason."""
+def _parse_line(detected: DetectedFormat, fields: list[str], file_symbol: str | None) -> Bar | NoTrade:
+    """A Bar, or a `NoTrade` naming the marker of a day without trades. Raises ValueError with a reason."""
     bar_format = detected.format
     if len(fields) != detected.width:
         hint = " (wrong delimiter?)" if len(fields) == 1 else ""
@@ -81,8 +86,8 @@ def _parse_line(detected: DetectedFormat, fields: list[str], file_symbol: str | 
         for name in ("open", "high", "low", "close", "volume")
     }
     day = bar_format.parse_date(fields[detected.column(bar_format.columns["date"])].strip())
-    if is_no_trade_day(values["open"], values["high"], values["low"], values["volume"]):
-        return "no-trade"
+    if marker := no_trade_marker(*values.values()):
+        return NoTrade(marker)
     assert symbol is not None
     return Bar(symbol, day, **values)
 
@@ -104,8 +109,8 @@ def read_bar_file(path: Path) -> ParsedFile:
         except ValueError as error:
             parsed.rejected.append(LineIssue(number, str(error)))
             continue
-        if result == "no-trade":
-            parsed.skipped.append(LineIssue(number, "no-trade day (open=high=low=0, volume 0)"))
+        if isinstance(result, NoTrade):
+            parsed.skipped.append(LineIssue(number, result.reason))
         else:
             parsed.bars.append(result)
             parsed.bar_lines.append(number)

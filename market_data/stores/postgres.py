@@ -15,6 +15,15 @@ and applied WAL rows: two writers of the same bar racing (or a re-send before Qu
 write, normally milliseconds) both count it as stored, and DEDUP UPSERT keeps the last one written.
 The importer's and POST /bars' counts are exact on PostgreSQL, and exact on QuestDB but for that race.
 
+The change feed and corporate actions (PostgreSQL): tables `<table>_changes`, `<table>_change_counter`
+(one row) and `<table>_corporate_actions` beside the bars. A write ends by incrementing the counter row,
+whose row lock is held to the commit, so change numbers are assigned in commit order even between
+concurrent writers (a plain sequence is not: a later number could commit first and a follower that saw
+it would skip the earlier one); in the same transaction it inserts the change rows and sends
+`NOTIFY <table>_changes` (delivered at commit, payload the newest change number). QuestDB has no
+multi-statement transaction across tables, no row locks and no LISTEN/NOTIFY: on QuestDB the change feed
+and the corporate actions raise `ChangeFeedUnsupported` (docs/market_data.md says what a follower does).
+
 Every wait is bounded: connecting (CONNECT_TIMEOUT_S), taking a pooled connection (ACQUIRE_TIMEOUT_S)
 and each statement (COMMAND_TIMEOUT_S). A failure to reach the server, or a connection lost mid-call,
 raises `StoreUnavailable` (a write's transaction is then rolled back by the server: nothing half-written).
@@ -28,13 +37,23 @@ import datetime
 import itertools
 import re
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import numpy as np
 
 from market_data.bars import BarSeries
-from market_data.stores.base import AppendResult, BarStore, StoreUnavailable, SymbolSummary
+from market_data.corporate_actions import CorporateAction, reconcile_steps
+from market_data.stores.base import (
+    AppendResult,
+    BarStore,
+    ChangeWakeups,
+    StoreUnavailable,
+    SymbolChange,
+    SymbolSummary,
+    WriteLedger,
+)
 
 DEFAULT_TABLE = "bars"
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
@@ -63,6 +82,36 @@ CREATE TABLE IF NOT EXISTS {table} (
     PRIMARY KEY (symbol, ts)
 )
 """
+FEED_DDL = (
+    """CREATE TABLE IF NOT EXISTS {table}_changes (
+        change BIGINT PRIMARY KEY,
+        symbol TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('bars', 'adjustment')),
+        first_date DATE NOT NULL,
+        last_date DATE NOT NULL,
+        rows INTEGER NOT NULL,
+        changed_at TIMESTAMPTZ NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS {table}_change_counter (
+        only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+        change BIGINT NOT NULL
+    )""",
+    "INSERT INTO {table}_change_counter (only_row, change) VALUES (TRUE, 0) ON CONFLICT DO NOTHING",
+    """CREATE TABLE IF NOT EXISTS {table}_corporate_actions (
+        symbol TEXT NOT NULL,
+        ex_date DATE NOT NULL,
+        ratio DOUBLE PRECISION NOT NULL CHECK (ratio > 0),
+        kind TEXT NOT NULL CHECK (kind IN ('split', 'level')),
+        status TEXT NOT NULL CHECK (status IN ('active', 'pending', 'dismissed')),
+        source TEXT NOT NULL CHECK (source IN ('detected', 'manual', 'file')),
+        note TEXT NOT NULL DEFAULT '',
+        applied DOUBLE PRECISION NOT NULL DEFAULT 1.0 CHECK (applied > 0),
+        PRIMARY KEY (symbol, ex_date)
+    )""",
+)
+ACTION_COLUMNS = "symbol, ex_date, ratio, kind, status, source, note, applied"
+CHANGE_COLUMNS = "change, symbol, kind, first_date, last_date, rows, changed_at"
+WAKEUP_PING_TIMEOUT_S = 2.0
 QUESTDB_DDL = """
 CREATE TABLE IF NOT EXISTS {table} (
     symbol SYMBOL,
@@ -74,6 +123,79 @@ CREATE TABLE IF NOT EXISTS {table} (
     volume DOUBLE
 ) TIMESTAMP(ts) PARTITION BY YEAR WAL DEDUP UPSERT KEYS(ts, symbol)
 """
+
+
+class ChangeFeedUnsupported(NotImplementedError):
+    """QuestDB cannot record a change in the same transaction as the bars (see the module docstring)."""
+
+
+def _action_from_record(row: asyncpg.Record) -> CorporateAction:
+    return CorporateAction(row["symbol"], row["ex_date"], row["ratio"], row["kind"], row["status"], row["source"],
+                           row["note"], row["applied"])
+
+
+def _change_from_record(row: asyncpg.Record) -> SymbolChange:
+    return SymbolChange(row["change"], row["symbol"], row["kind"], row["first_date"], row["last_date"], row["rows"],
+                        row["changed_at"])
+
+
+class PostgresChangeWakeups(ChangeWakeups):
+    """LISTEN on a connection of its own. A lost connection is noticed (termination callback, or a failed
+    ping after a quiet `wait`) and opened again on the next `wait`, which then answers True: changes may
+    have been committed while nobody listened, and the follower catches up from its last number."""
+
+    def __init__(self, store: PostgresBarStore) -> None:
+        self.store = store
+        self.event = asyncio.Event()
+        self._connection: asyncpg.Connection | None = None
+
+    async def wait(self, timeout: float) -> bool:
+        if self._connection is None or self._connection.is_closed():
+            return await self._listen() or await self._sleep(timeout)
+        try:
+            await asyncio.wait_for(self.event.wait(), timeout)
+        except TimeoutError:
+            await self._check_alive()
+            return False
+        self.event.clear()
+        return True
+
+    async def _listen(self) -> bool:
+        await self._drop()
+        try:
+            connection = await asyncpg.connect(self.store._url, timeout=CONNECT_TIMEOUT_S)
+        except UNAVAILABLE:
+            return False
+        await connection.add_listener(self.store.channel, self._notified)
+        connection.add_termination_listener(lambda _: self.event.set())
+        self._connection = connection
+        return True
+
+    async def _check_alive(self) -> None:
+        try:
+            await self._connection.fetchval("SELECT 1", timeout=WAKEUP_PING_TIMEOUT_S)
+        except (*UNAVAILABLE, asyncpg.PostgresError):
+            await self._drop()
+
+    async def _sleep(self, timeout: float) -> bool:
+        await asyncio.sleep(timeout)
+        return False
+
+    def _notified(self, *_: object) -> None:
+        self.event.set()
+
+    async def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None and not connection.is_closed():
+            connection.terminate()
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None and not connection.is_closed():
+            try:
+                await connection.close(timeout=WAKEUP_PING_TIMEOUT_S)
+            except (*UNAVAILABLE, asyncpg.PostgresError):
+                connection.terminate()
 
 
 def split_table_from_url(url: str) -> tuple[str, str]:
@@ -156,27 +278,54 @@ class PostgresBarStore(BarStore):
                     async with pool.acquire(timeout=self.acquire_timeout_s) as connection:
                         version = await connection.fetchval("SELECT version()")
                         self.is_questdb = "questdb" in str(version).lower()
-                        ddl = QUESTDB_DDL if self.is_questdb else POSTGRES_DDL
-                        await connection.execute(ddl.format(table=self.table))
+                        await self._create_tables(connection)
                 except BaseException:
                     await pool.close()
                     raise
                 self._pool = pool
         return self._pool
 
-    async def append_many(self, series: Sequence[BarSeries]) -> AppendResult:
+    @property
+    def channel(self) -> str:
+        """The LISTEN/NOTIFY channel of this table's change feed."""
+        return f"{self.table}_changes"
+
+    def _feed(self) -> None:
+        if self.is_questdb:
+            raise ChangeFeedUnsupported(
+                f"{self.description}: QuestDB cannot record changes or rewrite prices in the bars' transaction"
+                " (no multi-table transactions, row locks or NOTIFY); see docs/market_data.md")
+
+    async def _create_tables(self, connection: asyncpg.Connection) -> None:
+        if self.is_questdb:
+            await connection.execute(QUESTDB_DDL.format(table=self.table))
+            return
+        # two processes creating the same table at once collide in PostgreSQL's catalogue: one at a time
+        async with connection.transaction():
+            await connection.fetchval("SELECT pg_advisory_xact_lock(hashtext($1))", f"wig80 tables {self.table}")
+            for statement in (POSTGRES_DDL, *FEED_DDL):
+                await connection.execute(statement.format(table=self.table))
+
+    async def append_many(self, series: Sequence[BarSeries], actions: Sequence[CorporateAction] = ()) -> AppendResult:
         series = [one for one in series if len(one)]
         total = sum(len(one) for one in series)
-        if not total:
+        if not total and not actions:
             return AppendResult(0, 0)
         async with self._connection() as connection, connection.transaction():
             if self.is_questdb:
+                if actions:
+                    self._feed()
                 stored = await self._insert_new_rows(connection, series)
-            else:
-                stored = await self._copy_then_merge(connection, series)
-        return AppendResult(stored=stored, duplicates=total - stored)
+                return AppendResult(stored, total - stored)
+            touched = WriteLedger()
+            stored = await self._copy_then_merge(connection, series, touched) if total else 0
+            if actions:
+                await self._put_actions(connection, actions)
+                await self._reconcile(connection, {a.symbol for a in actions}, touched)
+            changes = await self._record_changes(connection, touched)
+        return AppendResult(stored=stored, duplicates=total - stored, changes=tuple(changes))
 
-    async def _copy_then_merge(self, connection: asyncpg.Connection, series: Sequence[BarSeries]) -> int:
+    async def _copy_then_merge(self, connection: asyncpg.Connection, series: Sequence[BarSeries], touched: WriteLedger) -> int:
         staging = "wig80_bars_staging"
         await connection.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {self.table} INCLUDING DEFAULTS)"
@@ -184,11 +333,121 @@ class PostgresBarStore(BarStore):
         )
         records = [record for one in series for record in _records(one)]
         await connection.copy_records_to_table(staging, records=records, columns=COLUMNS)
-        status = await connection.execute(
-            f"INSERT INTO {self.table} ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM {staging}"
-            " ON CONFLICT DO NOTHING"
+        inserted = await connection.fetch(
+            f"WITH inserted AS (INSERT INTO {self.table} ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)}"
+            f" FROM {staging} ON CONFLICT DO NOTHING RETURNING symbol, ts)"
+            " SELECT symbol, count(*) AS rows, min(ts) AS first FROM inserted GROUP BY symbol"
         )
-        return int(status.split()[-1])  # "INSERT 0 <rows>"
+        for row in inserted:
+            touched.add(row["symbol"], row["rows"], row["first"].date())
+        return sum(row["rows"] for row in inserted)
+
+    async def _record_changes(self, connection: asyncpg.Connection, touched: WriteLedger) -> list[SymbolChange]:
+        """The change rows of this transaction, numbered under the counter's row lock (held to the commit),
+        and the NOTIFY that PostgreSQL delivers when it commits."""
+        if not touched.rows:
+            return []
+        symbols = sorted(touched.rows)
+        top = await connection.fetchval(
+            f"UPDATE {self.table}_change_counter SET change = change + $1 RETURNING change", len(symbols))
+        last = dict(await connection.fetch(
+            f"SELECT symbol, max(ts)::date FROM {self.table} WHERE symbol = ANY($1::text[]) GROUP BY symbol", symbols))
+        at = datetime.datetime.now(datetime.UTC)
+        changes = [SymbolChange(top - len(symbols) + 1 + i, symbol, touched.kind(symbol),
+                                touched.first[symbol], last[symbol], touched.rows[symbol], at)
+                   for i, symbol in enumerate(symbols)]
+        await connection.executemany(
+            f"INSERT INTO {self.table}_changes ({CHANGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [(c.change, c.symbol, c.kind, c.first_date, c.last_date, c.rows, c.changed_at) for c in changes])
+        await connection.execute("SELECT pg_notify($1, $2)", self.channel, str(top))
+        return changes
+
+    # ---- the change feed ----------------------------------------------------------------------------
+
+    async def latest_change(self) -> int:
+        async with self._connection() as connection:
+            self._feed()
+            return await connection.fetchval(f"SELECT change FROM {self.table}_change_counter")
+
+    async def changes_since(self, change: int, limit: int = 1000) -> list[SymbolChange]:
+        async with self._connection() as connection:
+            self._feed()
+            rows = await connection.fetch(
+                f"SELECT {CHANGE_COLUMNS} FROM {self.table}_changes WHERE change > $1 ORDER BY change LIMIT $2",
+                int(change), int(limit))
+        return [_change_from_record(row) for row in rows]
+
+    def change_wakeups(self) -> PostgresChangeWakeups:
+        return PostgresChangeWakeups(self)
+
+    # ---- corporate actions --------------------------------------------------------------------------
+
+    async def corporate_actions(self, symbol: str | None = None) -> list[CorporateAction]:
+        async with self._connection() as connection:
+            self._feed()
+            where, args = ("WHERE symbol = $1", (symbol,)) if symbol else ("", ())
+            rows = await connection.fetch(
+                f"SELECT {ACTION_COLUMNS} FROM {self.table}_corporate_actions {where} ORDER BY symbol, ex_date", *args)
+        return [_action_from_record(row) for row in rows]
+
+    async def put_actions(self, actions: Sequence[CorporateAction]) -> list[SymbolChange]:
+        return await self._rewrite(lambda connection, touched: self._put_then_reconcile(connection, actions, touched))
+
+    async def remove_actions(self, keys: Sequence[tuple[str, datetime.date]]) -> list[SymbolChange]:
+        return await self._rewrite(lambda connection, touched: self._reconcile(
+            connection, {symbol for symbol, _ in keys}, touched, removing=set(keys)))
+
+    async def apply_actions(self, symbol: str | None = None) -> list[SymbolChange]:
+        async def apply(connection: asyncpg.Connection, touched: WriteLedger) -> None:
+            symbols = [symbol] if symbol else [row[0] for row in await connection.fetch(
+                f"SELECT DISTINCT symbol FROM {self.table}_corporate_actions")]
+            await self._reconcile(connection, set(symbols), touched)
+
+        return await self._rewrite(apply)
+
+    async def _rewrite(self, work) -> list[SymbolChange]:
+        async with self._connection() as connection, connection.transaction():
+            self._feed()
+            touched = WriteLedger()
+            await work(connection, touched)
+            return await self._record_changes(connection, touched)
+
+    async def _put_then_reconcile(self, connection: asyncpg.Connection, actions: Sequence[CorporateAction],
+                                  touched: WriteLedger) -> None:
+        await self._put_actions(connection, actions)
+        await self._reconcile(connection, {a.symbol for a in actions}, touched)
+
+    async def _put_actions(self, connection: asyncpg.Connection, actions: Sequence[CorporateAction]) -> None:
+        """Insert or replace each action's row; a replaced row keeps the ratio its prices reflect (`applied`)."""
+        await connection.executemany(
+            f"INSERT INTO {self.table}_corporate_actions ({ACTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, 1.0)"
+            " ON CONFLICT (symbol, ex_date) DO UPDATE SET ratio = excluded.ratio, kind = excluded.kind,"
+            " status = excluded.status, source = excluded.source, note = excluded.note",
+            [(a.symbol, a.ex_date, a.ratio, a.kind, a.status, a.source, a.note) for a in actions])
+
+    async def _reconcile(self, connection: asyncpg.Connection, symbols, touched: WriteLedger,
+                         removing: set[tuple[str, datetime.date]] = frozenset()) -> None:
+        """Rewrite the stored prices of `symbols` so they reflect each action's wanted ratio (1 for the
+        actions being removed, whose rows then go)."""
+        for symbol in sorted(symbols):
+            rows = await connection.fetch(
+                f"SELECT {ACTION_COLUMNS} FROM {self.table}_corporate_actions WHERE symbol = $1 FOR UPDATE", symbol)
+            actions = [_action_from_record(row) for row in rows]
+            leaving = [a for a in actions if a.key in removing]
+            actions = [replace(a, status="dismissed") if a in leaving else a for a in actions]  # wanted: 1
+            for action, delta in reconcile_steps(actions):
+                status = await connection.execute(
+                    f"UPDATE {self.table} SET open = open / $1, high = high / $1, low = low / $1, close = close / $1,"
+                    " volume = volume * $1 WHERE symbol = $2 AND ts < $3",
+                    delta, symbol, _start_of(action.ex_date, datetime.datetime.min))
+                first = await connection.fetchval(f"SELECT min(ts) FROM {self.table} WHERE symbol = $1", symbol)
+                touched.add(symbol, int(status.split()[-1]), first.date() if first else action.ex_date, adjusted=True)
+                await connection.execute(
+                    f"UPDATE {self.table}_corporate_actions SET applied = $1 WHERE symbol = $2 AND ex_date = $3",
+                    action.wanted, symbol, action.ex_date)
+            await connection.executemany(
+                f"DELETE FROM {self.table}_corporate_actions WHERE symbol = $1 AND ex_date = $2",
+                [a.key for a in leaving])
 
     async def _insert_new_rows(self, connection: asyncpg.Connection, series: Sequence[BarSeries]) -> int:
         records: list[tuple] = []
@@ -248,6 +507,7 @@ class PostgresBarStore(BarStore):
             self._pool = None
 
     async def drop_table(self) -> None:
-        """Remove the table and its bars (tests and benchmarks clean up with this)."""
+        """Remove the table, its bars, change feed and actions (tests and benchmarks clean up with this)."""
         async with self._connection() as connection:
-            await connection.execute(f"DROP TABLE IF EXISTS {self.table}")
+            for suffix in ("", "_changes", "_change_counter", "_corporate_actions"):
+                await connection.execute(f"DROP TABLE IF EXISTS {self.table}{suffix}")

@@ -190,6 +190,14 @@ def test_post_bars_rejects_an_invalid_bar_with_its_reason(gateway, stored_symbol
     assert "bars[0]" in response.text and "high" in response.text
 
 
+def test_post_bars_refuses_a_price_that_overflows_float32_with_its_reason(gateway, stored_symbols):
+    bar = {"symbol": stored_symbols[0], "date": "2026-01-02", "open": 10, "high": 1e300, "low": 9, "close": 1e300,
+           "volume": 1000}
+    response = post(gateway, "/bars", {"bars": [bar]}, headers={"X-API-Key": "test-gateway-key"})
+    assert response.status_code == 400
+    assert "price high 1e+300 does not fit float32" in response.json()["detail"]
+
+
 def test_metrics_exposes_the_named_series(gateway, stored_symbols):
     post(gateway, "/analyze", {"symbol": stored_symbols[0]})
     text = get(gateway, "/metrics").text

@@ -155,3 +155,40 @@ async def test_strict_folder_with_one_bad_file_keeps_each_error_with_its_file(em
     assert "header 'Date;Open;High' (columns date, open, high, split on ';')" in error.reason
     assert "closest: stooq.com export (English header), missing column(s) close, low, volume" in error.reason
     assert "formats tried: stooq_bulk = ticker,per,date" in error.reason and "stooq_pl = data," in error.reason
+
+
+NO_TRADE_FILES = {  # one bar, then days without trades as each format writes them
+    "stooq_pl/ABE.csv": "Data;Otwarcie;Najwyzszy;Najnizszy;Zamkniecie;Wolumen\n2024-01-02;10;11;9;10.5;100\n"
+                        "2024-01-03;0;10.5;10.5;10.5;0\n2024-01-04;0;0;0;10.5;0\n",
+    "stooq_en/ACG.csv": "Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,100\n2024-01-03,0,0,0,0,0\n"
+                        "2024-01-04,10.5,10.5,10.5,0,0\n",
+    "stooq_bulk/amc.txt": "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n"
+                          "AMC,D,20240102,000000,10,11,9,10.5,100,0\nAMC,D,20240103,000000,0,10,10,10,0,0\n"
+                          "AMC,D,20240104,000000,0,0,0,10,0,0\n",
+    "gpw_archive/TOYA.csv": "date,open,high,low,close,difference,volume,turnover,transactions\n"
+                            "2024-01-02 00:00:00+00,10,11,9,10.5,0,100,1,1\n"
+                            "2024-01-03 00:00:00+00,0,10.5,10.5,10.5,0,0,0,0\n"
+                            "2024-01-04 00:00:00+00,0,0,0,10.5,0,0,0,0\n",
+}
+
+
+async def test_no_trade_days_of_every_format_are_skipped_and_a_strict_import_succeeds(embedded_store, tmp_path):
+    for relative, text in NO_TRADE_FILES.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    report = await import_paths([tmp_path], embedded_store, strict=True, today=datetime.date(2024, 6, 1))
+    assert_accounted(report)
+    assert report.clean and not report.aborted
+    assert report.totals == {"rows_read": 12, "stored": 4, "duplicates": 0, "skipped": 8, "rejected": 0,
+                             "not_written": 0}
+    assert {issue.line for issue in report.issues()} == {3, 4}
+    assert all(issue.reason.startswith("no-trade day (volume 0, ") for issue in report.issues())
+
+
+async def test_a_price_that_overflows_float32_is_rejected_with_file_line_and_reason(embedded_store, tmp_path):
+    path = tmp_path / "ABE.csv"
+    path.write_text("Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10,1e300,9,10.5,100\n")
+    report = await import_paths([path], embedded_store, strict=True, today=datetime.date(2024, 6, 1))
+    assert report.aborted and await embedded_store.list_symbols() == {}
+    assert [str(issue) for issue in report.errors()] == [
+        f"{path}:3: price high 1e+300 does not fit float32 (the model's input): accepted 1e-06..1e+09"]

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from market_data.bars import BarSeries
+from market_data.corporate_actions import rebased
 from market_data.synthetic import synthesize
 from training.dataset import (
     SplitConfig,
@@ -27,9 +28,10 @@ def market() -> list[BarSeries]:
 
 
 def perturbed_after(series: BarSeries, day: np.datetime64, seed: int = 0) -> BarSeries:
-    """The same series with every bar after `day` scaled by a random factor (still valid OHLC)."""
+    """The same series with every bar after `day` scaled by a random factor (still valid OHLC; below the size of
+    a split-like move, which would drop the samples around it)."""
     later = series.dates > day
-    factors = np.random.default_rng(seed).uniform(0.5, 1.5, later.sum())
+    factors = np.random.default_rng(seed).uniform(0.8, 1.25, later.sum())
     ohlcv = series.ohlcv.copy()
     ohlcv[later, :4] *= factors[:, None]
     ohlcv[later, 4] *= 2.0
@@ -96,3 +98,29 @@ def test_too_little_history_is_a_clear_error(market) -> None:
     short = [dataclasses.replace(s, dates=s.dates[:80], ohlcv=s.ohlcv[:80]) for s in market]
     with pytest.raises(ValueError, match="bars a sample needs"):
         make_dataset(short, WINDOW, show_progress=False)
+
+
+def unadjusted(series: BarSeries, day: int, ratio: float) -> BarSeries:
+    """`series` as an exchange printed it had the company split `ratio`:1 at bar `day` (history not adjusted)."""
+    ohlcv = series.ohlcv.copy()
+    ohlcv[:day] = rebased(ohlcv[:day], 1 / ratio)
+    return dataclasses.replace(series, ohlcv=ohlcv)
+
+
+def test_samples_an_unadjusted_split_corrupts_are_dropped_and_counted(market) -> None:
+    clean = make_dataset(market, WINDOW, show_progress=False)
+    assert clean.dropped.total == 0 and "no sample dropped" in clean.dropped.describe()
+    day = 250
+    raw = [unadjusted(market[0], day, 10.0), *market[1:]]
+    dataset = make_dataset(raw, WINDOW, show_progress=False)
+    (jump,) = dataset.dropped.jumps
+    assert (jump.symbol, jump.date, jump.ratio) == (market[0].symbol, market[0].dates[day].item(), 10)
+    assert dataset.dropped.in_targets == 30 and dataset.dropped.in_windows == WINDOW - 1
+    assert dataset.split == clean.split  # dropped samples still date the split
+    for part in (dataset.train, dataset.val, dataset.test):
+        assert np.abs(part.targets).max() < 1.0  # no target carries the x10 move
+    assert sum(map(len, (clean.train, clean.val, clean.test))) - sum(
+        map(len, (dataset.train, dataset.val, dataset.test))) <= dataset.dropped.total
+    summary = dataset.dropped.as_dict()
+    assert summary["total"] == 93 and summary["days"][0]["ratio"] == "10"
+    assert "93 samples dropped (30 with the day in their targets, 63 in their feature window)" in dataset.dropped.describe()

@@ -48,6 +48,14 @@ def test_report_puts_every_baseline_beside_the_model(tiny_run: Path) -> None:
     assert 0.0 <= test_metrics["mgdl"]["directional_accuracy"]["h1"] <= 1.0
 
 
+def test_report_and_metadata_account_for_the_samples_dropped_around_split_like_days(tiny_run: Path) -> None:
+    dropped = json.loads((tiny_run / artifacts.METADATA_FILE).read_text())["dropped"]
+    assert dropped["total"] == dropped["in_targets"] + dropped["in_windows"] == 0  # the synthetic market has no split
+    assert "no sample dropped" in dropped["summary"]
+    assert f"Dropped: {dropped['summary']}." in (tiny_run / artifacts.REPORT_FILE).read_text()
+    assert load_forecaster(tiny_run)[1]["dropped"] == dropped  # the model file explains itself too
+
+
 def test_load_forecaster_round_trip(tiny_run: Path) -> None:
     model, metadata = load_forecaster(tiny_run)
     assert {"run", "feature_names", "window", "horizons", "metrics"} <= metadata.keys()

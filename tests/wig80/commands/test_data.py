@@ -1,14 +1,18 @@
-"""`wig80 data synth | import | info` through the real CLI entry point."""
+"""`wig80 data synth | import | info | actions` through the real CLI entry point."""
 
 import json
 import os
 import subprocess
 import sys
 import uuid
+from datetime import date
 
 import pytest
 
-from tests.market_data.conftest import FIXTURES
+from market_data.stores import open_store
+from market_data.stores.sync import run_sync
+from tests.fixtures.requirements import requirement_missing
+from tests.market_data.conftest import FIXTURES, REAL_DATA
 from wig80.cli import main
 
 
@@ -102,3 +106,46 @@ def test_import_log_file_holds_lines_not_carriage_returns(home, tmp_path):
     text = log_file.read_bytes()
     assert result.returncode == 0, text
     assert b"\r" not in text and b"rows read 600 = stored 600" in text
+
+
+def test_the_gpw_archive_imports_strictly_and_the_operator_corrects_the_split(home, capsys, tmp_path):
+    if not (REAL_DATA / "gpw_archive").is_dir():
+        requirement_missing(f"real data folder {REAL_DATA} is absent, the GPW archive import is not tested")
+    archive, wig = REAL_DATA / "gpw_archive", REAL_DATA / "indices" / "wig_d.csv"
+    assert main(["data", "import", "--strict", str(wig), str(archive)]) == 0
+    out = capsys.readouterr().out
+    assert "corporate action recorded: APT 2006-08-21 split ratio 10 (active, detected)" in out
+    assert main(["data", "actions", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "APT      2006-08-21  split         10         10  active" in listed
+
+    def apt_close(day: str) -> float:
+        async def read() -> float:
+            async with open_store(None, home) as store:
+                return float((await store.read_range("APT", date.fromisoformat(day), date.fromisoformat(day))).close[0])
+
+        return run_sync(read())
+
+    assert apt_close("2006-08-18") == pytest.approx(22.85)
+    assert main(["data", "actions", "add", "APATOR", "2006-08-21", "11"]) == 0  # the operator edits the ratio
+    assert "APT: 406 bars rewritten" in capsys.readouterr().out
+    assert apt_close("2006-08-18") == pytest.approx(228.5 / 11)
+    assert main(["data", "actions", "dismiss", "APT", "2006-08-21"]) == 0
+    assert apt_close("2006-08-18") == pytest.approx(228.5)
+    assert main(["data", "actions", "apply"]) == 0
+    assert "nothing rewritten" in capsys.readouterr().out
+    assert main(["data", "actions", "scan", "APT"]) == 0  # dismissed: not flagged again
+    assert "no split-like day found" in capsys.readouterr().out
+    assert main(["data", "actions", "remove", "APT", "2006-08-21"]) == 0
+    assert main(["data", "actions", "scan", "APT", "--record"]) == 0
+    assert "APT 2006-08-21: close 228.5 -> 20.8" in capsys.readouterr().out
+    known = tmp_path / "known.csv"
+    known.write_text("symbol,ex_date,ratio,note\nTOYA,2015-01-05,1/2,a made-up consolidation\n")
+    assert main(["data", "actions", "import", str(known)]) == 0
+    assert "recorded 1 actions from" in capsys.readouterr().out
+    assert main(["data", "actions", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(a["symbol"], a["ex_date"], a["ratio"], a["status"]) for a in listed] == [
+        ("APT", "2006-08-21", 10.0, "active"), ("TOA", "2015-01-05", 0.5, "active")]
+    assert main(["data", "actions", "remove", "APT", "2001-01-01"]) == 1
+    assert "no corporate action is recorded for APT on 2001-01-01" in capsys.readouterr().err
