@@ -180,8 +180,11 @@ def write_version(
     metadata: dict,
     plan_path: Path | None = None,
     source: Path = SOURCE_REPOSITORY,
+    extra_files: tuple[Path, ...] = (),
 ) -> int:
-    """Add version N (returned) of every model and rewrite the configs; a reader never sees half a version."""
+    """Add version N (returned) of every model and rewrite the configs; a reader never sees half a version.
+
+    `extra_files` go into the `wig80` version folder beside its metadata (the analogue index)."""
     refuse_source_tree(repository, source)
     repository.mkdir(parents=True, exist_ok=True)
     copy_sources(repository, source)
@@ -198,6 +201,9 @@ def write_version(
         if model == FUSED_MODEL and model in PYTHON_MODELS[target]:
             shutil.copy2(source / "features" / "model.py", staging / FUSED_FEATURES_FILE)
             shutil.copy2(onnx_path, staging / "model.onnx")
+        if model == ENSEMBLE:
+            for path in extra_files:
+                shutil.copy2(path, staging / Path(path).name)
         if model == "mgdl":
             shutil.copy2(onnx_path, staging / "model.onnx")
             if plan_path is not None:
@@ -235,6 +241,11 @@ def version_metadata(repository: Path, version: int) -> dict:
     if missing or not path.is_file():
         raise ValueError(f"{repository} has no complete version {version} (missing: {', '.join(missing) or path})")
     return json.loads(path.read_text())
+
+
+def version_file(repository: Path, version: int, name: str) -> Path:
+    """A file the export put beside `version`'s metadata (`write_version`'s `extra_files`)."""
+    return repository / ENSEMBLE / str(version) / name
 
 
 def activate(repository: Path, version: int, source: Path = SOURCE_REPOSITORY) -> tuple[int, ...]:

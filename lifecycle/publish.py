@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from export.exporter import ExportResult, export_run
-from export.repository import Target, remove_version, snapshot_configs, version_metadata
+from export.repository import Target, remove_version, snapshot_configs, version_file, version_metadata
 from registry.client import Registry, RegistryError
 from registry.records import register_run, register_version
 from wig80.settings import Settings
@@ -31,8 +31,11 @@ def export_registered(
         raise RegistrationError(f"{error}; nothing was exported") from error
     before = snapshot_configs(repository)
     result = export_run(run_dir, repository, target, build_tensorrt=build_tensorrt, settings=settings)
+    metadata = version_metadata(repository, result.version)
+    analogues = metadata.get("analogues", {}).get("file")
     try:
-        register_version(registry, version_metadata(repository, result.version), repository)
+        register_version(registry, metadata, repository,
+                         version_file(repository, result.version, analogues) if analogues else None)
     except RegistryError as error:
         remove_version(repository, result.version, before)
         raise RegistrationError(
