@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from analogues.baseline import analogue_baseline
 from market_data.stores.sync import run_sync
 from training import artifacts
 from training.checkpoint import BEST_MODEL, load_forecaster, read_model_file, read_payload, save_forecaster
@@ -188,6 +189,7 @@ def evaluate_models(config: TrainConfig, dataset: MarketDataset, mgdl: Forecaste
         metrics["mean_tests"][split] = mean_tests(gaussians, samples)
         metrics["grades"][split] = grade_contributions(outputs, samples, dataset.target_scaler,
                                                        first_grade=0 if mgdl.network.linear is not None else 1)
+    metrics["analogues"] = analogue_baseline(dataset)  # the k nearest past situations, same rows (analogues/)
     return metrics
 
 
