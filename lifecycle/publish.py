@@ -31,11 +31,8 @@ def export_registered(
         raise RegistrationError(f"{error}; nothing was exported") from error
     before = snapshot_configs(repository)
     result = export_run(run_dir, repository, target, build_tensorrt=build_tensorrt, settings=settings)
-    metadata = version_metadata(repository, result.version)
-    analogues = metadata.get("analogues", {}).get("file")
     try:
-        register_version(registry, metadata, repository,
-                         version_file(repository, result.version, analogues) if analogues else None)
+        register_exported_version(registry, repository, result.version)
     except RegistryError as error:
         remove_version(repository, result.version, before)
         raise RegistrationError(
@@ -43,3 +40,10 @@ def export_registered(
             f"(its folders removed from {repository}, the configs restored)"
         ) from error
     return result
+
+
+def register_exported_version(registry: Registry, repository: Path, version: int) -> dict:
+    """Register `version` from its folder: its metadata and, when the export built one, its analogue index."""
+    metadata = version_metadata(repository, version)
+    index = metadata.get("analogues", {}).get("file")
+    return register_version(registry, metadata, repository, version_file(repository, version, index) if index else None)
