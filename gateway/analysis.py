@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from starlette.concurrency import run_in_threadpool
 
 from gateway import metrics
 from gateway.accuracy import DirectionalAccuracy
+from gateway.analogue_contexts import AnalogueContexts
 from gateway.cache import MemoryCache
 from gateway.forecasts import ForecastBook, SymbolForecast
 from gateway.models import (
@@ -75,6 +77,7 @@ class AnalysisService:
     accuracy: DirectionalAccuracy
     default_window: int
     model: ModelInfo | None = None  # the served version; switched by `watch_model` after its precompute
+    analogues: AnalogueContexts | None = None  # include_rag_context (None: no registry configured)
     _new_bars: set[str] = field(default_factory=set)
     _new_bar_signal: asyncio.Event = field(default_factory=asyncio.Event)
     _first_model_read: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -92,6 +95,8 @@ class AnalysisService:
             self.model = await self.forecaster.model_info(max_age_s=0)
         await self.windows.load_all(self.model.window if self.model else self.default_window)
         if self.model is not None:
+            if self.analogues is not None:
+                await self.analogues.follow(self.model)
             await self._precompute(self.windows.tickers, self.model)
 
     async def watch_model(self, interval_s: float = MODEL_WATCH_INTERVAL_S) -> None:
@@ -108,6 +113,8 @@ class AnalysisService:
                 log.exception("following the served model failed; retrying")
 
     async def _switch_model(self, info: ModelInfo) -> None:
+        if self.analogues is not None:
+            await self.analogues.follow(info)
         if info.window != self.windows.size:
             await self.windows.load_all(info.window)
         await self._precompute(self.windows.tickers, info)
@@ -136,7 +143,9 @@ class AnalysisService:
     async def _precompute(self, tickers: Sequence[str], info: ModelInfo) -> None:
         full = [s for s in [await self.windows.get(t) for t in tickers] if len(s) >= info.window]
         try:
-            await self.book.get_many(full, info)
+            forecasts, _ = await self.book.get_many(full, info)
+            if self.analogues is not None:  # one index search for all, off the event loop
+                await run_in_threadpool(self.analogues.make, full, forecasts)
         except (TritonUnavailable, TritonRejected) as error:
             log.warning("precomputing %d forecasts failed (requests will retry): %s", len(full), error)
 
@@ -178,6 +187,8 @@ class AnalysisService:
         response = self._prediction(ticker, series, forecast, info, request)
         # the time of the forecast it derives from: the same answer has the same timestamp everywhere
         update = {"timestamp": forecast.made_at, "processing_time_ms": _elapsed_ms(started)}
+        if request.include_rag_context and self.analogues is not None:
+            update["rag_context"] = self.analogues.get(series, forecast)
         return response.model_copy(update=update), source
 
     async def current_forecast(self, ticker: str) -> tuple[BarSeries, SymbolForecast, ModelInfo, str]:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from gateway.accuracy import DirectionalAccuracy
+from gateway.analogue_contexts import AnalogueContexts
 from gateway.analysis import AnalysisService
 from gateway.bar_events import LocalBarEvents, RedisBarEvents
 from gateway.cache import RedisCache, redis_client
@@ -50,7 +51,8 @@ async def open_services(settings: Settings, redis_prefix: str) -> AsyncIterator[
     shared = RedisCache(redis, settings.cache_ttl_seconds) if redis is not None else None
     book = ForecastBook(forecaster, shared, redis_prefix)
     accuracy = DirectionalAccuracy(store)
-    analysis = AnalysisService(HotWindows(store), forecaster, book, accuracy, settings.window)
+    analysis = AnalysisService(HotWindows(store), forecaster, book, accuracy, settings.window,
+                               analogues=AnalogueContexts(settings) if settings.pocketbase_url else None)
     events = RedisBarEvents(settings.redis_url, f"{redis_prefix}:bars") if settings.redis_url else LocalBarEvents()
     hub = RealtimeHub(
         analysis, settings.websocket_queue_size, settings.websocket_messages_per_second,
