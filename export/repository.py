@@ -243,9 +243,11 @@ def version_metadata(repository: Path, version: int) -> dict:
     return json.loads(path.read_text())
 
 
-def version_file(repository: Path, version: int, name: str) -> Path:
-    """A file the export put beside `version`'s metadata (`write_version`'s `extra_files`)."""
-    return repository / ENSEMBLE / str(version) / name
+def analogue_index_path(repository: Path, version: int, metadata: dict) -> Path | None:
+    """The analogue index the export put beside `version`'s metadata (`write_version`'s `extra_files`,
+    named by the metadata's `analogues.file`); None for a version exported without one."""
+    name = metadata.get("analogues", {}).get("file")
+    return repository / ENSEMBLE / str(version) / name if name else None
 
 
 def activate(repository: Path, version: int, source: Path = SOURCE_REPOSITORY) -> tuple[int, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from export.exporter import ExportResult, export_run
-from export.repository import Target, remove_version, snapshot_configs, version_file, version_metadata
+from export.repository import Target, analogue_index_path, remove_version, snapshot_configs, version_metadata
 from registry.client import Registry, RegistryError
 from registry.records import register_run, register_version
 from wig80.settings import Settings
@@ -31,8 +31,9 @@ def export_registered(
         raise RegistrationError(f"{error}; nothing was exported") from error
     before = snapshot_configs(repository)
     result = export_run(run_dir, repository, target, build_tensorrt=build_tensorrt, settings=settings)
+    metadata = version_metadata(repository, result.version)
     try:
-        register_exported_version(registry, repository, result.version)
+        register_version(registry, metadata, repository, analogue_index_path(repository, result.version, metadata))
     except RegistryError as error:
         remove_version(repository, result.version, before)
         raise RegistrationError(
@@ -40,10 +41,3 @@ def export_registered(
             f"(its folders removed from {repository}, the configs restored)"
         ) from error
     return result
-
-
-def register_exported_version(registry: Registry, repository: Path, version: int) -> dict:
-    """Register `version` from its folder: its metadata and, when the export built one, its analogue index."""
-    metadata = version_metadata(repository, version)
-    index = metadata.get("analogues", {}).get("file")
-    return register_version(registry, metadata, repository, version_file(repository, version, index) if index else None)

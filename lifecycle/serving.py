@@ -8,12 +8,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from export.repository import active_version, version_metadata
-from lifecycle.publish import register_exported_version
+from export.repository import active_version, analogue_index_path, version_metadata
 from lifecycle.registry_session import connect, embedded_server
 from registry.client import Registry
 from registry.records import active_version as registry_active_version
-from registry.records import record_deployment, register_run, version_record
+from registry.records import record_deployment, register_run, register_version, version_record
 from wig80.settings import Settings, get_settings
 
 
@@ -30,7 +29,7 @@ def record_served(registry: Registry, repository: Path) -> int | None:
         metadata = version_metadata(repository, served)
         if metadata.get("run_dir") and Path(metadata["run_dir"]).is_dir():
             register_run(registry, Path(metadata["run_dir"]))
-        register_exported_version(registry, repository, served)
+        register_version(registry, metadata, repository, analogue_index_path(repository, served, metadata))
     last = registry_active_version(registry)
     if last != served:
         record_deployment(registry, served, "initial" if last is None else "manual",
