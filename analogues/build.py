@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analogues.index import HORIZONS, AnalogueIndex, IndexSpec, file_facts
+from analogues.index import HORIZONS, AnalogueIndex, IndexSpec, Scaling, Situations, file_facts
 
 INDEX_FILE = "analogues.npz"
 # exact search: chosen on benchmarks/analogues_bench.py (docs/analogues.md, "Exact or approximate")
@@ -26,12 +26,13 @@ class NoIndex(ValueError):
     """The run cannot have an index (no stored split or scaler, no bars); the message says why."""
 
 
-def index_of_samples(samples, feature_names: tuple[str, ...], scaler_mean: np.ndarray, scaler_scale: np.ndarray,
-                     run: str = "", spec: IndexSpec = INDEX_SPEC, k: int = DEFAULT_K) -> AnalogueIndex:
+def index_of_samples(samples, scaling: Scaling, run: str = "", spec: IndexSpec = INDEX_SPEC,
+                     k: int = DEFAULT_K) -> AnalogueIndex:
     """`samples`: a `training.dataset.Samples` (raw features, 30 targets, symbols, dates, target_end)."""
     columns = [h - 1 for h in HORIZONS]
-    return AnalogueIndex.build(samples.features, samples.symbols, samples.dates, samples.target_end,
-                               samples.targets[:, columns], feature_names, scaler_mean, scaler_scale, spec, k, run)
+    rows = Situations(samples.features, samples.symbols, samples.dates, samples.target_end,
+                      samples.targets[:, columns])
+    return AnalogueIndex.build(rows, scaling, spec, k, run)
 
 
 def indexed_samples(dataset):
@@ -42,8 +43,11 @@ def indexed_samples(dataset):
 
 
 def index_of_dataset(dataset, run: str = "", spec: IndexSpec = INDEX_SPEC, k: int = DEFAULT_K) -> AnalogueIndex:
-    scaler = dataset.feature_scaler
-    return index_of_samples(indexed_samples(dataset), dataset.feature_names, scaler.mean, scaler.scale, run, spec, k)
+    return index_of_samples(indexed_samples(dataset), dataset_scaling(dataset), run, spec, k)
+
+
+def dataset_scaling(dataset) -> Scaling:
+    return Scaling(dataset.feature_names, dataset.feature_scaler.mean, dataset.feature_scaler.scale)
 
 
 def check_metadata(metadata: dict) -> dict:
@@ -69,9 +73,9 @@ def index_of_run(metadata: dict, market_db_url: str | None, home: Path) -> Analo
     except ValueError as error:  # a store without the run's history
         raise NoIndex(str(error)) from error
     scaler = metadata["scaler"]["features"]
-    return index_of_samples(indexed_samples(dataset), tuple(metadata["feature_names"]),
-                            np.asarray(scaler["mean"], np.float32), np.asarray(scaler["scale"], np.float32),
-                            str(metadata["run"]))
+    scaling = Scaling(tuple(metadata["feature_names"]), np.asarray(scaler["mean"], np.float32),
+                      np.asarray(scaler["scale"], np.float32))
+    return index_of_samples(indexed_samples(dataset), scaling, str(metadata["run"]))
 
 
 def stored_series(market_db_url: str | None, home: Path, symbols: list[str] | None) -> list:

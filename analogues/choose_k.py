@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from analogues.baseline import analogue_forecast, score_split
-from analogues.build import index_of_samples, indexed_samples, stored_series
+from analogues.build import dataset_scaling, index_of_samples, indexed_samples, stored_series
 from analogues.index import HORIZONS
 
 GRID = (10, 20, 50, 100, 200, 300, 500, 1000)
@@ -26,9 +26,7 @@ def score_grid(run_dir: Path, market_db_url: str | None, home: Path, grid: tuple
     _, metadata = load_forecaster(run_dir)
     series = stored_series(market_db_url, home, metadata["config"].get("symbols"))
     dataset = make_dataset(series, int(metadata["window"]), split_dates=SplitDates.from_dict(metadata["split"]))
-    scaler = dataset.feature_scaler
-    index = index_of_samples(indexed_samples(dataset), dataset.feature_names, scaler.mean, scaler.scale,
-                             k=max(grid))
+    index = index_of_samples(indexed_samples(dataset), dataset_scaling(dataset), k=max(grid))
     columns = [h - 1 for h in HORIZONS]
     scores: dict = {}
     for split in ("val", "test"):

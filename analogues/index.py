@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -89,6 +89,26 @@ def admissible_before(query_date: np.datetime64, horizon: int = LEAKAGE_HORIZON)
 
 
 @dataclass(frozen=True)
+class Scaling:
+    """The model's train-only feature scaler and the feature names it applies to."""
+
+    feature_names: tuple[str, ...]
+    mean: np.ndarray  # float32 (F,)
+    scale: np.ndarray  # float32 (F,)
+
+
+@dataclass(frozen=True)
+class Situations:
+    """Rows to index, in any order: raw features of (symbol, day t) and what followed."""
+
+    features: np.ndarray  # (N, F) raw, as compute_features gives them
+    symbols: np.ndarray  # (N,)
+    dates: np.ndarray  # datetime64[D] (N,): t
+    outcome_end: np.ndarray  # datetime64[D] (N,): the bar t+30 of the row's symbol
+    outcomes: np.ndarray  # (N, len(HORIZONS)): realised log returns
+
+
+@dataclass(frozen=True)
 class Neighbours:
     rows: np.ndarray  # int64 (Q, k): index rows, nearest first; -1 where fewer than k rows were admissible
     distances: np.ndarray  # float32 (Q, k): Euclidean distance in standardised units; inf where rows is -1
@@ -102,28 +122,24 @@ class AnalogueIndex:
     outcome_end: np.ndarray  # datetime64[D] (N,): the day t+30 of its symbol
     usable_from: np.ndarray  # datetime64[D] (N,), ascending
     outcomes: np.ndarray  # float32 (N, len(HORIZONS)): realised log returns
-    feature_names: tuple[str, ...]
-    scaler_mean: np.ndarray  # float32 (F,)
-    scaler_scale: np.ndarray  # float32 (F,)
+    scaling: Scaling
     spec: IndexSpec
     k: int  # the analogues a query returns by default
     run: str = ""
     _faiss: faiss.Index | None = None
 
     @classmethod
-    def build(cls, features: np.ndarray, symbols: np.ndarray, dates: np.ndarray, outcome_end: np.ndarray,
-              outcomes: np.ndarray, feature_names: tuple[str, ...], scaler_mean: np.ndarray,
-              scaler_scale: np.ndarray, spec: IndexSpec, k: int, run: str = "") -> AnalogueIndex:
-        """From raw feature rows (N, F) and their outcomes (N, len(HORIZONS)); rows in any order."""
-        if len(features) == 0:
+    def build(cls, rows: Situations, scaling: Scaling, spec: IndexSpec, k: int, run: str = "") -> AnalogueIndex:
+        if len(rows.features) == 0:
             raise ValueError("no rows to index: the run has no samples before its test start")
-        mean, scale = np.asarray(scaler_mean, np.float32), np.asarray(scaler_scale, np.float32)
-        usable = usable_from(dates, outcome_end)
-        order = np.lexsort((symbols.astype(str), dates, usable))
-        index = cls(standardise(features, mean, scale)[order], symbols.astype(SYMBOL_DTYPE)[order],
-                    dates.astype("datetime64[D]")[order], outcome_end.astype("datetime64[D]")[order],
-                    usable[order], np.asarray(outcomes, np.float32)[order], tuple(feature_names), mean, scale,
-                    spec, int(k), run)
+        scaling = Scaling(tuple(scaling.feature_names), np.asarray(scaling.mean, np.float32),
+                          np.asarray(scaling.scale, np.float32))
+        usable = usable_from(rows.dates, rows.outcome_end)
+        order = np.lexsort((rows.symbols.astype(str), rows.dates, usable))
+        index = cls(standardise(rows.features, scaling.mean, scaling.scale)[order],
+                    rows.symbols.astype(SYMBOL_DTYPE)[order], rows.dates.astype("datetime64[D]")[order],
+                    rows.outcome_end.astype("datetime64[D]")[order], usable[order],
+                    np.asarray(rows.outcomes, np.float32)[order], scaling, spec, int(k), run)
         index._faiss = spec.build(index.vectors)
         return index
 
@@ -135,7 +151,7 @@ class AnalogueIndex:
         return str(self.dates.min()), str(self.dates.max())
 
     def standardise(self, features: np.ndarray) -> np.ndarray:
-        return standardise(np.atleast_2d(features), self.scaler_mean, self.scaler_scale)
+        return standardise(np.atleast_2d(features), self.scaling.mean, self.scaling.scale)
 
     def admissible_count(self, query_dates: np.ndarray) -> np.ndarray:
         """Per query day, how many rows (a prefix of the index) its outcomes-known rule admits."""
@@ -199,14 +215,14 @@ class AnalogueIndex:
         first, last = self.date_range
         return {"format": FORMAT, "run": self.run, "rows": len(self), "first_date": first, "last_date": last,
                 "symbols": int(len(np.unique(self.symbols))), "horizons": list(HORIZONS),
-                "leakage_horizon": LEAKAGE_HORIZON, "feature_names": list(self.feature_names), "k": self.k,
-                "spec": self.spec.__dict__}
+                "leakage_horizon": LEAKAGE_HORIZON, "feature_names": list(self.scaling.feature_names), "k": self.k,
+                "spec": asdict(self.spec)}
 
     def save(self, path: Path) -> Path:
         """One .npz file (no pickled objects); an approximate index keeps its FAISS structure too."""
         arrays = {"vectors": self.vectors, "symbols": self.symbols, "dates": self.dates,
                   "outcome_end": self.outcome_end, "usable_from": self.usable_from, "outcomes": self.outcomes,
-                  "scaler_mean": self.scaler_mean, "scaler_scale": self.scaler_scale,
+                  "scaler_mean": self.scaling.mean, "scaler_scale": self.scaling.scale,
                   "header": np.frombuffer(json.dumps(self.header()).encode(), dtype=np.uint8)}
         if self.spec.kind != "flat":  # an exact index is its vectors; the others keep their graph or lists
             arrays["faiss"] = faiss.serialize_index(self._faiss)
@@ -224,9 +240,9 @@ class AnalogueIndex:
             if header.get("format") != FORMAT:
                 raise ValueError(f"{path}: not an analogue index of format {FORMAT} ({header.get('format')!r})")
             spec = IndexSpec(**header["spec"])
+            scaling = Scaling(tuple(header["feature_names"]), data["scaler_mean"], data["scaler_scale"])
             index = cls(data["vectors"], data["symbols"], data["dates"], data["outcome_end"], data["usable_from"],
-                        data["outcomes"], tuple(header["feature_names"]), data["scaler_mean"],
-                        data["scaler_scale"], spec, int(header["k"]), header.get("run", ""))
+                        data["outcomes"], scaling, spec, int(header["k"]), header.get("run", ""))
             index._faiss = faiss.deserialize_index(data["faiss"]) if "faiss" in data else spec.build(index.vectors)
         return index
 

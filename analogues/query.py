@@ -87,9 +87,9 @@ class AnalogueQuery:
         self.listed = min(listed, self.k)
 
     def check_features(self, feature_names: Sequence[str]) -> None:
-        if tuple(feature_names) != self.index.feature_names:
+        if tuple(feature_names) != self.index.scaling.feature_names:
             raise FeatureMismatch(f"the model's {len(feature_names)} features are not the analogue index's "
-                                  f"{len(self.index.feature_names)} (run {self.index.run})")
+                                  f"{len(self.index.scaling.feature_names)} (run {self.index.run})")
 
     def context(self, symbol: str, date: dt.date, features: np.ndarray) -> AnalogueContext:
         return self.contexts([(symbol, date, features)])[0]

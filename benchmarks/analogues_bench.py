@@ -23,7 +23,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from analogues.index import AnalogueIndex, IndexSpec
+from analogues.index import AnalogueIndex, IndexSpec, Scaling, Situations
 
 RESULTS = Path(__file__).resolve().parent / "results" / "analogues_bench.json"
 WINDOW = 256
@@ -61,9 +61,9 @@ def split_by_date(features: np.ndarray, dates: np.ndarray) -> tuple[AnalogueInde
     queries = np.random.default_rng(0).choice(later, size=min(QUERIES, len(later)), replace=False)
     scaler = Scaler.fit(features[indexed])
     n = int(indexed.sum())
-    exact = AnalogueIndex.build(features[indexed], np.array(["S"] * n), dates[indexed], dates[indexed],
-                                np.zeros((n, 3), np.float32), tuple(f"f{i}" for i in range(features.shape[1])),
-                                scaler.mean, scaler.scale, IndexSpec("flat"), K_FORECAST)
+    rows = Situations(features[indexed], np.array(["S"] * n), dates[indexed], dates[indexed], np.zeros((n, 3)))
+    scaling = Scaling(tuple(f"f{i}" for i in range(features.shape[1])), scaler.mean, scaler.scale)
+    exact = AnalogueIndex.build(rows, scaling, IndexSpec("flat"), K_FORECAST)
     return exact, exact.standardise(features[queries]), dates[queries]
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from analogues.baseline import analogue_forecast, score_split
-from analogues.index import AnalogueIndex, IndexSpec
+from analogues.index import AnalogueIndex, IndexSpec, Scaling, Situations
 from analogues.query import AnalogueQuery
 
 OUTCOMES_H1 = (0.01, 0.03, -0.01)  # of the three rows nearest the query
@@ -20,9 +20,9 @@ def hand_index() -> AnalogueIndex:
     days = np.busday_offset(np.datetime64("2020-01-01"), [0, 1, 2, 3])
     outcomes = np.array([[OUTCOMES_H1[0], 0.1, 0.2], [OUTCOMES_H1[1], 0.1, 0.2], [OUTCOMES_H1[2], -0.1, -0.2],
                          [0.5, 0.5, 0.5]], np.float32)
-    return AnalogueIndex.build(np.array([[1.0], [1.1], [0.9], [9.0]], np.float32), np.array(["A", "B", "C", "D"]),
-                               days, np.busday_offset(days, 30), outcomes, ("f",), np.zeros(1), np.ones(1),
-                               IndexSpec("flat"), k=3, run="hand")
+    rows = Situations(np.array([[1.0], [1.1], [0.9], [9.0]]), np.array(["A", "B", "C", "D"]), days,
+                      np.busday_offset(days, 30), outcomes)
+    return AnalogueIndex.build(rows, Scaling(("f",), np.zeros(1), np.ones(1)), IndexSpec("flat"), k=3, run="hand")
 
 
 def test_the_forecast_and_its_scores_match_a_hand_computation():

@@ -11,6 +11,8 @@ from analogues.index import (
     LEAKAGE_HORIZON,
     AnalogueIndex,
     IndexSpec,
+    Scaling,
+    Situations,
     admissible_before,
     standardise,
 )
@@ -54,9 +56,8 @@ def test_the_leakage_rule_uses_only_known_outcomes_on_a_hand_made_calendar():
     """Rows on consecutive weekdays; a query on day q sees exactly the rows older than q - 30 weekdays."""
     days = np.busday_offset(np.datetime64("2024-01-01"), np.arange(100))
     ends = np.busday_offset(days, LEAKAGE_HORIZON)
-    index = AnalogueIndex.build(np.zeros((100, 2), np.float32), np.array(["A"] * 100), days, ends,
-                                np.zeros((100, 3), np.float32), ("f0", "f1"), np.zeros(2), np.ones(2),
-                                IndexSpec("flat"), k=100)
+    rows = Situations(np.zeros((100, 2)), np.array(["A"] * 100), days, ends, np.zeros((100, 3)))
+    index = AnalogueIndex.build(rows, Scaling(("f0", "f1"), np.zeros(2), np.ones(2)), IndexSpec("flat"), k=100)
     query = days[60]
     found = index.search(np.zeros((1, 2), np.float32), np.array([query]), k=100).rows[0]
     assert sorted(index.dates[found[found >= 0]]) == list(days[: 60 - LEAKAGE_HORIZON])
