@@ -1,7 +1,7 @@
 """`include_rag_context`: the historical analogues of each held forecast, made with it.
 
 The served version's analogue index comes from its registry record (`analogues.served`: downloaded once,
-cached under WIG80_HOME/cache/analogues by checksum), loaded when the gateway follows a new version. The
+cached under WIG80_HOME/cache/analogues by checksum), loaded with the first forecasts of a version. The
 analogues of a forecast are made when the forecast is (one FAISS search for every symbol of a precompute)
 and kept beside it, keyed like it, so a request pays a dictionary look-up. No registry, or a version
 exported without an index: `rag_context` is null.
@@ -10,6 +10,7 @@ exported without an index: `rag_context` is null.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from starlette.concurrency import run_in_threadpool
@@ -25,6 +26,7 @@ from registry.client import Registry, RegistryError
 from wig80.settings import Settings
 
 log = logging.getLogger(__name__)
+RETRY_S = 60.0
 
 
 class AnalogueContexts:
@@ -32,20 +34,24 @@ class AnalogueContexts:
         self.settings = settings
         self.version: str | None = None  # the version whose index `query` holds (None: not read yet)
         self.query: AnalogueQuery | None = None
+        self._failed_at: float | None = None  # monotonic time of the last failed read of `version`
         self.held: MemoryCache[RagContext] = MemoryCache()
 
     async def follow(self, info: ModelInfo) -> None:
-        """Hold `info`'s index (read from the registry once per version); on failure, none (logged)."""
-        if info.version == self.version:
+        """Hold `info`'s index (read from the registry once per version). A failed read is logged and tried
+        again, at most every RETRY_S, by the next precompute; meanwhile `rag_context` is null."""
+        if info.version == self.version and (self._failed_at is None or time.monotonic() - self._failed_at < RETRY_S):
             return
         try:
             index = await run_in_threadpool(self._read, int(info.version))
             query = AnalogueQuery(index) if index is not None else None
             if query is not None:
                 query.check_features(info.feature_names)
+            self._failed_at = None
         except (RegistryError, OSError, ValueError) as error:
-            log.warning("no analogue index for model %s: %s", info.model_version, error)
-            query = None
+            log.warning("no analogue index for model %s (tried again within %d s): %s", info.model_version,
+                        RETRY_S, error)
+            query, self._failed_at = None, time.monotonic()
         self.query, self.version = query, info.version
 
     def _read(self, version: int):

@@ -95,8 +95,6 @@ class AnalysisService:
             self.model = await self.forecaster.model_info(max_age_s=0)
         await self.windows.load_all(self.model.window if self.model else self.default_window)
         if self.model is not None:
-            if self.analogues is not None:
-                await self.analogues.follow(self.model)
             await self._precompute(self.windows.tickers, self.model)
 
     async def watch_model(self, interval_s: float = MODEL_WATCH_INTERVAL_S) -> None:
@@ -113,8 +111,6 @@ class AnalysisService:
                 log.exception("following the served model failed; retrying")
 
     async def _switch_model(self, info: ModelInfo) -> None:
-        if self.analogues is not None:
-            await self.analogues.follow(info)
         if info.window != self.windows.size:
             await self.windows.load_all(info.window)
         await self._precompute(self.windows.tickers, info)
@@ -144,7 +140,8 @@ class AnalysisService:
         full = [s for s in [await self.windows.get(t) for t in tickers] if len(s) >= info.window]
         try:
             forecasts, _ = await self.book.get_many(full, info)
-            if self.analogues is not None:  # one index search for all, off the event loop
+            if self.analogues is not None:  # the version's index, then one search for all, off the event loop
+                await self.analogues.follow(info)
                 await run_in_threadpool(self.analogues.make, full, forecasts)
         except (TritonUnavailable, TritonRejected) as error:
             log.warning("precomputing %d forecasts failed (requests will retry): %s", len(full), error)

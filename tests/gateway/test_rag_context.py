@@ -56,3 +56,12 @@ def test_analyze_returns_the_analogues_of_the_held_forecast(start_gateway, regis
 
 def test_without_a_registry_rag_context_is_null(gateway, stored_symbols):
     assert analyze(gateway, stored_symbols[0], rag=True)["rag_context"] is None
+
+
+def test_an_unreachable_registry_leaves_rag_context_null_and_the_answer_whole(start_gateway, stored_symbols):
+    from tests.fixtures.services import free_port
+
+    gateway = start_gateway(POCKETBASE_URL=f"http://127.0.0.1:{free_port()}")
+    answer = analyze(gateway, stored_symbols[0], rag=True)
+    assert answer["rag_context"] is None and answer["predicted_price"] > 0
+    assert "no analogue index" in gateway.log_tail()
