@@ -46,7 +46,7 @@ def market_rows(home: Path | None, symbols: int, days: int) -> tuple[np.ndarray,
 
         series = synthesize(symbols, days, 7)
     else:
-        from analogues.build import stored_series
+        from training.analogue_index import stored_series
 
         series = stored_series(None, home, None)
     samples = build_samples(series, WINDOW)

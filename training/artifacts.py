@@ -10,7 +10,7 @@ from pathlib import Path
 
 import matplotlib
 
-from analogues.baseline import report_lines as analogue_report_lines
+from training.analogue_baseline import report_lines as analogue_report_lines
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

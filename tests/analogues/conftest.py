@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tiny_run):
-    from analogues.build import stored_series
+    from training.analogue_index import stored_series
     from training.checkpoint import load_forecaster
     from training.dataset import SplitDates, make_dataset
 
@@ -18,6 +18,6 @@ def tiny_dataset(tiny_run):
 
 @pytest.fixture(scope="session")
 def tiny_index(tiny_dataset):
-    from analogues.build import index_of_dataset
+    from training.analogue_index import index_of_dataset
 
     return index_of_dataset(tiny_dataset, run="tiny")

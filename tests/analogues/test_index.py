@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analogues.build import INDEX_SPEC
 from analogues.index import (
     FEATURE_CLIP,
     LEAKAGE_HORIZON,
@@ -16,6 +15,7 @@ from analogues.index import (
     admissible_before,
     standardise,
 )
+from training.analogue_index import INDEX_SPEC
 
 
 def brute_force(index: AnalogueIndex, vectors: np.ndarray, dates: np.ndarray, k: int) -> list[np.ndarray]:
@@ -81,7 +81,7 @@ def test_recall_at_10_against_exact_search(tiny_dataset, spec):
     """The bar an index kind is held to: recall@10 >= 0.95 against brute-force exact search, with the
     leakage filter in force (the chosen kind, and HNSW, the approximate candidate that met it in
     benchmarks/analogues_bench.py)."""
-    from analogues.build import index_of_dataset
+    from training.analogue_index import index_of_dataset
 
     index = index_of_dataset(tiny_dataset, spec=spec)
     features, dates = query_rows(tiny_dataset, count=200, seed=2)
@@ -103,7 +103,7 @@ def test_standardising_is_the_models_own_scaling(tiny_dataset):
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
 def test_the_file_round_trip_answers_the_same(tiny_dataset, tmp_path, kind):
-    from analogues.build import index_of_dataset
+    from training.analogue_index import index_of_dataset
 
     index = index_of_dataset(tiny_dataset, run="tiny", spec=IndexSpec(kind))
     loaded = AnalogueIndex.load(index.save(tmp_path / "analogues.npz"))

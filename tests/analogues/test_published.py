@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from analogues.build import INDEX_FILE
 from analogues.index import AnalogueIndex, sha256_of
 from analogues.served import cache_dir, fetch_index_file, served_index
 from lifecycle.publish import export_registered
 from registry.records import version_record
 from registry.schema import COLLECTIONS
+from training.analogue_index import INDEX_FILE
 
 
 def test_an_export_stores_registers_and_serves_its_index(tiny_run, tiny_index, pocketbase, tmp_path):

@@ -8,9 +8,9 @@ import datetime as dt
 import httpx
 import numpy as np
 
-from analogues.build import INDEX_FILE
 from analogues.index import AnalogueIndex
 from analogues.query import AnalogueQuery
+from training.analogue_index import INDEX_FILE
 
 
 def analyze(gateway, symbol: str, rag: bool) -> dict:
