@@ -237,6 +237,17 @@ def test_the_gateway_imports_neither_torch_nor_numba():
     assert result.returncode == 0, f"the gateway imported {result.stdout.strip()}{result.stderr[-2000:]}"
 
 
+def test_the_gateway_image_holds_every_package_the_gateway_imports():
+    """The Dockerfile copies packages one by one: each one the gateway reaches (imports, transitively) is there."""
+    graph, reached, todo = package_graph(read_house()), set(), ["gateway"]
+    while todo:
+        for imported in graph[todo.pop()] - reached:
+            reached.add(imported)
+            todo.append(imported)
+    copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")}
+    assert reached <= copied, f"the gateway image lacks {sorted(reached - copied)}"
+
+
 if __name__ == "__main__":
     measured = figures(read_house(Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else ROOT))
     print(f"packages {measured['packages']}, edges {measured['edges']}, cycles {measured['cycles']}, "
