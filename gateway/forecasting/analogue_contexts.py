@@ -59,14 +59,12 @@ class AnalogueContexts:
         if query is None or not todo:
             return
         try:
-            contexts = await run_in_threadpool(query.contexts, [
-                (held.window.symbol, held.window.dates[-1].astype(object), held.forecast.features) for held in todo
-            ])
+            contexts = await run_in_threadpool(_contexts, query, todo)
         except Exception:
             log.exception("making the analogues of %d forecasts failed", len(todo))
             return
         for held, context in zip(todo, contexts, strict=True):
-            held.analogues = RagContext.model_validate(context.as_dict())
+            held.analogues = context
 
     async def follow(self, info: ModelInfo) -> None:
         """Hold `info`'s index (read from the registry once per version). A failed read is logged and tried
@@ -95,3 +93,10 @@ class AnalogueContexts:
     def _read(self, version: int) -> AnalogueIndex | None:
         with Registry(self.registry_url, self.admin_email, self.admin_password) as registry:
             return served_index(registry, version, self.home)
+
+
+def _contexts(query: AnalogueQuery, helds: Sequence[HeldForecast]) -> list[RagContext]:
+    """One index search for all of `helds`, each answer as the response's model (in a worker thread)."""
+    contexts = query.contexts([(held.window.symbol, held.window.dates[-1].astype(object), held.forecast.features)
+                               for held in helds])
+    return [RagContext.model_validate(context.as_dict()) for context in contexts]
