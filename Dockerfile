@@ -14,6 +14,8 @@ COPY wig80 ./wig80
 COPY market_data ./market_data
 COPY gateway ./gateway
 COPY registry ./registry
+# analogues/: the served version's historical-analogue index and its query (include_rag_context; numpy, faiss)
+COPY analogues ./analogues
 # serving/contract.py: the Triton model and tensor names the gateway asks for
 COPY serving ./serving
 # --no-deps: the project's full dependency list includes the training stack (torch), which the

@@ -15,6 +15,7 @@ from export.onnx_export import OPSET, ParityReport, check_parity, export_onnx, r
 from export.parity_inputs import real_feature_rows
 from export.repository import ServingShape, Target, write_version
 from settings import Settings
+from training.analogue_index import analogue_summary, write_run_index
 
 LoadedForecaster = tuple[Any, dict]  # (torch module, metadata), as training.checkpoint.load_forecaster returns them
 
@@ -96,13 +97,17 @@ def export_run(
                 plan_path = tensorrt.build_engine(
                     onnx_path, Path(scratch) / "model.plan", len(feature_names), settings.max_batch_size
                 )
+        analogue_index, analogue_facts = write_run_index(metadata, settings.market_db_url, settings.home, Path(scratch))
+        say(analogue_summary(analogue_facts))
         version = write_version(
             repository,
             shape,
             target,
             onnx_path,
-            version_metadata(run_dir, metadata, parity, real_source, onnx_path, settings),
+            version_metadata(run_dir, metadata, parity, real_source, onnx_path, settings)
+            | {"analogues": analogue_facts},
             plan_path,
+            extra_files=(analogue_index,) if analogue_index else (),
         )
     say(f"wrote version {version} of features, mgdl, wig80 ({target}) to {repository}")
     return ExportResult(repository, version, shape.run, parity, real_source, tensorrt_error)

@@ -181,8 +181,11 @@ def write_version(
     metadata: dict,
     plan_path: Path | None = None,
     source: Path = SOURCE_REPOSITORY,
+    extra_files: tuple[Path, ...] = (),
 ) -> int:
-    """Add version N (returned) of every model and rewrite the configs; a reader never sees half a version."""
+    """Add version N (returned) of every model and rewrite the configs; a reader never sees half a version.
+
+    `extra_files` go into the `wig80` version folder beside its metadata (the analogue index)."""
     refuse_source_tree(repository, source)
     repository.mkdir(parents=True, exist_ok=True)
     copy_sources(repository, source)
@@ -199,6 +202,9 @@ def write_version(
         if model == ENSEMBLE_MODEL and model in PYTHON_MODELS[target]:
             shutil.copy2(source / FEATURES_MODEL / "model.py", staging / FUSED_FEATURES_FILE)
             shutil.copy2(onnx_path, staging / "model.onnx")
+        if model == ENSEMBLE_MODEL:
+            for path in extra_files:
+                shutil.copy2(path, staging / Path(path).name)
         if model == NETWORK_MODEL:
             shutil.copy2(onnx_path, staging / "model.onnx")
             if plan_path is not None:
@@ -236,6 +242,13 @@ def version_metadata(repository: Path, version: int) -> dict:
     if missing or not path.is_file():
         raise ValueError(f"{repository} has no complete version {version} (missing: {', '.join(missing) or path})")
     return json.loads(path.read_text())
+
+
+def analogue_index_path(repository: Path, version: int, metadata: dict) -> Path | None:
+    """The analogue index the export put beside `version`'s metadata (`write_version`'s `extra_files`,
+    named by the metadata's `analogues.file`); None for a version exported without one."""
+    name = metadata.get("analogues", {}).get("file")
+    return repository / ENSEMBLE_MODEL / str(version) / name if name else None
 
 
 def activate(repository: Path, version: int, source: Path = SOURCE_REPOSITORY) -> tuple[int, ...]:

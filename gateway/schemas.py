@@ -26,7 +26,8 @@ class AnalysisRequest(BaseModel):
     timeframe: Literal["1d"] = "1d"
     prediction_horizon: int = Field(5, ge=1, le=MAX_HORIZON, description="trading days ahead")
     include_spectral: bool = True
-    include_rag_context: bool = Field(False, description="accepted; currently adds nothing to the answer")
+    include_rag_context: bool = Field(False, description="add rag_context: the historical analogues of this "
+                                      "window and the distribution of what followed them")
     confidence_threshold: float = Field(0.6, ge=0.0, le=1.0)
 
 
@@ -75,6 +76,35 @@ class PredictionResponse(BaseModel):
         description="central interval of the predicted price distribution at the horizon")
     data_as_of: dt.date = Field(description="date of the last bar the forecast was made from")
     stale: bool = Field(description="the last bar lags the newest stored bar of any symbol by more than WIG80_STALE_AFTER_TRADING_DAYS weekdays")
+    rag_context: RagContext | None = Field(None, description="with include_rag_context, when the served version "
+                                           "has an analogue index: its historical analogues")
+
+
+class AnalogueSituation(BaseModel):
+    symbol: str
+    date: dt.date = Field(description="the past day whose features were nearest")
+    distance: float = Field(ge=0, description="root mean square difference per standardised feature")
+    similarity: float = Field(gt=0, le=1, description="1 / (1 + distance)")
+    returns: dict[str, float] = Field(description="realised log returns after it: h1, h5, h30")
+
+
+class AnalogueOutcome(BaseModel):
+    horizon: int
+    mean: float = Field(description="mean realised log return of the k analogues")
+    std: float | None = Field(description="its sample standard deviation (null with one analogue)")
+    quantiles: dict[str, float] = Field(description="q05, q25, q50, q75, q95 of the realised log returns")
+    up_fraction: float = Field(ge=0, le=1)
+
+
+class RagContext(BaseModel):
+    symbol: str
+    date: dt.date = Field(description="the query day: the window's last bar")
+    admissible_before: dt.date = Field(description="every analogue is from a day before this one (30 trading "
+                                       "days before the query day) with its outcomes known")
+    analogues: list[AnalogueSituation] = Field(description="the nearest past situations, all symbols, nearest first")
+    forecast: list[AnalogueOutcome] = Field(description="the distribution of what followed the k nearest, per horizon")
+    k: int
+    index_run: str = Field(description="the training run the index was built with (the served model's)")
 
 
 class BatchAnalysisRequest(BaseModel):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from gateway.client_identity import ClientIdentity
 from gateway.forecasting.accuracy import DirectionalAccuracy
+from gateway.forecasting.analogue_contexts import AnalogueContexts
 from gateway.forecasting.analysis import AnalysisService
 from gateway.forecasting.cache import RedisCache, redis_client
 from gateway.forecasting.forecasts import ForecastBook
@@ -56,7 +57,8 @@ async def open_services(settings: Settings, redis_prefix: str) -> AsyncIterator[
     accuracy = DirectionalAccuracy(store)
     model = ModelWatcher(triton)
     analysis = AnalysisService(HotWindows(store), model, book, accuracy, PredictionPolicy.from_settings(settings),
-                               default_window=settings.window)
+                               default_window=settings.window,
+                               analogues=AnalogueContexts.from_settings(settings))
     events = RedisBarEvents(settings.redis_url, f"{redis_prefix}:bars") if settings.redis_url else LocalBarEvents()
     hub = RealtimeHub(
         analysis, settings.websocket_queue_size, settings.websocket_messages_per_second,

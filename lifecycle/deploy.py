@@ -7,6 +7,7 @@ from pathlib import Path
 from export.repository import (
     RepositoryTransaction,
     activate,
+    analogue_index_path,
     pinned_version,
     repository_transaction,
     version_metadata,
@@ -63,7 +64,7 @@ def record_served(registry: Registry, repository: Path) -> int | None:
         metadata = version_metadata(repository, served)
         if metadata.get("run_dir") and Path(metadata["run_dir"]).is_dir():
             register_run(registry, Path(metadata["run_dir"]))
-        register_version(registry, metadata, repository)
+        register_version(registry, metadata, repository, analogue_index_path(repository, served, metadata))
     last = deployed_version(registry)
     if last != served:
         record_deployment(registry, served, "initial" if last is None else "manual",

@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from export.exporter import ExportResult, LoadedForecaster, export_run
-from export.repository import RepositoryTransaction, Target, repository_transaction, version_metadata
+from export.repository import (
+    RepositoryTransaction,
+    Target,
+    analogue_index_path,
+    repository_transaction,
+    version_metadata,
+)
 from registry.client import Registry, RegistryError
 from registry.records import register_run, register_version
 from settings import Settings
@@ -40,8 +46,9 @@ def export_registered(
         result = export_run(run_dir, repository, target, build_tensorrt=build_tensorrt, settings=settings,
                             loaded=loaded)
         change.written(result.version)
+        metadata = version_metadata(repository, result.version)
         try:
-            register_version(registry, version_metadata(repository, result.version), repository)
+            register_version(registry, metadata, repository, analogue_index_path(repository, result.version, metadata))
         except RegistryError as error:
             raise RegistrationError(
                 f"{error}; version {result.version} could not be registered, so the export was undone "

@@ -8,6 +8,10 @@ API with a lag (its collection schema calls predate the `fields` API of PocketBa
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import httpx
 
 from registry.schema import COLLECTIONS
@@ -64,27 +68,57 @@ class Registry:
             return False
 
     def ensure_collections(self) -> list[str]:
-        """Create the collections that do not exist yet, and give those that do the fields a newer schema
-        added (existing records keep their values); returns the names created (none on a second call)."""
+        """Create the collections that do not exist yet and add the fields an existing one lacks (a registry
+        made by an older release); returns the names created or extended (none on a second call)."""
         existing = {c["name"]: c for c in self._request("GET", "/api/collections", params={"perPage": 500})["items"]}
-        created = []
+        changed = []
         for name, definition in COLLECTIONS.items():
             if name not in existing:
                 self._request("POST", "/api/collections", json={"name": name, "type": "base", **definition})
-                created.append(name)
-            else:
-                self._add_missing_fields(existing[name], definition["fields"])
-        return created
+                changed.append(name)
+                continue
+            have = {field["name"] for field in existing[name]["fields"]}
+            if missing := [field for field in definition["fields"] if field["name"] not in have]:
+                self._request("PATCH", f"/api/collections/{name}", json={"fields": existing[name]["fields"] + missing})
+                changed.append(name)
+        return changed
 
-    def _add_missing_fields(self, collection: dict, fields: list[dict]) -> None:
-        present = {f["name"] for f in collection.get("fields", [])}
-        missing = [f for f in fields if f["name"] not in present]
-        if missing:
-            self._request("PATCH", f"/api/collections/{collection['id']}",
-                          json={"fields": collection["fields"] + missing})
+    def create(self, collection: str, fields: dict, files: dict[str, Path] | None = None) -> dict:
+        """A new record; `files` (field -> path) are uploaded in the same request, so a record never
+        exists without its files."""
+        if not files:
+            return self._request("POST", f"/api/collections/{collection}/records", json=fields)
+        handles = {name: open(path, "rb") for name, path in files.items()}
+        try:
+            return self._request("POST", f"/api/collections/{collection}/records",
+                                 data={"@jsonPayload": json.dumps(fields)},
+                                 files={name: (Path(files[name]).name, handle, "application/octet-stream")
+                                        for name, handle in handles.items()})
+        finally:
+            for handle in handles.values():
+                handle.close()
 
-    def create(self, collection: str, fields: dict) -> dict:
-        return self._request("POST", f"/api/collections/{collection}/records", json=fields)
+    def download(self, collection: str, record: dict, field: str, destination: Path) -> Path:
+        """The file of `record`'s `field` written to `destination` (atomically), with a file token."""
+        filename = record.get(field)
+        if not filename:
+            raise RegistryError(f"{collection} record {record.get('id')} has no file in {field}")
+        token = self._request("POST", "/api/files/token")["token"]
+        path = f"/api/files/{collection}/{record['id']}/{filename}"
+        partial = Path(destination).with_name(f".{Path(destination).name}.{os.getpid()}.partial")
+        try:
+            with self._http.stream("GET", path, params={"token": token}) as response:
+                if response.status_code >= 400:
+                    raise RegistryError(f"PocketBase at {self.url} refused GET {path}: {response.status_code}")
+                with open(partial, "wb") as out:
+                    for block in response.iter_bytes(1 << 20):
+                        out.write(block)
+            partial.replace(destination)
+        except httpx.HTTPError as error:
+            raise RegistryError(f"PocketBase at {self.url} unreachable (GET {path}): {error}") from error
+        finally:
+            partial.unlink(missing_ok=True)  # only left behind by a failed download
+        return Path(destination)
 
     def records(self, collection: str, filter: str | None = None, sort: str = "-created,-id",
                 limit: int = 200) -> list[dict]:

@@ -53,8 +53,13 @@ def register_run(registry: Registry, run_dir: Path) -> dict:
     return existing or registry.create("training_runs", fields)
 
 
-def register_version(registry: Registry, version_metadata: dict, repository: Path) -> dict:
-    """A model version's record from the metadata the export wrote into its version folder."""
+ANALOGUE_INDEX_FIELD = "analogue_index"
+
+
+def register_version(registry: Registry, version_metadata: dict, repository: Path,
+                     analogue_index: Path | None = None) -> dict:
+    """A model version's record from the metadata the export wrote into its version folder; the analogue
+    index file, when the export built one, is uploaded into the same record (one request)."""
     return registry.create("model_versions", {
         "version": version_metadata["model_version"],
         "run": version_metadata["run"],
@@ -63,7 +68,8 @@ def register_version(registry: Registry, version_metadata: dict, repository: Pat
         "parity": version_metadata.get("parity", {}),
         "exported_at": version_metadata.get("exported_at", ""),
         "repository": str(Path(repository).resolve()),
-    })
+        "analogues": version_metadata.get("analogues", {}),
+    }, files={ANALOGUE_INDEX_FIELD: analogue_index} if analogue_index else None)
 
 
 def version_record(registry: Registry, version: int) -> dict | None:

@@ -23,6 +23,14 @@ def _date(name: str) -> dict:
     return {"name": name, "type": "date"}
 
 
+def _file(name: str, max_bytes: int) -> dict:
+    # protected: downloading needs a file token of an authorised session (the gateway's superuser)
+    return {"name": name, "type": "file", "maxSelect": 1, "maxSize": max_bytes, "protected": True}
+
+
+ANALOGUE_INDEX_MAX_BYTES = 1 << 30  # the full profile's index over 80 symbols x 6000 days is ~150 MB
+
+
 CREATED = {"name": "created", "type": "autodate", "onCreate": True, "onUpdate": False}
 
 COLLECTIONS: dict[str, dict] = {
@@ -40,6 +48,8 @@ COLLECTIONS: dict[str, dict] = {
         "fields": [
             _number("version", required=True), _text("run", required=True), _text("target"),
             _text("onnx_sha256"), _json("parity"), _date("exported_at"), _text("repository"), CREATED,
+            # the historical-analogue index built at export (analogues/): the file, and what it holds
+            _file("analogue_index", ANALOGUE_INDEX_MAX_BYTES), _json("analogues"),
         ],
         "indexes": ["CREATE UNIQUE INDEX idx_model_versions_version ON model_versions (version)"],
     },

@@ -26,6 +26,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("settings",),  # the typed configuration, passed in by the entry points
     ("processes", "market_data", "feature_kernels"),  # child processes; bars and stores; the Numba kernels
     ("registry", "serving", "model_repository"),  # PocketBase; Triton (launcher, contract, model control); its models
+    ("analogues",),  # the historical-analogue index, its query and the served version's copy (numpy, faiss)
     ("training", "gateway"),  # the MGDL network and its runs; the thin FastAPI gateway (no torch, no Numba)
     ("export",),  # a run -> ONNX -> a version of the Triton repository
     ("lifecycle",),  # registered exports, deployments, retraining
@@ -234,6 +235,17 @@ def test_the_gateway_imports_neither_torch_nor_numba():
              "print(','.join(heavy)); sys.exit(1 if heavy else 0)")
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"the gateway imported {result.stdout.strip()}{result.stderr[-2000:]}"
+
+
+def test_the_gateway_image_holds_every_package_the_gateway_imports():
+    """The Dockerfile copies packages one by one: each one the gateway reaches (imports, transitively) is there."""
+    graph, reached, todo = package_graph(read_house()), set(), ["gateway"]
+    while todo:
+        for imported in graph[todo.pop()] - reached:
+            reached.add(imported)
+            todo.append(imported)
+    copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")}
+    assert reached <= copied, f"the gateway image lacks {sorted(reached - copied)}"
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import matplotlib
 
+from training.analogue_baseline import report_lines as analogue_report_lines
 from training.risk import RISK_MODELS
 
 matplotlib.use("Agg")
@@ -256,7 +257,7 @@ def write_report(path: Path, summary: dict) -> Path:
               "statistic means MGDL's 1-day squared error is the smaller; one loss differential per date, "
               "Newey-West variance; n/a where the two forecasts are the same. Ridge alpha chosen per horizon on validation, h1: "
               f"{alpha[0] if isinstance(alpha, list) else alpha}.", "",
-              *distribution_section(metrics, "val"),
+              *distribution_section(metrics, "val"), *analogue_report_lines(metrics),
               "## Per-grade contribution (sum of grades up to k; grade 0 is linear)", "",
               "| grades | val RMSE h1 | val R² mean | test RMSE h1 | test R² mean | test dir. acc h1 |",
               "| --- | --- | --- | --- | --- | --- |"]

@@ -19,6 +19,7 @@ import torch
 
 from market_data.stores.sync import run_sync
 from training import artifacts
+from training.analogue_baseline import analogue_baseline
 from training.checkpoint import BEST_MODEL, load_forecaster, read_model_file, read_payload, save_forecaster
 from training.config import TrainConfig
 from training.dataset import MarketDataset, Samples, SplitDates, make_dataset
@@ -193,6 +194,7 @@ def evaluate_models(config: TrainConfig, dataset: MarketDataset, mgdl: Forecaste
             metrics["var_backtest"][split] = {
                 name: var_backtest(gaussians[name][0][:, 0], gaussians[name][1][:, 0], target[:, 0], samples.symbols,
                                    samples.dates) for name in RISK_MODELS if name in gaussians}
+    metrics["analogues"] = analogue_baseline(dataset)  # the k nearest past situations, same rows (analogues/)
     return metrics
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from gateway import metrics
 from gateway.forecasting.accuracy import DirectionalAccuracy
+from gateway.forecasting.analogue_contexts import AnalogueContexts
 from gateway.forecasting.forecasts import ForecastBook, HeldForecast
 from gateway.forecasting.model_watcher import ModelWatcher
 from gateway.forecasting.predictions import PredictionPolicy, build_prediction, named_features
@@ -66,6 +67,7 @@ class AnalysisService:
     accuracy: DirectionalAccuracy
     policy: PredictionPolicy
     default_window: int
+    analogues: AnalogueContexts | None = None  # include_rag_context (None: no registry configured)
     _new_bars: set[str] = field(default_factory=set)
     _new_bar_signal: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -114,7 +116,9 @@ class AnalysisService:
     async def _precompute(self, tickers: Sequence[str], info: ModelInfo) -> None:
         full = [s for s in [await self.windows.get(t) for t in tickers] if len(s) >= info.window]
         try:
-            await self.book.get_many(full, info)
+            helds, _ = await self.book.get_many(full, info)
+            if self.analogues is not None:  # the version's index, then one search for all, off the event loop
+                await self.analogues.attach(helds, info)
         except (TritonUnavailable, TritonRejected) as error:
             log.warning("precomputing %d forecasts failed (requests will retry): %s", len(full), error)
 
@@ -143,6 +147,8 @@ class AnalysisService:
         """The prediction and where its forecast came from ("cache": made before, or "triton")."""
         started = time.perf_counter()
         held, source = await self.current_forecast(ticker_of(request.symbol))
+        if request.include_rag_context and held.analogues is None and self.analogues is not None:
+            await self.analogues.attach([held], await self.served_model())  # not made with the forecast
         response = self._answer(held, request, started)
         self.accuracy.record(response)
         return response, source
@@ -234,4 +240,6 @@ class AnalysisService:
             raise TritonUnavailable("the model returned non-finite predictions or band shares")
         prediction = build_prediction(held.forecast, held.facts(), request, self.policy, self.windows.newest_date)
         update = {"timestamp": held.forecast.made_at, "processing_time_ms": _elapsed_ms(started)}
+        if request.include_rag_context:
+            update["rag_context"] = held.analogues
         return prediction.model_copy(update=update)

@@ -22,6 +22,7 @@ import numpy as np
 from gateway.forecasting.cache import MemoryCache, RedisCache, forecast_key
 from gateway.forecasting.predictions import WindowFacts, window_facts
 from gateway.forecasting.triton_client import ModelInfo, TritonClient
+from gateway.schemas import RagContext
 from market_data.bars import BarSeries
 
 # made_at (POSIX s), horizons, features, band shares, label bytes; then the label (UTF-8) and float32 arrays
@@ -75,13 +76,15 @@ class SymbolForecast:
 class HeldForecast:
     """A forecast as this process holds it: the model's answer, the window it was made from, and what every
     answer derives from that pair whatever the request: the facts of a response (derived on first use, then
-    kept) and the spectral features of the symbol's last bars by length (`/spectrum`, a few lengths kept)."""
+    kept), the spectral features of the symbol's last bars by length (`/spectrum`, a few lengths kept) and
+    the window's historical analogues (`include_rag_context`, kept by `AnalogueContexts.attach`)."""
 
     def __init__(self, forecast: SymbolForecast, window: BarSeries, feature_names: tuple[str, ...]) -> None:
         self.forecast = forecast
         self.window = window
         self.feature_names = feature_names
         self.spectra: dict[int, np.ndarray] = {}  # bars analysed -> the features model's FEATURES of them
+        self.analogues: RagContext | None = None  # by the index of the version that made the forecast
         self._facts: WindowFacts | None = None
 
     def facts(self) -> WindowFacts:

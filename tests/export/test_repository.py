@@ -141,10 +141,12 @@ def test_two_exports_make_versions_1_and_2_with_metadata(tiny_run, tmp_path):
         "model_metadata.json",
     }
     assert {p.name for p in (repository / "features" / "2").iterdir()} == {"model.py", "model_metadata.json"}
-    # the fused CPU wig80: version 2 runs its own copy of network 2 and of the features code
+    # the fused CPU wig80: version 2 runs its own copy of network 2 and of the features code; beside its
+    # metadata, the version's analogue index (analogues/)
     assert {p.name for p in (repository / "wig80" / "2").iterdir()} == {
-        "model.py", "features_model.py", "model.onnx", "model_metadata.json"
+        "model.py", "features_model.py", "model.onnx", "model_metadata.json", "analogues.npz"
     }
+    assert json.loads((repository / "wig80" / "2" / "model_metadata.json").read_text())["analogues"]["rows"] > 0
     assert (repository / "wig80" / "2" / "model.onnx").read_bytes() == (repository / "mgdl" / "2" / "model.onnx").read_bytes()
     assert (repository / "mgdl" / "config.cpu.template.pbtxt").is_file()  # sources travel with the repository
 
