@@ -6,7 +6,9 @@ An unset URL means the embedded default: the file store, the in-process cache an
 `tritonserver` started by the project itself.
 
 Production (`WIG80_ENVIRONMENT=production`) refuses the unsafe defaults: no API key, the development
-Triton admin key, the development PocketBase superuser password, a Redis URL without a password, QuestDB's stock credentials.
+(or a short) Triton admin key, the development PocketBase superuser password, a Redis URL without a password, QuestDB's
+stock credentials. The Triton admin key may be unset there: the gateway needs none; model control (the lifecycle
+commands, the embedded Triton of `wig80 serve`) then refuses to run, naming it.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-# Triton's model-repository API (load, unload, index) answers only requests carrying this header;
-# its gRPC frontend expects it under a prefix of its own
+# Triton's restricted APIs (model control, shared memory, logging, trace, statistics) answer only requests
+# carrying this header; its gRPC frontend expects it under a prefix of its own
 TRITON_ADMIN_HEADER = "wig80-admin-key"  # lowercase: gRPC metadata keys are
 TRITON_GRPC_RESTRICTED_PREFIX = "triton-grpc-protocol-"
 DEVELOPMENT_TRITON_ADMIN_KEY = "wig80-development-only"
@@ -62,7 +64,10 @@ class Settings(BaseSettings):
     triton_http_port: int = 8000
     triton_grpc_port: int = 8001
     triton_metrics_port: int = 8002
-    triton_admin_key: str = DEVELOPMENT_TRITON_ADMIN_KEY
+    triton_admin_key: str | None = Field(
+        None, description="key of Triton's restricted APIs (model control); unset: the development key, "
+        "refused in production")
+    triton_http: bool = Field(False, description="the embedded Triton's HTTP endpoint (off: gRPC only)")
     max_batch_size: int = Field(32, ge=1)
     max_queue_delay_microseconds: int = Field(500, ge=0)
     model_repository: Path | None = Field(
@@ -113,6 +118,8 @@ class Settings(BaseSettings):
         default_factory=list, description="comma-separated addresses or CIDRs whose X-Forwarded-For is believed"
     )
     api_docs: bool | None = Field(None, description="/docs, /redoc, /openapi.json; default: off in production")
+    supervisor_state_file: Path | None = Field(
+        None, description="set by `wig80 serve`: its children's state, which the gateway's readiness reports")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -138,10 +145,11 @@ class Settings(BaseSettings):
         problems = []
         if not self.api_key:
             problems.append("WIG80_API_KEY must be set")
-        if self.triton_admin_key == DEVELOPMENT_TRITON_ADMIN_KEY or len(self.triton_admin_key) < MIN_SECRET_LENGTH:
+        key = self.triton_admin_key
+        if key and (key == DEVELOPMENT_TRITON_ADMIN_KEY or len(key) < MIN_SECRET_LENGTH):
             problems.append(
                 f"WIG80_TRITON_ADMIN_KEY must be a secret of at least {MIN_SECRET_LENGTH} characters "
-                "(it guards Triton's model load/unload API)"
+                "(it guards Triton's model control, shared-memory, logging, trace and statistics APIs)"
             )
         if self.pocketbase_admin_password == DEVELOPMENT_POCKETBASE_PASSWORD or (
             len(self.pocketbase_admin_password) < MIN_SECRET_LENGTH
@@ -161,9 +169,26 @@ class Settings(BaseSettings):
             )
         return problems
 
-    def triton_admin_headers(self, protocol: Literal["http", "grpc"] = "http") -> dict[str, str]:
-        """The header that Triton's model-repository API (load, unload) requires."""
-        return triton_admin_headers(self.triton_admin_key, protocol)
+    @property
+    def triton_model_control_key(self) -> str:
+        """The admin key of Triton's restricted APIs: the setting, else (outside production) the development key."""
+        if self.triton_admin_key:
+            return self.triton_admin_key
+        if self.environment == "production":
+            raise ValueError("WIG80_TRITON_ADMIN_KEY is not set: Triton's model control needs it in production")
+        return DEVELOPMENT_TRITON_ADMIN_KEY
+
+    def triton_admin_headers(self, protocol: Literal["http", "grpc"] = "grpc") -> dict[str, str]:
+        """The header that Triton's restricted APIs (model control, statistics, ...) require."""
+        return triton_admin_headers(self.triton_model_control_key, protocol)
+
+    @property
+    def triton_grpc_address(self) -> str:
+        """`host:port` of Triton's gRPC endpoint: TRITON_URL (`host:port` or `grpc://host:port`), else
+        WIG80_TRITON_HOST and WIG80_TRITON_GRPC_PORT."""
+        if not self.triton_url:
+            return f"{self.triton_host}:{self.triton_grpc_port}"
+        return self.triton_url.split("://", 1)[-1].rstrip("/")
 
     @property
     def docs_enabled(self) -> bool:
