@@ -14,7 +14,7 @@ from gateway.bar_events import LocalBarEvents, RedisBarEvents
 from gateway.cache import RedisCache, redis_client
 from gateway.client_identity import ClientIdentity
 from gateway.forecasts import ForecastBook
-from gateway.triton_client import TritonForecaster, grpc_target
+from gateway.triton_client import TritonForecaster
 from gateway.windows import HotWindows
 from gateway.ws_hub import RealtimeHub
 from gateway.ws_limits import ConnectionLimits
@@ -45,8 +45,7 @@ async def open_services(settings: Settings, redis_prefix: str) -> AsyncIterator[
                            "would not reach the others' windows and forecasts")
     redis = redis_client(settings.redis_url) if settings.redis_url else None
     store = open_store(settings.market_db_url, settings.home)
-    target = grpc_target(settings.triton_url, settings.triton_host, settings.triton_grpc_port)
-    forecaster = TritonForecaster(target, default_window=settings.window)
+    forecaster = TritonForecaster(settings.triton_grpc_address, default_window=settings.window)
     shared = RedisCache(redis, settings.cache_ttl_seconds) if redis is not None else None
     book = ForecastBook(forecaster, shared, redis_prefix)
     accuracy = DirectionalAccuracy(store)

@@ -56,13 +56,6 @@ class Forecast:
 FORECAST_ARRAYS = ("mean", "std", "features", "band_shares")
 
 
-def grpc_target(triton_url: str | None, host: str, grpc_port: int) -> str:
-    """`host:port` for the gRPC channel: TRITON_URL (`host:port` or `grpc://host:port`) or host + gRPC port."""
-    if not triton_url:
-        return f"{host}:{grpc_port}"
-    return triton_url.split("://", 1)[-1].rstrip("/")
-
-
 def _parameter(config: dict, name: str) -> str | None:
     value = config.get("parameters", {}).get(name)
     return None if value is None else value.get("string_value")

@@ -15,13 +15,12 @@ class DeployError(RuntimeError):
     """The switch did not happen; the version served before still is (configs restored)."""
 
 
-def triton_http_address(settings: Settings) -> str:
-    """Model control goes to Triton's HTTP endpoint: WIG80_TRITON_HOST:WIG80_TRITON_HTTP_PORT."""
-    return f"{settings.triton_host}:{settings.triton_http_port}"
-
-
 def load_into_triton(settings: Settings, version: int) -> None:
-    load_in_order(triton_http_address(settings), version, headers=settings.triton_admin_headers())
+    try:
+        headers = settings.triton_admin_headers("grpc")
+    except ValueError as error:  # production without WIG80_TRITON_ADMIN_KEY
+        raise ModelControlError(str(error)) from error
+    load_in_order(settings.triton_grpc_address, version, headers=headers)  # gRPC: TRITON_URL or host + port
 
 
 def deploy(registry: Registry, settings: Settings, version: int, reason: str, note: str = "",

@@ -5,6 +5,9 @@ loads the `wig80` ensemble, whose config pins its steps to that same version. Tr
 versions answering until a load completes, so a client sees the old version, then the new one, never
 the new label over the old numbers. A failed step raises before the ensemble is touched: the old
 version keeps serving.
+
+Model control goes over gRPC (the embedded Triton's HTTP is off unless asked) and needs the admin
+header (`Settings.triton_admin_headers("grpc")`).
 """
 
 from __future__ import annotations
@@ -20,26 +23,27 @@ class ModelControlError(RuntimeError):
 
 
 def load_in_order(
-    http_address: str,
+    grpc_address: str,
     version: int | None = None,
     models: Iterable[str] = MODELS,
     headers: Mapping[str, str] | None = None,
     timeout: float = 300.0,
 ) -> None:
     """Load `models` from the repository in order; with `version`, each must have it READY before the next."""
-    import tritonclient.http as httpclient
+    import tritonclient.grpc as grpcclient
     from tritonclient.utils import InferenceServerException
 
-    client = httpclient.InferenceServerClient(http_address, network_timeout=timeout)
+    client = grpcclient.InferenceServerClient(grpc_address)
     try:
         for name in models:
             try:
-                client.load_model(name, headers=dict(headers or {}))
+                client.load_model(name, headers=dict(headers or {}), client_timeout=timeout)
+                ready = version is None or client.is_model_ready(name, str(version), client_timeout=timeout)
             except InferenceServerException as error:
-                raise ModelControlError(f"loading {name} into Triton at {http_address}: {error.message()}") from error
-            if version is not None and not client.is_model_ready(name, str(version), headers=dict(headers or {})):
+                raise ModelControlError(f"loading {name} into Triton at {grpc_address}: {error.message()}") from error
+            if not ready:
                 raise ModelControlError(
-                    f"{name} version {version} is not ready in Triton at {http_address} after its load; "
+                    f"{name} version {version} is not ready in Triton at {grpc_address} after its load; "
                     f"{ENSEMBLE} was not switched"
                 )
     finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-import httpx
 import numpy as np
 import pytest
 
@@ -36,11 +35,10 @@ class CountingStore:
         return await self.store.list_symbols()
 
 
-def wig80_stats(triton_http: str) -> tuple[int, int]:
+def wig80_stats(triton_server) -> tuple[int, int]:
     """(requests answered, windows inferred) by the `wig80` model so far, from Triton's statistics."""
-    stats = httpx.get(f"{triton_http}/v2/models/wig80/stats", timeout=10.0).json()["model_stats"]
-    return (sum(int(s["inference_stats"]["success"]["count"]) for s in stats),
-            sum(int(s["inference_count"]) for s in stats))
+    stats = triton_server.statistics("wig80")
+    return sum(s.inference_stats.success.count for s in stats), sum(s.inference_count for s in stats)
 
 
 @pytest.fixture
@@ -57,47 +55,47 @@ async def service(bars_home, triton_grpc, redis_url, redis_prefix, request):
     await store.store.close()
 
 
-async def test_concurrent_misses_for_one_symbol_make_one_triton_inference(service, stored_symbols, triton_http):
-    before = wig80_stats(triton_http)
+async def test_concurrent_misses_for_one_symbol_make_one_triton_inference(service, stored_symbols, triton_server):
+    before = wig80_stats(triton_server)
     answers = await asyncio.gather(*[
         service.analyze(AnalysisRequest(symbol=stored_symbols[0], prediction_horizon=h % 30 + 1)) for h in range(16)
     ])
-    requests, windows = np.subtract(wig80_stats(triton_http), before)
+    requests, windows = np.subtract(wig80_stats(triton_server), before)
     assert (requests, windows) == (1, 1)
     assert len({response.timestamp for response, _ in answers}) == 1  # all derived from that one forecast
     assert "triton" in [source for _, source in answers]
 
 
-async def test_batch_misses_go_in_one_triton_request_and_are_then_held(service, stored_symbols, triton_http):
-    before = wig80_stats(triton_http)
+async def test_batch_misses_go_in_one_triton_request_and_are_then_held(service, stored_symbols, triton_server):
+    before = wig80_stats(triton_server)
     request = BatchAnalysisRequest(symbols=[*stored_symbols[:3], "NOSUCH"], prediction_horizon=10)
     first = await service.analyze_batch(request)
-    assert tuple(np.subtract(wig80_stats(triton_http), before)) == (1, 3)
+    assert tuple(np.subtract(wig80_stats(triton_server), before)) == (1, 3)
     assert [item.status_code for item in first.results] == [200, 200, 200, 404]
     again = await service.analyze_batch(request.model_copy(update={"prediction_horizon": 3}))
-    assert tuple(np.subtract(wig80_stats(triton_http), before)) == (1, 3)  # any horizon, from the held ones
+    assert tuple(np.subtract(wig80_stats(triton_server), before)) == (1, 3)  # any horizon, from the held ones
     assert [item.prediction.prediction_horizon for item in again.results[:3]] == [3, 3, 3]
 
 
-async def test_after_start_up_requests_read_no_store_and_ask_triton_nothing(service, stored_symbols, triton_http):
+async def test_after_start_up_requests_read_no_store_and_ask_triton_nothing(service, stored_symbols, triton_server):
     await service.start()
-    reads, before = service.store.reads, wig80_stats(triton_http)
+    reads, before = service.store.reads, wig80_stats(triton_server)
     for symbol in stored_symbols:
         for horizon, threshold in ((1, 0.0), (17, 0.55), (30, 0.9)):
             request = AnalysisRequest(symbol=symbol, prediction_horizon=horizon, confidence_threshold=threshold)
             response, source = await service.analyze(request)
             assert source == "cache" and response.prediction_horizon == horizon
-    assert service.store.reads == reads and wig80_stats(triton_http) == before
+    assert service.store.reads == reads and wig80_stats(triton_server) == before
 
 
-async def test_a_second_process_takes_the_forecast_from_redis(service, stored_symbols, triton_http):
+async def test_a_second_process_takes_the_forecast_from_redis(service, stored_symbols, triton_server):
     symbol = stored_symbols[1]
     made, _ = await service.analyze(AnalysisRequest(symbol=symbol))
     other = ForecastBook(service.forecaster, service.book.shared, service.book.prefix)  # empty memory
-    before = wig80_stats(triton_http)
+    before = wig80_stats(triton_server)
     series = await service.windows.get(symbol)
     [shared], waited = await other.get_many([series], service.model)
-    assert waited == 0 and wig80_stats(triton_http) == before
+    assert waited == 0 and wig80_stats(triton_server) == before
     assert shared.made_at == made.timestamp
     assert shared.horizon(5) == service.book.held(series, service.model).horizon(5)
 
