@@ -13,6 +13,7 @@ from lifecycle.registry_session import connect, embedded_server
 from registry.client import Registry
 from registry.records import active_version as registry_active_version
 from registry.records import record_deployment, register_run, register_version, version_record
+from registry.server import PocketBaseServer
 from wig80.settings import Settings, get_settings
 
 
@@ -45,8 +46,9 @@ def publish_registry(url: str) -> None:
 
 @contextlib.contextmanager
 def registry_beside_triton(settings: Settings, repository: Path, retrain_cron: str | None = None,
-                           say=print) -> Iterator[str]:
-    """Start the embedded PocketBase if needed, record the served version, run the schedule; yields the URL."""
+                           say=print) -> Iterator[PocketBaseServer | None]:
+    """Start the embedded PocketBase if needed, record the served version, run the schedule; yields the
+    embedded PocketBase (None with POCKETBASE_URL), for `wig80 serve` to supervise."""
     server = None
     if not settings.pocketbase_url:
         server = embedded_server(settings).start().wait_ready()
@@ -63,7 +65,7 @@ def registry_beside_triton(settings: Settings, repository: Path, retrain_cron: s
 
             schedule = RetrainSchedule(retrain_cron, env=dict(os.environ)).start()
             say(f"retraining on cron {retrain_cron!r} (nice {os.nice(0) + RETRAIN_NICENESS}); next {schedule.next_run()}")
-        yield settings.registry_url
+        yield server
     finally:
         if schedule is not None:
             schedule.stop()

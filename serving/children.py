@@ -103,7 +103,8 @@ def stop(process: subprocess.Popen, timeout: float = 30.0, stop_signal: int = si
 
 class ChildServer:
     """What our server launchers (tritonserver, pocketbase) share: one spawned process logging to
-    `log_path`. A subclass sets `log_path` and `_process` (from `spawn`) and may extend `stop`."""
+    `log_path`. A subclass sets `log_path` and `_process` (from `spawn`), implements `start` and
+    `wait_ready` (which gives up when `stop` is called meanwhile), and may extend `stop`."""
 
     log_path: Path
     log_tail_chars = 4000
@@ -115,6 +116,11 @@ class ChildServer:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the process has ended (negative: the signal that ended it); None while it runs."""
+        return self._process.poll() if self._process else None
 
     def log_tail(self) -> str:
         try:

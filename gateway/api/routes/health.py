@@ -4,6 +4,10 @@ None of them is rate limited. Liveness depends on nothing but the event loop ans
 Triton or store never gets the pod restarted; readiness is 503 until both answer, so the pod leaves
 the Service's endpoints while they do not. Each dependency check gives up after
 DEPENDENCY_CHECK_TIMEOUT_S: probes must allow longer (deploy/k8s: timeoutSeconds 5).
+
+Under `wig80 serve`, readiness also names the children it supervises (tritonserver, pocketbase) that are
+down, with why, until they are restarted (serving.supervisor writes their state to
+WIG80_SUPERVISOR_STATE_FILE).
 """
 
 from __future__ import annotations
@@ -52,6 +56,17 @@ async def _dependencies(services) -> tuple[bool, bool]:
     return model, store
 
 
+def _children_down(settings) -> dict[str, str]:
+    """`wig80 serve`'s children that are down, with why; none outside `wig80 serve` (no state file)."""
+    if settings.supervisor_state_file is None:
+        return {}
+    # imported here: only `wig80 serve` sets the file, and it runs from the whole project (the gateway's
+    # image has no serving package)
+    from serving.supervisor import children_down
+
+    return children_down(settings.supervisor_state_file)
+
+
 def _system_metrics(disk_path: str) -> SystemMetrics:
     try:
         disk = psutil.disk_usage(disk_path).percent
@@ -86,12 +101,18 @@ async def live() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@router.get("/health/ready", responses={503: {"description": "Triton's model or the bar store is unavailable"}})
+@router.get("/health/ready", responses={503: {"description": "Triton's model, the bar store or a child of "
+                                                           "`wig80 serve` is unavailable"}})
 async def ready(services: ServicesDep) -> JSONResponse:
-    """Readiness: 200 when Triton's model and the bar store answer, else 503 naming which does not."""
+    """Readiness: 200 when Triton's model and the bar store answer (and `wig80 serve`'s children run),
+    else 503 naming what does not."""
     model_loaded, database_connected = await _dependencies(services)
     body = {"status": "ready", "model_loaded": model_loaded, "database_connected": database_connected}
-    if model_loaded and database_connected:
+    children_down = _children_down(services.settings)
+    if children_down:
+        body["children_down"] = children_down
+    if model_loaded and database_connected and not children_down:
         return JSONResponse(body)
-    missing = [name for name, ok in (("Triton model", model_loaded), ("bar store", database_connected)) if not ok]
+    missing = [f"{name} ({reason})" for name, reason in children_down.items()]
+    missing += [name for name, ok in (("Triton model", model_loaded), ("bar store", database_connected)) if not ok]
     return JSONResponse(body | {"status": "not ready", "detail": f"unavailable: {', '.join(missing)}"}, 503)
