@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from serving.supervisor import supervising
 from serving.tritonserver import MODELS, TritonServer, TritonStartError
 from wig80.settings import TRITON_ADMIN_HEADER
 
@@ -46,6 +47,11 @@ def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http-port", type=int, default=None, help="Triton HTTP port (default 8000)")
     parser.add_argument("--grpc-port", type=int, default=None, help="Triton gRPC port (default 8001)")
     parser.add_argument("--metrics-port", type=int, default=None, help="Triton metrics port (default 8002)")
+    parser.add_argument("--triton-http", action="store_true", default=None,
+                        help="also serve Triton's HTTP endpoint (default off: gRPC only; WIG80_TRITON_HTTP)")
+    parser.add_argument("--triton-listen", default=None, metavar="ADDRESS",
+                        help="bind the embedded Triton to ADDRESS, e.g. 0.0.0.0 inside a container (default: "
+                        "WIG80_TRITON_HOST, which must be a loopback address)")
     parser.add_argument(
         "--retrain-cron",
         default=None,
@@ -74,14 +80,18 @@ def missing_models(repository: Path) -> list[str]:
 
 
 def embedded_server(args: argparse.Namespace, settings) -> TritonServer:
+    """The embedded Triton the arguments and settings describe; ValueError for a non-loopback host
+    without --triton-listen, or production without WIG80_TRITON_ADMIN_KEY."""
     return TritonServer(
         Path(args.repository or settings.repository_dir),
         args.http_port or settings.triton_http_port,
         args.grpc_port or settings.triton_grpc_port,
         args.metrics_port or settings.triton_metrics_port,
         home=Path(settings.home),
-        host=settings.triton_host,
-        admin_key=settings.triton_admin_key,
+        host=args.triton_listen or settings.triton_host,
+        allow_remote=args.triton_listen is not None,
+        admin_key=settings.triton_model_control_key,
+        http=bool(args.triton_http or settings.triton_http),
     )
 
 
@@ -109,9 +119,12 @@ def serve_command(args: argparse.Namespace) -> int:
         if args.triton_only:
             return 0
         with registry_beside_triton(settings, Path(args.repository or settings.repository_dir), args.retrain_cron,
-                                    say):
+                                    say) as registry, supervising(settings.home, say, pocketbase=registry):
             return run_gateway(get_settings())
-    server = embedded_server(args, settings)
+    try:
+        server = embedded_server(args, settings)
+    except ValueError as error:
+        return fail(str(error))
     missing = missing_models(server.repository)
     if missing:
         return fail(
@@ -123,9 +136,10 @@ def serve_command(args: argparse.Namespace) -> int:
         server.start().wait_ready()
         print_triton_urls(server)
         publish_triton_address(server)
-        with registry_beside_triton(get_settings(), server.repository, args.retrain_cron, say):
+        with registry_beside_triton(get_settings(), server.repository, args.retrain_cron, say) as registry, \
+                supervising(settings.home, say, tritonserver=server, pocketbase=registry):
             if args.triton_only:
-                return wait_for_interrupt(server)
+                return wait_for_interrupt()
             return run_gateway(get_settings())
     except (TritonStartError, RegistryError) as error:
         return fail(str(error), 1)
@@ -151,18 +165,23 @@ def stop_on_signals() -> None:
         signal.signal(stop_signal, interrupt)
 
 
-def wait_for_interrupt(server: TritonServer) -> int:
+def wait_for_interrupt() -> int:
+    """Until Ctrl-C or SIGTERM (KeyboardInterrupt); a dead child meanwhile is the supervisor's."""
     say("serving; Ctrl-C stops")
-    while server.is_running():
+    while True:
         time.sleep(0.5)
-    return fail(f"tritonserver exited unexpectedly (log {server.log_path}):\n{server.log_tail()}", 1)
 
 
 def print_triton_urls(server: TritonServer) -> None:
-    say(f"Triton HTTP    {server.http_url}  (tritonclient.http: {server.http_address})")
+    if server.http:
+        say(f"Triton HTTP    {server.http_url}  (tritonclient.http: {server.http_address})")
+    else:
+        say("Triton HTTP    off (gRPC only; --triton-http or WIG80_TRITON_HTTP=true to serve it)")
     say(f"Triton gRPC    {server.grpc_address}")
     say(f"Triton metrics {server.metrics_url}")
     say(f"models ready: {', '.join(server.models)}")
+    if not server.key_hidden:
+        say("warning: could not mask the admin key in tritonserver's command line: `ps` shows it")
 
 
 def publish_triton_address(server: TritonServer) -> None:
