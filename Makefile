@@ -6,6 +6,15 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: venv up test lint compose-checker test-programs bench-tools bench bench-check loadtest clean
 
+# $(call apt_install,PACKAGES): install Debian PACKAGES when we may (root with apt-get), again after an
+# `apt-get update` if the package lists are stale; fails (for the caller's `||`) when we may not or cannot.
+define apt_install
+{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1) >/dev/null 2>&1 || \
+    { apt-get update -q >/dev/null 2>&1 && \
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1) >/dev/null 2>&1; }; }; }
+endef
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -23,10 +32,7 @@ lint: $(STAMP)
 # Debian's docker-compose (1.29) validates docker-compose.yml without an engine; the deploy tests
 # skip loudly without it. Installed only when missing and when we may (root with apt-get).
 compose-checker:
-	@command -v docker-compose >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null 2>&1 && \
-	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null 2>&1; }; }; } || \
+	@command -v docker-compose >/dev/null || $(call apt_install,docker-compose) || \
 	  echo "note: docker-compose not installed; the compose tests will be skipped"
 
 # The dashboard's browser test drives Debian's chromium through chromium-driver; the proxy test runs
@@ -36,10 +42,7 @@ TEST_PROGRAMS := chromium:chromium chromedriver:chromium-driver nginx:nginx
 test-programs:
 	@missing=""; for pair in $(TEST_PROGRAMS); do \
 	  command -v $${pair%%:*} >/dev/null || [ -x /usr/sbin/$${pair%%:*} ] || missing="$$missing $${pair#*:}"; done; \
-	[ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null 2>&1 && \
-	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1; }; }; } || \
+	[ -z "$$missing" ] || $(call apt_install,$$missing) || \
 	  echo "note: not installed:$$missing; the browser and nginx tests will be skipped"
 
 test: lint compose-checker test-programs
@@ -48,10 +51,7 @@ test: lint compose-checker test-programs
 # benchmarks/gateway_bench.py drives Debian's `wrk`. Installed only when missing and when we may (root with
 # apt-get); without it that benchmark says how to install it and exits 2.
 bench-tools:
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null 2>&1 && \
-	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1; }; }; } || \
+	@command -v wrk >/dev/null || $(call apt_install,wrk) || \
 	  echo "note: wrk not installed; benchmarks.gateway_bench will not run"
 
 # Every benchmark of README's Benchmarks table, with the arguments its figures were measured with

@@ -6,16 +6,15 @@ versions answering until a load completes, so a client sees the old version, the
 the new label over the old numbers. A failed step raises before the ensemble is touched: the old
 version keeps serving.
 
-Model control goes over gRPC (the embedded Triton's HTTP is off unless asked) and needs the admin
-header (`Settings.triton_admin_headers("grpc")`).
+Model control goes over gRPC (the embedded Triton's HTTP is off unless asked) and carries the admin
+header (`serving.contract.admin_headers(key, "grpc")`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
-MODELS = ("features", "mgdl", "wig80")  # load order: an ensemble after the models it composes
-ENSEMBLE = "wig80"
+from serving.contract import ENSEMBLE_MODEL, LOAD_ORDER, TritonAddress, admin_headers
 
 
 class ModelControlError(RuntimeError):
@@ -23,28 +22,31 @@ class ModelControlError(RuntimeError):
 
 
 def load_in_order(
-    grpc_address: str,
+    address: TritonAddress,
+    admin_key: str,
     version: int | None = None,
-    models: Iterable[str] = MODELS,
-    headers: Mapping[str, str] | None = None,
+    models: Iterable[str] = LOAD_ORDER,
     timeout: float = 300.0,
 ) -> None:
-    """Load `models` from the repository in order; with `version`, each must have it READY before the next."""
+    """Load the versions the repository's configs name, `models` in order, over Triton's gRPC model control
+    (with the admin header); with `version`, each must have it READY before the next. The one loader:
+    `wig80 serve`'s promotions and rollbacks (lifecycle.deploy) and the tests all go through it."""
     import tritonclient.grpc as grpcclient
     from tritonclient.utils import InferenceServerException
 
-    client = grpcclient.InferenceServerClient(grpc_address)
+    headers = admin_headers(admin_key, "grpc")
+    client = grpcclient.InferenceServerClient(address.grpc)
     try:
         for name in models:
             try:
-                client.load_model(name, headers=dict(headers or {}), client_timeout=timeout)
+                client.load_model(name, headers=headers, client_timeout=timeout)
                 ready = version is None or client.is_model_ready(name, str(version), client_timeout=timeout)
             except InferenceServerException as error:
-                raise ModelControlError(f"loading {name} into Triton at {grpc_address}: {error.message()}") from error
+                raise ModelControlError(f"loading {name} into Triton at {address.grpc}: {error.message()}") from error
             if not ready:
                 raise ModelControlError(
-                    f"{name} version {version} is not ready in Triton at {grpc_address} after its load; "
-                    f"{ENSEMBLE} was not switched"
+                    f"{name} version {version} is not ready in Triton at {address.grpc} after its load; "
+                    f"{ENSEMBLE_MODEL} was not switched"
                 )
     finally:
         client.close()

@@ -15,7 +15,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_PREFIX = "WIG80_"  # wig80.settings: every setting but the service URLs
+PROJECT_PREFIX = "WIG80_"  # settings: every setting but the service URLs
 PROJECT_URLS = ("MARKET_DB_URL", "REDIS_URL", "TRITON_URL", "POCKETBASE_URL")
 
 

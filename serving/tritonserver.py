@@ -1,8 +1,8 @@
 """The embedded Triton Inference Server: start it on a model repository, wait until ready, stop it cleanly.
 
 The server runs with explicit model control: it loads the named models at start, and a new export
-is picked up with the repository API (`reload`). Triton keeps the loaded version answering until
-the reloaded model is ready, so a reload costs no failed request.
+is picked up with the repository API (`serving.model_control.load_in_order`). Triton keeps the loaded
+version answering until the reloaded model is ready, so a reload costs no failed request.
 
 What is open and what is not (tritonserver 2.51, the nvidia-pytriton wheel's: see docs/serving.md for
 why no newer Triton runs here):
@@ -12,7 +12,7 @@ why no newer Triton runs here):
   many small chunks (CVE-2025-23310/23311, fixed in Triton 25.07), which never reaches a closed port.
 - Model control (load, unload, index), shared memory (registering a region, which would let a client
   read and write the Python backend's own IPC region), logging, trace and statistics are restricted,
-  over gRPC and HTTP alike: Triton answers them only for requests carrying the header
+  over gRPC and HTTP alike (serving.contract.RESTRICTED_APIS): Triton answers them only for requests carrying the header
   `admin_headers(protocol)` with the server's admin key (`WIG80_TRITON_ADMIN_KEY` for `wig80 serve`;
   a random one per server when none is given). Inference, health, metadata and model configs stay open.
 - The key has to be an argument of tritonserver; the launcher masks it in the server's command line
@@ -30,18 +30,14 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
 
-from serving import children
+from processes import children
 from serving.backend_regions import regions_of, remove_regions
 from serving.command_line import hide_in_command_line
+from serving.contract import LOAD_ORDER, Protocol, TritonAddress, admin_headers, restriction_argument
 from serving.triton_binary import TritonBinary
-from wig80.settings import TRITON_ADMIN_HEADER, triton_admin_headers
 
-MODELS = ("features", "mgdl", "wig80")  # load order: an ensemble after the models it composes
 GPU_NOISE = ("CudaDriverHelper has not been initialized", "DCGM", "NVML")  # expected without a GPU
-# what can take the service down or read what it should not: behind the admin key
-RESTRICTED_APIS = ("model-repository", "shared-memory", "logging", "trace", "statistics")
 EXIT_TIMEOUT_SECONDS = 5  # Triton waits this long for open connections and in-flight requests on SIGTERM
 READY_CHECK_TIMEOUT_S = 2.0
 
@@ -71,7 +67,7 @@ class TritonServer(children.ChildServer):
         *,
         home: Path = Path("var"),
         host: str = "127.0.0.1",
-        models: Iterable[str] = MODELS,
+        models: Iterable[str] = LOAD_ORDER,
         log_path: Path | None = None,
         extra_args: Iterable[str] = (),
         admin_key: str | None = None,
@@ -97,29 +93,16 @@ class TritonServer(children.ChildServer):
         self._log_size_at_start = 0
         self._regions: set[str] = set()  # the Python backend's shared-memory regions of this server
 
-    # addresses: tritonclient wants "host:port" without a scheme; browsers and Prometheus want URLs
     @property
-    def http_address(self) -> str:
-        return f"{self.host}:{self.http_port}"
+    def address(self) -> TritonAddress:
+        return TritonAddress(self.host, self.http_port, self.grpc_port, self.metrics_port)
 
-    @property
-    def grpc_address(self) -> str:
-        return f"{self.host}:{self.grpc_port}"
-
-    @property
-    def http_url(self) -> str:
-        return f"http://{self.http_address}"
-
-    @property
-    def metrics_url(self) -> str:
-        return f"http://{self.host}:{self.metrics_port}/metrics"
-
-    def admin_headers(self, protocol: Literal["http", "grpc"] = "grpc") -> dict[str, str]:
+    def admin_headers(self, protocol: Protocol = "grpc") -> dict[str, str]:
         """What a restricted request (load, unload, shared memory, logging, trace, statistics) must carry."""
-        return triton_admin_headers(self.admin_key, protocol)
+        return admin_headers(self.admin_key, protocol)
 
     def restriction_args(self) -> list[str]:
-        restriction = f"{','.join(RESTRICTED_APIS)}:{TRITON_ADMIN_HEADER}={self.admin_key}"
+        restriction = restriction_argument(self.admin_key)
         return [f"--http-restricted-api={restriction}", f"--grpc-restricted-protocol={restriction}"]
 
     def http_args(self) -> list[str]:
@@ -194,7 +177,7 @@ class TritonServer(children.ChildServer):
         import tritonclient.grpc as grpcclient
         from tritonclient.utils import InferenceServerException
 
-        client = grpcclient.InferenceServerClient(self.grpc_address)
+        client = grpcclient.InferenceServerClient(self.address.grpc)
         try:
             return client.is_server_ready(client_timeout=READY_CHECK_TIMEOUT_S) and all(
                 client.is_model_ready(name, client_timeout=READY_CHECK_TIMEOUT_S) for name in self.models
@@ -224,18 +207,6 @@ class TritonServer(children.ChildServer):
     def _note_regions(self) -> None:
         if self._process is not None:
             self._regions |= regions_of(self._process.pid)
-
-    def reload(self, models: Iterable[str] | None = None, timeout: float = 300.0, version: int | None = None) -> None:
-        """Load the versions the repository's configs name; the loaded ones serve until then.
-
-        Composing models go first, the ensemble last (serving.model_control); with `version`, each
-        part must have it ready before the ensemble's label switches.
-        """
-        from serving.model_control import load_in_order
-
-        load_in_order(self.grpc_address, version, models or self.models, headers=self.admin_headers("grpc"),
-                      timeout=timeout)
-        self._note_regions()
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM (Triton drains in-flight requests and unloads), SIGKILL only if it hangs; then the

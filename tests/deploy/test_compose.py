@@ -133,7 +133,7 @@ def test_dockerfiles_exist_for_built_services(compose):
 
 
 def test_the_gateway_environment_passes_the_production_checks(compose, monkeypatch):
-    from wig80.settings import Settings
+    from settings import Settings
 
     for name, value in compose["services"]["gateway"]["environment"].items():
         monkeypatch.setenv(name, str(value))

@@ -28,7 +28,7 @@ def test_the_ingress_routes_to_the_gateway_service():
 
 
 def test_the_ingress_keeps_websockets_open_and_limits_bodies_like_the_gateway():
-    from wig80.settings import Settings
+    from settings import Settings
 
     (ingress,) = _load("ingress.yaml")
     annotations = ingress["metadata"]["annotations"]

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import websockets
 
-from gateway.models import ForecastPathResponse, WebSocketPrediction
-from serving.children import spawn, stop
+from gateway.schemas import ForecastPathResponse, WebSocketPrediction
+from processes.children import spawn, stop
 from tests.fixtures.programs import require_program
 from tests.fixtures.services import free_port
 from tests.gateway.conftest import API_KEY

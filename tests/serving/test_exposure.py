@@ -16,6 +16,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from serving.backend_regions import SHM_DIR, regions_of
+from serving.contract import admin_headers
 from serving.tritonserver import TritonServer
 from tests.fixtures.services import free_port
 from tests.serving.conftest import grpc_ready, ohlcv_input
@@ -69,24 +70,18 @@ def test_registering_the_python_backends_own_region_is_refused(protocol, default
     # HTTP: the session's server, which has it on (asked for), restricted the same way
     server = default_server if protocol == "grpc" else triton_server.server
     module = grpcclient if protocol == "grpc" else httpclient
-    client = module.InferenceServerClient(server.grpc_address if protocol == "grpc" else server.http_address)
+    client = module.InferenceServerClient(server.address.grpc if protocol == "grpc" else server.address.http)
     try:
         region = the_backends_own_region(server)
         with pytest.raises(InferenceServerException, match=RESTRICTED):
             client.register_system_shared_memory("stolen", f"/{region}", 1024)
         with pytest.raises(InferenceServerException, match=RESTRICTED):
             client.register_system_shared_memory("stolen", f"/{region}", 1024,
-                                                 headers=module_headers(protocol, "a-wrong-key-of-some-length"))
+                                                 headers=admin_headers("a-wrong-key-of-some-length", protocol))
         status = client.get_system_shared_memory_status(headers=server.admin_headers(protocol), **as_json(protocol))
         assert "stolen" not in str(status)  # nothing was registered
     finally:
         client.close()
-
-
-def module_headers(protocol: str, key: str) -> dict[str, str]:
-    from wig80.settings import triton_admin_headers
-
-    return triton_admin_headers(key, protocol)
 
 
 def as_json(protocol: str) -> dict:
@@ -111,7 +106,7 @@ READS = ("read the log settings", "read the trace settings", "read the statistic
 
 @pytest.mark.parametrize("call", RESTRICTED_CALLS)
 def test_logging_trace_statistics_and_shared_memory_need_the_key(call, default_server):
-    client = grpcclient.InferenceServerClient(default_server.grpc_address)
+    client = grpcclient.InferenceServerClient(default_server.address.grpc)
     try:
         with pytest.raises(InferenceServerException, match=RESTRICTED):
             RESTRICTED_CALLS[call](client, None)
@@ -124,7 +119,7 @@ def test_logging_trace_statistics_and_shared_memory_need_the_key(call, default_s
 
 
 def test_inference_health_metadata_and_configs_stay_open(default_server, real_windows):
-    client = grpcclient.InferenceServerClient(default_server.grpc_address)
+    client = grpcclient.InferenceServerClient(default_server.address.grpc)
     try:
         assert client.is_server_ready() and client.get_model_metadata("wig80").name == "wig80"
         assert client.get_model_config("wig80").config.name == "wig80"
@@ -138,7 +133,7 @@ def test_the_admin_key_is_masked_in_ps_and_still_works(default_server):
     command_line = Path(f"/proc/{default_server.pid}/cmdline").read_text()
     assert default_server.key_hidden
     assert ADMIN_KEY not in command_line and "*" * len(ADMIN_KEY) in command_line
-    client = grpcclient.InferenceServerClient(default_server.grpc_address)
+    client = grpcclient.InferenceServerClient(default_server.address.grpc)
     try:  # Triton kept its own copy of the key
         assert client.get_model_repository_index(headers=default_server.admin_headers("grpc"))
     finally:

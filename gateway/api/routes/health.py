@@ -6,8 +6,8 @@ the Service's endpoints while they do not. Each dependency check gives up after
 DEPENDENCY_CHECK_TIMEOUT_S: probes must allow longer (deploy/k8s: timeoutSeconds 5).
 
 Under `wig80 serve`, readiness also names the children it supervises (tritonserver, pocketbase) that are
-down, with why, until they are restarted (serving.supervisor writes their state to
-WIG80_SUPERVISOR_STATE_FILE).
+down, with why, until they are restarted (processes.supervisor writes their state to the file its
+settings name, `supervisor_state_file`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from gateway.api.deps import ServicesDep
-from gateway.models import HealthResponse, SystemMetrics
+from gateway.schemas import HealthResponse, SystemMetrics
+from processes.supervisor import children_down
+from settings import Settings
 
 router = APIRouter(tags=["health"])
 
@@ -43,27 +45,23 @@ async def _store_connected(store) -> bool:
     return True
 
 
-async def _model_loaded(forecaster) -> bool:
+async def _model_loaded(triton) -> bool:
     try:
-        return await asyncio.wait_for(forecaster.model_ready(), DEPENDENCY_CHECK_TIMEOUT_S)
+        return await asyncio.wait_for(triton.model_ready(), DEPENDENCY_CHECK_TIMEOUT_S)
     except Exception:  # any failure of Triton is what this check reports
         return False
 
 
 async def _dependencies(services) -> tuple[bool, bool]:
     """(model loaded, database connected), checked concurrently."""
-    model, store = await asyncio.gather(_model_loaded(services.forecaster), _store_connected(services.store))
+    model, store = await asyncio.gather(_model_loaded(services.triton), _store_connected(services.store))
     return model, store
 
 
-def _children_down(settings) -> dict[str, str]:
+def _children_down(settings: Settings) -> dict[str, str]:
     """`wig80 serve`'s children that are down, with why; none outside `wig80 serve` (no state file)."""
     if settings.supervisor_state_file is None:
         return {}
-    # imported here: only `wig80 serve` sets the file, and it runs from the whole project (the gateway's
-    # image has no serving package)
-    from serving.supervisor import children_down
-
     return children_down(settings.supervisor_state_file)
 
 
@@ -108,11 +106,11 @@ async def ready(services: ServicesDep) -> JSONResponse:
     else 503 naming what does not."""
     model_loaded, database_connected = await _dependencies(services)
     body = {"status": "ready", "model_loaded": model_loaded, "database_connected": database_connected}
-    children_down = _children_down(services.settings)
-    if children_down:
-        body["children_down"] = children_down
-    if model_loaded and database_connected and not children_down:
+    down = _children_down(services.settings)
+    if down:
+        body["children_down"] = down
+    if model_loaded and database_connected and not down:
         return JSONResponse(body)
-    missing = [f"{name} ({reason})" for name, reason in children_down.items()]
+    missing = [f"{name} ({reason})" for name, reason in down.items()]
     missing += [name for name, ok in (("Triton model", model_loaded), ("bar store", database_connected)) if not ok]
     return JSONResponse(body | {"status": "not ready", "detail": f"unavailable: {', '.join(missing)}"}, 503)

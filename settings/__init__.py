@@ -1,0 +1,216 @@
+"""The one typed configuration of the `wig80` CLI and the gateway, read from the environment and `.env`.
+
+The ground floor of the house: every package may import it, it imports none of them. Only the entry
+points (`wig80.commands`) read it from the environment, once; everything below receives a `Settings` as an
+argument, changed where needed with `settings.model_copy(update=...)`, never by editing `os.environ`.
+
+The service URLs keep their conventional names (`WIG80_HOME`, `MARKET_DB_URL`, `REDIS_URL`,
+`TRITON_URL`, `POCKETBASE_URL`); every other setting is `WIG80_<FIELD>` (for example `WIG80_API_PORT=9090`).
+An unset URL means the embedded default: the file store, the in-process cache and limiter, the
+`tritonserver` started by the project itself.
+
+Production (`WIG80_ENVIRONMENT=production`) refuses the unsafe defaults: no API key, the development
+(or a short) Triton admin key, the development PocketBase superuser password, a Redis URL without a password, QuestDB's
+stock credentials. The Triton admin key may be unset there: the gateway needs none; model control (the lifecycle
+commands, the embedded Triton of `wig80 serve`) then refuses to run, naming it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEVELOPMENT_TRITON_ADMIN_KEY = "wig80-development-only"
+MIN_SECRET_LENGTH = 16
+QUESTDB_DEFAULT_PASSWORD = "quest"
+DEVELOPMENT_POCKETBASE_PASSWORD = "wig80-development-only"
+
+
+def _url(name: str) -> Field:
+    return Field(default=None, validation_alias=AliasChoices(name, f"WIG80_{name}"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WIG80_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    home: Path = Field(default=Path("var"), validation_alias=AliasChoices("WIG80_HOME"))
+    market_db_url: str | None = _url("MARKET_DB_URL")
+    redis_url: str | None = _url("REDIS_URL")
+    triton_url: str | None = _url("TRITON_URL")
+    pocketbase_url: str | None = _url("POCKETBASE_URL")
+
+    # training
+    learning_rate: float = Field(1e-3, gt=0)
+    batch_size: int = Field(256, ge=1)
+    epochs: int = Field(100, ge=1)
+    patience: int = Field(10, ge=1)
+    window: int = Field(256, ge=64, description="bars per sample window")
+
+    # serving: Triton
+    triton_host: str = "127.0.0.1"
+    triton_http_port: int = 8000
+    triton_grpc_port: int = 8001
+    triton_metrics_port: int = 8002
+    triton_admin_key: str | None = Field(
+        None, description="key of Triton's restricted APIs (model control); unset: the development key "
+        "(in production, model control refuses to run)")
+    triton_http: bool = Field(False, description="the embedded Triton's HTTP endpoint (off: gRPC only)")
+    max_batch_size: int = Field(32, ge=1)
+    max_queue_delay_microseconds: int = Field(500, ge=0)
+    model_repository: Path | None = Field(
+        None, description="the repository Triton serves (default: WIG80_HOME/model_repository)"
+    )
+
+    # registry: the embedded PocketBase (unless POCKETBASE_URL names one)
+    pocketbase_host: str = "127.0.0.1"
+    pocketbase_port: int = 8090
+    pocketbase_admin_email: str = "admin@wig80.local"
+    pocketbase_admin_password: str = DEVELOPMENT_POCKETBASE_PASSWORD
+
+    # retraining: champion and challenger scored on the same most recent rows that neither trained on
+    retrain_eval_days: int = Field(60, ge=5, description="trading days of the most recent samples scored")
+    retrain_purge_days: int = Field(30, ge=0, description="trading days between the challenger's training rows "
+                                    "and the scored ones, so no training target reaches into them")
+    retrain_accuracy_tolerance: float = Field(
+        0.01, ge=0, le=1, description="how much lower directional accuracy a promoted challenger may have"
+    )
+    retrain_profile: Literal["tiny", "quick", "full"] | None = Field(
+        None, description="the challenger's training profile (default: the champion's, else quick)"
+    )
+
+    # serving: gateway
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    api_workers: int = Field(1, ge=1)
+    api_access_log: bool = True
+    api_key: str | None = None
+    cache_ttl_seconds: int = Field(300, ge=0)
+    prediction_interval_level: float = Field(0.8, gt=0, lt=1, description="level of prediction_interval")
+    stale_after_trading_days: int = Field(
+        5, ge=0, description="a forecast is stale when more weekdays than this passed since its last bar")
+    rate_limit_per_minute: int = Field(100, ge=1)
+    rate_limit_burst_per_second: int = Field(20, ge=1)
+    websocket_messages_per_second: int = Field(5, ge=1)
+    websocket_queue_size: int = Field(32, ge=1)
+
+    # serving: gateway hardening (what one client may cost; who is a client)
+    max_request_body_bytes: int = Field(1_000_000, ge=1024, description="larger bodies get 413 before parsing")
+    websocket_max_message_bytes: int = Field(64 * 1024, ge=1024, description="uvicorn's ws_max_size")
+    websocket_max_connections: int = Field(1000, ge=1, description="open WebSockets per gateway process")
+    websocket_max_connections_per_client: int = Field(8, ge=1, description="per client address, per process")
+    websocket_max_symbol_updates_per_second: float = Field(
+        5.0, gt=0, description="a subscription's budget: len(symbols) / update_frequency"
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated addresses or CIDRs whose X-Forwarded-For is believed"
+    )
+    api_docs: bool | None = Field(None, description="/docs, /redoc, /openapi.json; default: off in production")
+    supervisor_state_file: Path | None = Field(
+        None, description="set by `wig80 serve`: its children's state, which the gateway's readiness reports")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            ipaddress.ip_network(proxy, strict=False)  # ValueError names the bad entry
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production" and (problems := self.unsafe_for_production()):
+            raise ValueError("WIG80_ENVIRONMENT=production refuses: " + "; ".join(problems))
+        return self
+
+    def unsafe_for_production(self) -> list[str]:
+        problems = []
+        if not self.api_key:
+            problems.append("WIG80_API_KEY must be set")
+        key = self.triton_admin_key
+        if key and (key == DEVELOPMENT_TRITON_ADMIN_KEY or len(key) < MIN_SECRET_LENGTH):
+            problems.append(
+                f"WIG80_TRITON_ADMIN_KEY must be a secret of at least {MIN_SECRET_LENGTH} characters "
+                "(it guards Triton's model control, shared-memory, logging, trace and statistics APIs)"
+            )
+        if self.pocketbase_admin_password == DEVELOPMENT_POCKETBASE_PASSWORD or (
+            len(self.pocketbase_admin_password) < MIN_SECRET_LENGTH
+        ):
+            problems.append(
+                f"WIG80_POCKETBASE_ADMIN_PASSWORD must be a secret of at least {MIN_SECRET_LENGTH} characters"
+            )
+        if self.redis_url and not urlsplit(self.redis_url).password:
+            problems.append("REDIS_URL must carry a password (redis://:PASSWORD@host:port/db)")
+        if self.market_db_url and urlsplit(self.market_db_url).password == QUESTDB_DEFAULT_PASSWORD:
+            problems.append("MARKET_DB_URL must not use QuestDB's default password")
+        everyone = [proxy for proxy in self.trusted_proxies if proxy.strip().endswith("/0")]
+        if everyone:
+            problems.append(
+                f"WIG80_TRUSTED_PROXIES={','.join(everyone)} trusts X-Forwarded-For from every address: "
+                "name the proxies' addresses"
+            )
+        return problems
+
+    @property
+    def triton_model_control_key(self) -> str:
+        """The admin key of Triton's restricted APIs: the setting, else (outside production) the development key."""
+        if self.triton_admin_key:
+            return self.triton_admin_key
+        if self.environment == "production":
+            raise ValueError("WIG80_TRITON_ADMIN_KEY is not set: Triton's model control needs it in production")
+        return DEVELOPMENT_TRITON_ADMIN_KEY
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.environment != "production"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def registry_url(self) -> str:
+        """POCKETBASE_URL, or the embedded PocketBase's address."""
+        return self.pocketbase_url or f"http://{self.pocketbase_host}:{self.pocketbase_port}"
+
+    @property
+    def pocketbase_dir(self) -> Path:
+        return self.home / "pocketbase"
+
+    @property
+    def repository_dir(self) -> Path:
+        """The Triton model repository of this home: rendered configs and version folders (build output)."""
+        return self.model_repository or self.home / "model_repository"
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as the environment variables that reproduce them (unset ones left out), for a child
+        process that reads its own: uvicorn's worker processes, a scheduled `wig80 retrain`."""
+        environment = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            alias = field.validation_alias
+            variable = alias.choices[0] if isinstance(alias, AliasChoices) else f"WIG80_{name.upper()}"
+            if isinstance(value, bool):
+                environment[variable] = "true" if value else "false"
+            elif isinstance(value, list):
+                environment[variable] = ",".join(value)
+            else:
+                environment[variable] = str(value)
+        return environment
