@@ -77,7 +77,7 @@ class TritonServer(children.ChildServer):
         if not allow_remote and not is_loopback(host):
             raise ValueError(
                 f"the embedded Triton listens on loopback only, not on {host!r} (WIG80_TRITON_HOST): "
-                "use 127.0.0.1, or `wig80 serve --triton-listen ADDRESS` inside a container"
+                "use 127.0.0.1, or `wig80 serve --triton-listen ADDRESS` (WIG80_TRITON_LISTEN) inside a container"
             )
         self.repository = Path(repository).resolve()
         self.http_port, self.grpc_port, self.metrics_port = http_port, grpc_port, metrics_port

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
         None, description="key of Triton's restricted APIs (model control); unset: the development key "
         "(in production, model control refuses to run)")
     triton_http: bool = Field(False, description="the embedded Triton's HTTP endpoint (off: gRPC only)")
+    triton_listen: str | None = Field(
+        None, description="the address the embedded Triton binds beyond loopback, e.g. 0.0.0.0 in a container "
+        "(`wig80 serve --triton-listen`); unset: WIG80_TRITON_HOST, which must be a loopback address")
     max_batch_size: int = Field(32, ge=1)
     max_queue_delay_microseconds: int = Field(500, ge=0)
     model_repository: Path | None = Field(

@@ -53,7 +53,7 @@ def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also serve Triton's HTTP endpoint (default off: gRPC only; WIG80_TRITON_HTTP)")
     parser.add_argument("--triton-listen", default=None, metavar="ADDRESS",
                         help="bind the embedded Triton to ADDRESS, e.g. 0.0.0.0 inside a container (default: "
-                        "WIG80_TRITON_HOST, which must be a loopback address)")
+                        "WIG80_TRITON_LISTEN, else WIG80_TRITON_HOST, which must be a loopback address)")
     parser.add_argument(
         "--retrain-cron",
         default=None,
@@ -83,15 +83,16 @@ def missing_models(repository: Path) -> list[str]:
 
 def embedded_server(args: argparse.Namespace, settings: Settings) -> TritonServer:
     """The embedded Triton the arguments and settings describe; ValueError for a non-loopback host
-    without --triton-listen, or production without WIG80_TRITON_ADMIN_KEY."""
+    without --triton-listen (WIG80_TRITON_LISTEN), or production without WIG80_TRITON_ADMIN_KEY."""
+    listen = args.triton_listen or settings.triton_listen
     return TritonServer(
         Path(args.repository or settings.repository_dir),
         args.http_port or settings.triton_http_port,
         args.grpc_port or settings.triton_grpc_port,
         args.metrics_port or settings.triton_metrics_port,
         home=Path(settings.home),
-        host=args.triton_listen or settings.triton_host,
-        allow_remote=args.triton_listen is not None,
+        host=listen or settings.triton_host,
+        allow_remote=listen is not None,
         admin_key=settings.triton_model_control_key,
         http=bool(args.triton_http or settings.triton_http),
     )
