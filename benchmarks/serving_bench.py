@@ -98,11 +98,12 @@ class ClosedLoopLoad:
         return finished / elapsed
 
 
-def step_statistics(client: grpcclient.InferenceServerClient) -> dict[str, dict[str, int]]:
-    """Per step model: request count and nanoseconds spent queued and computing (summed over versions)."""
+def step_statistics(client: grpcclient.InferenceServerClient, headers: dict[str, str]) -> dict[str, dict[str, int]]:
+    """Per step model: request count and nanoseconds spent queued and computing (summed over versions).
+    Statistics are a restricted API: `headers` carry the server's admin key."""
     totals = {}
     for model in (SERVED_MODEL,):
-        stats = client.get_inference_statistics(model, as_json=True)["model_stats"]
+        stats = client.get_inference_statistics(model, headers=headers, as_json=True)["model_stats"]
         totals[model] = {
             "requests": sum(int(s["inference_stats"]["success"].get("count", 0)) for s in stats),
             "queue_ns": sum(int(s["inference_stats"]["queue"].get("ns", 0)) for s in stats),
@@ -131,10 +132,11 @@ def measure(server: TritonServer, windows: np.ndarray, concurrency: int, seconds
     client = grpcclient.InferenceServerClient(server.address.grpc)
     try:
         ClosedLoopLoad(client, windows, concurrency, per_request).run(min(0.5, seconds))  # warm-up
-        stats_before, counts_before = step_statistics(client), metric_counts(server.address.metrics_url)
+        admin = server.admin_headers("grpc")
+        stats_before, counts_before = step_statistics(client, admin), metric_counts(server.address.metrics_url)
         load = ClosedLoopLoad(client, windows, concurrency, per_request)
         throughput = load.run(seconds)
-        stats_after, counts_after = step_statistics(client), metric_counts(server.address.metrics_url)
+        stats_after, counts_after = step_statistics(client, admin), metric_counts(server.address.metrics_url)
     finally:
         client.close()
     p50, p95, p99 = np.percentile(load.latencies, [50, 95, 99]) * 1e3

@@ -40,11 +40,15 @@ def deploy(registry: Registry, settings: Settings, version: int, reason: str, no
     repository = Path(repository or settings.repository_dir)
     if version_record(registry, version) is None:
         raise DeployError(f"version {version} is not in the registry; export it with `wig80 export` first")
+    try:
+        admin_key = settings.triton_model_control_key
+    except ValueError as error:  # production without WIG80_TRITON_ADMIN_KEY: nothing is touched
+        raise DeployError(str(error)) from error
     with repository_transaction(repository, transaction):
         if pinned_version(repository) != version:
             activate(repository, version)
         try:
-            load_in_order(TritonAddress.from_settings(settings), settings.triton_admin_key, version)
+            load_in_order(TritonAddress.from_settings(settings), admin_key, version)  # gRPC: TRITON_URL or host + port
         except (ModelControlError, OSError) as error:
             raise DeployError(f"Triton did not load version {version}: {error}; the previous version still serves"
                               ) from error

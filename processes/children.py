@@ -58,6 +58,22 @@ def die_with_parent(parent_pid: int, death_signal: int = signal.SIGKILL) -> None
     _die_with(parent_pid, death_signal, None)()
 
 
+GRPC_FORK_SUPPORT = "GRPC_ENABLE_FORK_SUPPORT"
+
+
+def keep_grpc_out_of_forks() -> None:
+    """Turn gRPC's fork handlers off, for this process and its children; call it before anything imports gRPC.
+
+    `spawn` forks (its preexec_fn rules out vfork). With fork support on, grpcio >= 1.81 restarts its poller
+    thread in the forked child, and the child's closing of inherited descriptors before exec then aborts it
+    ("epoll_wait error: Bad file descriptor", SIGABRT; grpc/grpc#43055): measured here, 9 of 200 spawns from
+    a process with a gRPC channel, none with this. gRPC reads the variable once, when it is imported, so the
+    entry points (the `wig80` package, the test session, the benchmarks) call this first. Nothing of ours
+    uses gRPC in a forked child that does not exec.
+    """
+    os.environ.setdefault(GRPC_FORK_SUPPORT, "false")
+
+
 def spawn(
     command: Sequence[str | os.PathLike],
     *,
@@ -103,7 +119,8 @@ def stop(process: subprocess.Popen, timeout: float = 30.0, stop_signal: int = si
 
 class ChildServer:
     """What our server launchers (tritonserver, pocketbase) share: one spawned process logging to
-    `log_path`. A subclass sets `log_path` and `_process` (from `spawn`) and may extend `stop`."""
+    `log_path`. A subclass sets `log_path` and `_process` (from `spawn`), implements `start` and
+    `wait_ready` (which gives up when `stop` is called meanwhile), and may extend `stop`."""
 
     log_path: Path
     log_tail_chars = 4000
@@ -115,6 +132,11 @@ class ChildServer:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the process has ended (negative: the signal that ended it); None while it runs."""
+        return self._process.poll() if self._process else None
 
     def log_tail(self) -> str:
         try:

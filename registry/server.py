@@ -2,11 +2,17 @@
 
 Data under `WIG80_HOME/pocketbase`, bound to 127.0.0.1 on the settings' port; the superuser is
 upserted from the settings before the server starts. It dies with its parent (processes.children).
+
+The data (data.db holds the secret that signs superuser tokens) is for this user alone: the directory
+and every directory in it 0700, every file 0600. PocketBase runs with umask 077, so what it creates
+is born that way, and what an older start left more open is closed before each start.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -31,6 +37,26 @@ def pocketbase_binary() -> Path:
     return Path(found)
 
 
+PRIVATE_UMASK = 0o077
+PRIVATE_DIRECTORY, PRIVATE_FILE = 0o700, 0o600
+
+
+def private_umask() -> None:
+    """The children's preexec_fn: files they create are readable by this user only."""
+    os.umask(PRIVATE_UMASK)
+
+
+def make_private(data_dir: Path) -> None:
+    """`data_dir` and every directory under it 0700, every file 0600 (symbolic links are left alone)."""
+    data_dir.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
+    data_dir.chmod(PRIVATE_DIRECTORY)
+    for root, directories, files in os.walk(data_dir):
+        for name, mode in [*((d, PRIVATE_DIRECTORY) for d in directories), *((f, PRIVATE_FILE) for f in files)]:
+            path = Path(root) / name
+            if not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) != mode:
+                path.chmod(mode)
+
+
 class PocketBaseServer(ChildServer):
     def __init__(self, data_dir: Path, host: str, port: int, email: str, password: str,
                  log_path: Path | None = None) -> None:
@@ -46,21 +72,23 @@ class PocketBaseServer(ChildServer):
 
     def start(self) -> PocketBaseServer:
         binary = pocketbase_binary()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private(self.data_dir)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         upsert = subprocess.run([binary, "superuser", "upsert", self.email, self.password, "--dir", self.data_dir],
-                                capture_output=True, text=True)
+                                capture_output=True, text=True, preexec_fn=private_umask)
         if upsert.returncode != 0:
             raise PocketBaseStartError(f"pocketbase superuser upsert failed: {upsert.stdout}{upsert.stderr}")
         with open(self.log_path, "ab") as log:
             self._process = spawn([binary, "serve", f"--http={self.host}:{self.port}", f"--dir={self.data_dir}"],
-                                  stdout=log, stderr=subprocess.STDOUT)
+                                  stdout=log, stderr=subprocess.STDOUT, preexec_fn=private_umask)
         return self
 
     def wait_ready(self, timeout: float = 30.0) -> PocketBaseServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._process is not None and self._process.poll() is not None:
+            if self._process is None:
+                raise PocketBaseStartError("pocketbase was stopped before it was ready")
+            if self._process.poll() is not None:
                 raise PocketBaseStartError(f"pocketbase exited with {self._process.returncode}: {self.log_tail()}")
             try:
                 if httpx.get(f"{self.url}/api/health", timeout=1.0).status_code == 200:
@@ -69,7 +97,6 @@ class PocketBaseServer(ChildServer):
                 pass
             time.sleep(0.1)
         raise PocketBaseStartError(f"pocketbase not healthy after {timeout:.0f} s: {self.log_tail()}")
-
 
     def __enter__(self) -> PocketBaseServer:
         return self.start().wait_ready()

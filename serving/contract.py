@@ -1,7 +1,7 @@
 """The Triton contract: what `export` writes, `serving` starts, `lifecycle` switches and the gateway asks.
 
-One place for the models' names and their load order, the tensors of each model, the header that
-Triton's model control requires, and a server's address per protocol. The configs in
+One place for the models' names and their load order, the tensors of each model, the restricted APIs
+and the header they require, and a server's address per protocol. The configs in
 `model_repository/` spell the same names (docs/contracts.md, "Triton tensors"); the export tests check
 the rendered configs against this module.
 """
@@ -30,23 +30,25 @@ NETWORK_OUTPUTS = (MEAN, STD)  # the ONNX graph's outputs, in this order
 FEATURES_OUTPUTS = (FEATURES, BAND_SHARES)  # what /spectrum asks the features model for
 ENSEMBLE_OUTPUTS = (MEAN, STD, FEATURES, BAND_SHARES)  # what a forecast asks the ensemble for
 
-# model control (load, unload, repository index) answers only requests carrying this header; Triton's
-# gRPC frontend expects it under a prefix of its own
-RESTRICTED_API = "model-repository"
+# Triton's restricted APIs answer only requests carrying this header (its gRPC frontend expects it under a
+# prefix of its own): model control (load, unload, repository index) and what can take the service down or
+# read what it should not (registering shared memory, logging, trace, statistics)
+RESTRICTED_APIS = ("model-repository", "shared-memory", "logging", "trace", "statistics")
 ADMIN_HEADER = "wig80-admin-key"  # lowercase: gRPC metadata keys are
 GRPC_RESTRICTED_PREFIX = "triton-grpc-protocol-"
 Protocol = Literal["http", "grpc"]
 
 
-def admin_headers(admin_key: str, protocol: Protocol = "http") -> dict[str, str]:
-    """The header a load or unload request must carry (tritonclient's `headers=`), per protocol."""
+def admin_headers(admin_key: str, protocol: Protocol = "grpc") -> dict[str, str]:
+    """The header a restricted request must carry (tritonclient's `headers=`), per protocol: gRPC by
+    default, the embedded Triton's HTTP being off unless asked."""
     prefix = GRPC_RESTRICTED_PREFIX if protocol == "grpc" else ""
     return {prefix + ADMIN_HEADER: admin_key}
 
 
 def restriction_argument(admin_key: str) -> str:
     """tritonserver's `--http-restricted-api=` / `--grpc-restricted-protocol=` value for the admin key."""
-    return f"{RESTRICTED_API}:{ADMIN_HEADER}={admin_key}"
+    return f"{','.join(RESTRICTED_APIS)}:{ADMIN_HEADER}={admin_key}"
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ loads the `wig80` ensemble, whose config pins its steps to that same version. Tr
 versions answering until a load completes, so a client sees the old version, then the new one, never
 the new label over the old numbers. A failed step raises before the ensemble is touched: the old
 version keeps serving.
+
+Model control goes over gRPC (the embedded Triton's HTTP is off unless asked) and carries the admin
+header (`serving.contract.admin_headers(key, "grpc")`).
 """
 
 from __future__ import annotations
@@ -25,23 +28,24 @@ def load_in_order(
     models: Iterable[str] = LOAD_ORDER,
     timeout: float = 300.0,
 ) -> None:
-    """Load the versions the repository's configs name, `models` in order, over Triton's HTTP model control
+    """Load the versions the repository's configs name, `models` in order, over Triton's gRPC model control
     (with the admin header); with `version`, each must have it READY before the next. The one loader:
     `wig80 serve`'s promotions and rollbacks (lifecycle.deploy) and the tests all go through it."""
-    import tritonclient.http as httpclient
+    import tritonclient.grpc as grpcclient
     from tritonclient.utils import InferenceServerException
 
-    headers = admin_headers(admin_key, "http")
-    client = httpclient.InferenceServerClient(address.http, network_timeout=timeout)
+    headers = admin_headers(admin_key, "grpc")
+    client = grpcclient.InferenceServerClient(address.grpc)
     try:
         for name in models:
             try:
-                client.load_model(name, headers=headers)
+                client.load_model(name, headers=headers, client_timeout=timeout)
+                ready = version is None or client.is_model_ready(name, str(version), client_timeout=timeout)
             except InferenceServerException as error:
-                raise ModelControlError(f"loading {name} into Triton at {address.http}: {error.message()}") from error
-            if version is not None and not client.is_model_ready(name, str(version), headers=headers):
+                raise ModelControlError(f"loading {name} into Triton at {address.grpc}: {error.message()}") from error
+            if not ready:
                 raise ModelControlError(
-                    f"{name} version {version} is not ready in Triton at {address.http} after its load; "
+                    f"{name} version {version} is not ready in Triton at {address.grpc} after its load; "
                     f"{ENSEMBLE_MODEL} was not switched"
                 )
     finally:

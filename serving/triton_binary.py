@@ -15,6 +15,9 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+PROJECT_PREFIX = "WIG80_"  # settings: every setting but the service URLs
+PROJECT_URLS = ("MARKET_DB_URL", "REDIS_URL", "TRITON_URL", "POCKETBASE_URL")
+
 
 class TritonNotInstalledError(RuntimeError):
     """The nvidia-pytriton wheel (and with it the tritonserver binary) is not importable."""
@@ -67,12 +70,14 @@ class TritonBinary:
         return target
 
     def environment(self, base: dict[str, str] | None = None) -> dict[str, str]:
-        """The server's environment: the wheel's libraries, this interpreter's libpython, this venv first.
+        """The server's environment: the wheel's libraries, this interpreter's libpython, this venv first,
+        and none of the project's settings (its secrets and service URLs are no business of the models).
 
         The Python-backend stub runs isolated (it ignores PYTHONPATH); it finds the venv's packages
         only through the `python` that comes first on PATH, and loads libpython from LD_LIBRARY_PATH.
         """
-        env = dict(os.environ if base is None else base)
+        env = {name: value for name, value in (os.environ if base is None else base).items()
+               if not name.startswith(PROJECT_PREFIX) and name not in PROJECT_URLS}
         libdir = sysconfig.get_config_var("LIBDIR") or ""
         library_path = [str(self.libs), libdir, env.get("LD_LIBRARY_PATH", "")]
         env["LD_LIBRARY_PATH"] = ":".join(part for part in library_path if part)

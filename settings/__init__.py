@@ -10,7 +10,9 @@ An unset URL means the embedded default: the file store, the in-process cache an
 `tritonserver` started by the project itself.
 
 Production (`WIG80_ENVIRONMENT=production`) refuses the unsafe defaults: no API key, the development
-Triton admin key, the development PocketBase superuser password, a Redis URL without a password, QuestDB's stock credentials.
+(or a short) Triton admin key, the development PocketBase superuser password, a Redis URL without a password, QuestDB's
+stock credentials. The Triton admin key may be unset there: the gateway needs none; model control (the lifecycle
+commands, the embedded Triton of `wig80 serve`) then refuses to run, naming it.
 """
 
 from __future__ import annotations
@@ -55,7 +57,13 @@ class Settings(BaseSettings):
     triton_http_port: int = 8000
     triton_grpc_port: int = 8001
     triton_metrics_port: int = 8002
-    triton_admin_key: str = DEVELOPMENT_TRITON_ADMIN_KEY
+    triton_admin_key: str | None = Field(
+        None, description="key of Triton's restricted APIs (model control); unset: the development key "
+        "(in production, model control refuses to run)")
+    triton_http: bool = Field(False, description="the embedded Triton's HTTP endpoint (off: gRPC only)")
+    triton_listen: str | None = Field(
+        None, description="the address the embedded Triton binds beyond loopback, e.g. 0.0.0.0 in a container "
+        "(`wig80 serve --triton-listen`); unset: WIG80_TRITON_HOST, which must be a loopback address")
     max_batch_size: int = Field(32, ge=1)
     max_queue_delay_microseconds: int = Field(500, ge=0)
     model_repository: Path | None = Field(
@@ -110,6 +118,8 @@ class Settings(BaseSettings):
         default_factory=list, description="comma-separated addresses or CIDRs whose X-Forwarded-For is believed"
     )
     api_docs: bool | None = Field(None, description="/docs, /redoc, /openapi.json; default: off in production")
+    supervisor_state_file: Path | None = Field(
+        None, description="set by `wig80 serve`: its children's state, which the gateway's readiness reports")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -135,10 +145,11 @@ class Settings(BaseSettings):
         problems = []
         if not self.api_key:
             problems.append("WIG80_API_KEY must be set")
-        if self.triton_admin_key == DEVELOPMENT_TRITON_ADMIN_KEY or len(self.triton_admin_key) < MIN_SECRET_LENGTH:
+        key = self.triton_admin_key
+        if key and (key == DEVELOPMENT_TRITON_ADMIN_KEY or len(key) < MIN_SECRET_LENGTH):
             problems.append(
                 f"WIG80_TRITON_ADMIN_KEY must be a secret of at least {MIN_SECRET_LENGTH} characters "
-                "(it guards Triton's model load/unload API)"
+                "(it guards Triton's model control, shared-memory, logging, trace and statistics APIs)"
             )
         if self.pocketbase_admin_password == DEVELOPMENT_POCKETBASE_PASSWORD or (
             len(self.pocketbase_admin_password) < MIN_SECRET_LENGTH
@@ -157,6 +168,15 @@ class Settings(BaseSettings):
                 "name the proxies' addresses"
             )
         return problems
+
+    @property
+    def triton_model_control_key(self) -> str:
+        """The admin key of Triton's restricted APIs: the setting, else (outside production) the development key."""
+        if self.triton_admin_key:
+            return self.triton_admin_key
+        if self.environment == "production":
+            raise ValueError("WIG80_TRITON_ADMIN_KEY is not set: Triton's model control needs it in production")
+        return DEVELOPMENT_TRITON_ADMIN_KEY
 
     @property
     def docs_enabled(self) -> bool:

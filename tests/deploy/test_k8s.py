@@ -137,9 +137,10 @@ def test_every_pod_is_denied_ingress_unless_a_policy_allows_it():
 RETRAIN_PODS = {"podSelector": {"matchLabels": {"app": "retrain"}}}
 
 
-def test_only_gateway_pods_reach_tritons_grpc_and_only_the_retraining_job_its_http():
-    assert _sources("triton", 8001) == [GATEWAY_PODS]
-    assert _sources("triton", 8000) == [RETRAIN_PODS]  # model control (which also needs the admin key)
+def test_only_gateway_pods_and_the_retraining_job_reach_tritons_grpc_and_nobody_its_http():
+    # the retraining job's model control goes over gRPC (with the admin key)
+    assert _sources("triton", 8001) == [GATEWAY_PODS, RETRAIN_PODS]
+    assert _sources("triton", 8000) == []
 
 
 def test_only_the_gateway_and_the_retraining_job_reach_the_registry():

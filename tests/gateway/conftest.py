@@ -33,11 +33,6 @@ def triton_grpc(triton_server) -> str:
 
 
 @pytest.fixture(scope="session")
-def triton_http(triton_server) -> str:
-    return triton_server.http_url
-
-
-@pytest.fixture(scope="session")
 def bars_home(tmp_path_factory) -> Path:
     """A store of synthetic sWIG80 bars, long enough for the model's window; copied by tests that write."""
     home = tmp_path_factory.mktemp("gateway-home")

@@ -107,10 +107,9 @@ def test_the_schema_documents_400_not_fastapis_422(gateway):
     assert "400" in responses and "422" not in responses
 
 
-def test_batch_of_held_forecasts_asks_triton_nothing_with_per_symbol_errors(gateway, stored_symbols, triton_http):
+def test_batch_of_held_forecasts_asks_triton_nothing_with_per_symbol_errors(gateway, stored_symbols, triton_server):
     def ensemble_requests() -> int:
-        stats = httpx.get(f"{triton_http}/v2/models/wig80/stats", timeout=10.0).json()["model_stats"]
-        return sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
+        return sum(s.inference_stats.success.count for s in triton_server.statistics("wig80"))
 
     before = ensemble_requests()
     body = {"symbols": [*stored_symbols[:3], "NOSUCH"], "prediction_horizon": 10}

@@ -10,9 +10,10 @@ import pytest
 from gateway.redaction import INTERNAL, without_addresses
 
 pytestmark = [pytest.mark.redis]
-# production's other demands met (secrets; an in-process cache: the test Redis has no password)
+# production's other demands met (secrets; an in-process cache: the test Redis has no password). No
+# WIG80_TRITON_ADMIN_KEY: the gateway never controls Triton's models, so it runs without the key
 PRODUCTION = {
-    "WIG80_ENVIRONMENT": "production", "WIG80_TRITON_ADMIN_KEY": "a-triton-admin-key-0123",
+    "WIG80_ENVIRONMENT": "production", "WIG80_TRITON_ADMIN_KEY": "",
     "WIG80_POCKETBASE_ADMIN_PASSWORD": "a-pocketbase-password-0123", "REDIS_URL": "",
 }
 ADDRESS = re.compile(r"\d+\.\d+\.\d+\.\d+|:\d{2,5}\b")

@@ -90,7 +90,7 @@ def test_a_better_challenger_is_promoted_a_worse_one_rejected_and_rollback_resto
     registry.ensure_collections()
     export_registered(registry, untrained(tiny_run, tmp_path / "random_champion", seed=3), settings)
     server = start_triton(repository, tmp_path / "home")
-    settings = settings.model_copy(update={"triton_http_port": server.http_port, "triton_admin_key": server.admin_key})
+    settings = settings.model_copy(update={"triton_grpc_port": server.grpc_port, "triton_admin_key": server.admin_key})
     loop = ClientLoop(server.address.grpc, windows)
     env = gateway_env(tiny_run.home, server.address.grpc, None, **registry_env.env)
     gateway = GatewayProcess(env, "unused", tmp_path / "gateway.log")

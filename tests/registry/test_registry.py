@@ -1,12 +1,15 @@
 """The registry contract against a real PocketBase: collections once, runs and versions with their
-metrics, and no half-registered version when the registry fails at export."""
+metrics, no half-registered version when the registry fails at export, and data only its user reads."""
 
 from __future__ import annotations
 
 import json
+import stat
+from pathlib import Path
 
 from registry.records import deployed_version, record_deployment
 from registry.schema import COLLECTIONS
+from tests.fixtures.registry import start_pocketbase
 from wig80.cli import main as wig80_main
 
 
@@ -87,3 +90,30 @@ def test_fields_added_to_the_schema_reach_a_registry_created_before(pocketbase):
         runs = {r["run"]: r for r in registry.records("training_runs")}
     assert runs["new_run"]["served_model"] == {"linear_only": True}
     assert runs["old_run"]["served_model"] is None
+
+
+def modes_under(directory: Path) -> dict[str, int]:
+    """Permission bits of `directory` and of everything in it, by path relative to it."""
+    paths = [directory, *directory.rglob("*")]
+    return {str(path.relative_to(directory)): stat.S_IMODE(path.lstat().st_mode) for path in paths}
+
+
+def test_the_data_directory_is_0700_and_its_files_0600_also_after_an_older_start(tmp_path):
+    data_dir = tmp_path / "pocketbase"
+    running = start_pocketbase(data_dir)
+    try:
+        running.client().ensure_collections()  # writes to the databases
+        first = modes_under(data_dir)
+    finally:
+        running.server.stop()
+    assert "data.db" in first, first
+    assert all(mode == (0o700 if (data_dir / path).is_dir() else 0o600) for path, mode in first.items()), first
+    # a home from before this change: the directory 0755, the databases 0644
+    data_dir.chmod(0o755)
+    for database in data_dir.glob("*.db"):
+        database.chmod(0o644)
+    running = start_pocketbase(data_dir)
+    running.server.stop()
+    again = modes_under(data_dir)
+    assert all(mode & 0o077 == 0 for mode in again.values()), again
+    assert again["."] == 0o700 and again["data.db"] == 0o600

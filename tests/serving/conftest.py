@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 import threading
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
 
 from export.onnx_export import cpu_session
 from export.parity_inputs import stored_windows
@@ -46,12 +47,24 @@ def infer_each_at_once(grpc_client, windows: np.ndarray, model: str = "wig80") -
     return [results[i] for i in range(len(windows))]
 
 
-def http_ready(http_port: int) -> bool:
+def grpc_ready(grpc_port: int) -> bool:
+    """Triton on 127.0.0.1:`grpc_port` answers ready over gRPC (the embedded server's HTTP is off by default)."""
+    client = grpcclient.InferenceServerClient(f"127.0.0.1:{grpc_port}")
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v2/health/ready", timeout=1) as response:
-            return response.status == 200
+        return client.is_server_ready(client_timeout=2)
+    except InferenceServerException:
+        return False
+    finally:
+        client.close()
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Something accepts TCP connections on host:port."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
     except OSError:
         return False
+    return True
 
 
 def in_process(repository: Path, windows: np.ndarray, version: int | None = None) -> dict[str, np.ndarray]:

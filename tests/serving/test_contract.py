@@ -23,9 +23,12 @@ def test_the_ensemble_loads_after_the_models_it_composes():
 
 
 def test_the_admin_header_per_protocol():
-    assert admin_headers("k-0123456789abcdef") == {"wig80-admin-key": "k-0123456789abcdef"}
-    assert admin_headers("k-0123456789abcdef", "grpc") == {"triton-grpc-protocol-wig80-admin-key": "k-0123456789abcdef"}
-    assert restriction_argument("k") == "model-repository:wig80-admin-key=k"
+    assert admin_headers("k-0123456789abcdef", "http") == {"wig80-admin-key": "k-0123456789abcdef"}
+    assert admin_headers("k-0123456789abcdef") == {"triton-grpc-protocol-wig80-admin-key": "k-0123456789abcdef"}
+
+
+def test_model_control_shared_memory_logging_trace_and_statistics_are_restricted():
+    assert restriction_argument("k") == "model-repository,shared-memory,logging,trace,statistics:wig80-admin-key=k"
 
 
 def test_without_triton_url_the_address_is_the_embedded_servers(monkeypatch):
@@ -43,8 +46,8 @@ def test_without_triton_url_the_address_is_the_embedded_servers(monkeypatch):
     ("[::1]:7001", "[::1]:7001", "[::1]:8000"),
 ])
 def test_triton_url_names_the_host_for_every_protocol(url, grpc, http):
-    """Model control (HTTP) goes to the same Triton the gateway's gRPC channel reaches, never to the
-    embedded default's host."""
+    """Model control (gRPC, like the gateway's channel) goes to the Triton TRITON_URL names, never to the
+    embedded default's host; so does an HTTP client."""
     address = TritonAddress.from_settings(settings(TRITON_URL=url, triton_host="127.0.0.1"))
     assert (address.grpc, address.http) == (grpc, http)
 

@@ -55,13 +55,10 @@ def test_features_model_takes_any_window_length_from_min_window(triton_server, r
     )
 
 
-def model_counts(client, model: str) -> tuple[int, int]:
+def model_counts(triton_server, model: str) -> tuple[int, int]:
     """(inferences, executions) summed over the loaded versions of `model`."""
-    stats = client.get_inference_statistics(model, as_json=True)["model_stats"]
-    return (
-        sum(int(s.get("inference_count", 0)) for s in stats),
-        sum(int(s.get("execution_count", 0)) for s in stats),
-    )
+    stats = triton_server.statistics(model)
+    return sum(s.inference_count for s in stats), sum(s.execution_count for s in stats)
 
 
 def test_concurrent_single_window_requests_are_batched_and_equal_one_batched_request(
@@ -71,7 +68,7 @@ def test_concurrent_single_window_requests_are_batched_and_equal_one_batched_req
     windows = real_windows[:n]
     one_request = grpc_client.infer("wig80", [ohlcv_input(grpcclient, windows)])
     served = ("wig80",)  # the CPU target's fused model does the features and the network in one execute
-    before = {m: model_counts(grpc_client, m) for m in served}
+    before = {m: model_counts(triton_server, m) for m in served}
     results = infer_each_at_once(grpc_client, windows[:n])
     for i in range(n):
         assert not isinstance(results[i], Exception), results[i]
@@ -84,7 +81,6 @@ def test_concurrent_single_window_requests_are_batched_and_equal_one_batched_req
                 err_msg=f"{name}, window {i}",
             )
     for model in served:
-        inferences = model_counts(grpc_client, model)[0] - before[model][0]
-        executions = model_counts(grpc_client, model)[1] - before[model][1]
+        inferences, executions = np.subtract(model_counts(triton_server, model), before[model])
         assert inferences == n
         assert executions < n, f"{model}: {n} requests ran in {executions} executions: no batch > 1"

@@ -8,7 +8,7 @@ import pytest
 
 from serving.tritonserver import TritonServer, TritonStartError
 from tests.fixtures.services import free_port
-from tests.serving.conftest import http_ready
+from tests.serving.conftest import grpc_ready
 
 pytestmark = pytest.mark.triton
 
@@ -25,13 +25,13 @@ def test_a_model_that_fails_to_load_stops_the_start_with_its_log(triton_server, 
     # Triton's own complaint, from the log: which file it could not read, and what failed because of it
     assert f"failed to read text proto from {config}" in str(caught.value)
     server.stop()
-    assert not server.is_running() and not http_ready(server.http_port)
+    assert not server.is_running() and not grpc_ready(server.grpc_port)
 
 
 def test_context_manager_serves_and_stops(triton_server, tmp_path):
     with TritonServer(
         triton_server.repository, free_port(), free_port(), free_port(), home=tmp_path
     ) as server:
-        assert server.is_running() and http_ready(server.http_port)
+        assert server.is_running() and grpc_ready(server.grpc_port)
         assert server.log_path.parent == tmp_path.resolve() / "logs"
-    assert not server.is_running() and not http_ready(server.http_port)
+    assert not server.is_running() and not grpc_ready(server.grpc_port)

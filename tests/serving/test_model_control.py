@@ -18,10 +18,11 @@ ADMIN_KEY = "a-test-admin-key-of-some-length"
 
 @pytest.fixture(scope="module")
 def restricted_server(triton_server, tmp_path_factory):
-    """A server of its own: this test unloads models, which the session's server must keep."""
+    """A server of its own: this test unloads models, which the session's server must keep. HTTP on
+    (asked for), so that both protocols' restriction is tested."""
     home = tmp_path_factory.mktemp("restricted")
     server = TritonServer(triton_server.repository, free_port(), free_port(), free_port(), home=home,
-                          admin_key=ADMIN_KEY)
+                          admin_key=ADMIN_KEY, http=True)
     with server:
         yield server
 

@@ -24,7 +24,7 @@ from serving.model_control import load_in_order
 from tests.fixtures.processes import describe, process_tree, survivors
 from tests.fixtures.services import free_port
 from tests.fixtures.triton import start_triton
-from tests.serving.conftest import http_ready, in_process, ohlcv_input
+from tests.serving.conftest import grpc_ready, in_process, ohlcv_input, port_open
 from training.checkpoint import write_untrained_run
 
 pytestmark = pytest.mark.triton
@@ -183,13 +183,13 @@ def test_wig80_serve_triton_only_starts_and_stops_cleanly(stop_signal, triton_se
                       *port_arguments(http_port, grpc_port, metrics_port)], env)
     try:
         cli.wait_serving(timeout=120)
-        assert http_ready(http_port)
+        assert grpc_ready(grpc_port) and not port_open(http_port)  # gRPC only: HTTP is off unless asked
         cli.stop(stop_signal)
     finally:
         cli.kill_if_running()
     assert cli.process.returncode == 0, cli.output
     assert f"127.0.0.1:{grpc_port}" in cli.output and "stopping tritonserver" in cli.output
-    assert not http_ready(http_port)
+    assert not grpc_ready(grpc_port)
     assert (tmp_path / "logs" / f"tritonserver-{http_port}.log").stat().st_size > 0
 
 
@@ -209,7 +209,7 @@ def test_a_sigkilled_wig80_serve_leaves_no_tritonserver_behind(triton_server, tm
         assert survivors(tree, timeout=10) == [], describe(tree)
     finally:
         cli.kill_if_running()
-    assert not http_ready(http_port)
+    assert not grpc_ready(grpc_port)
 
 
 def gateway_answers(port: int) -> bool:
@@ -241,7 +241,7 @@ def test_a_sigkilled_wig80_serve_leaves_no_gateway_worker_behind(triton_server, 
         assert survivors(tree, timeout=10) == [], describe(tree)
     finally:
         cli.kill_if_running()
-    assert not gateway_answers(api_port) and not http_ready(http_port)
+    assert not gateway_answers(api_port) and not grpc_ready(grpc_port)
 
 
 def test_wig80_serve_refuses_an_empty_repository(tmp_path):

@@ -86,10 +86,21 @@ def test_production_refuses_unsafe_defaults_naming_them(monkeypatch, name, value
         production(monkeypatch, **{name: value})
 
 
-def test_production_refuses_an_unset_triton_admin_key(monkeypatch):
+def test_production_without_a_triton_admin_key_starts_but_refuses_model_control(monkeypatch):
+    """The gateway needs no key (it never controls models); model control without one is refused, naming it."""
+    production(monkeypatch)  # every other production demand met
+    monkeypatch.delenv("WIG80_TRITON_ADMIN_KEY")
+    settings = Settings(_env_file=None)
+    assert settings.environment == "production" and settings.triton_admin_key is None
+    with pytest.raises(ValueError, match="WIG80_TRITON_ADMIN_KEY is not set"):
+        _ = settings.triton_model_control_key
+
+
+def test_development_falls_back_to_the_development_triton_admin_key(monkeypatch):
     monkeypatch.delenv("WIG80_TRITON_ADMIN_KEY", raising=False)
-    with pytest.raises(ValidationError, match="WIG80_TRITON_ADMIN_KEY"):
-        Settings(_env_file=None, environment="production", api_key="an-api-key")
+    monkeypatch.delenv("WIG80_ENVIRONMENT", raising=False)
+    settings = Settings(_env_file=None)
+    assert settings.triton_admin_key is None and settings.triton_model_control_key == DEVELOPMENT_TRITON_ADMIN_KEY
 
 
 def test_production_refuses_to_trust_forwarded_for_from_everyone(monkeypatch):

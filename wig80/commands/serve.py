@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+from processes.children import ChildServer
+from processes.supervisor import Supervisor
 from serving.contract import ADMIN_HEADER, LOAD_ORDER
 from serving.tritonserver import TritonServer, TritonStartError
 from settings import Settings
@@ -44,6 +49,11 @@ def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http-port", type=int, default=None, help="Triton HTTP port (default 8000)")
     parser.add_argument("--grpc-port", type=int, default=None, help="Triton gRPC port (default 8001)")
     parser.add_argument("--metrics-port", type=int, default=None, help="Triton metrics port (default 8002)")
+    parser.add_argument("--triton-http", action="store_true", default=None,
+                        help="also serve Triton's HTTP endpoint (default off: gRPC only; WIG80_TRITON_HTTP)")
+    parser.add_argument("--triton-listen", default=None, metavar="ADDRESS",
+                        help="bind the embedded Triton to ADDRESS, e.g. 0.0.0.0 inside a container (default: "
+                        "WIG80_TRITON_LISTEN, else WIG80_TRITON_HOST, which must be a loopback address)")
     parser.add_argument(
         "--retrain-cron",
         default=None,
@@ -72,14 +82,19 @@ def missing_models(repository: Path) -> list[str]:
 
 
 def embedded_server(args: argparse.Namespace, settings: Settings) -> TritonServer:
+    """The embedded Triton the arguments and settings describe; ValueError for a non-loopback host
+    without --triton-listen (WIG80_TRITON_LISTEN), or production without WIG80_TRITON_ADMIN_KEY."""
+    listen = args.triton_listen or settings.triton_listen
     return TritonServer(
         Path(args.repository or settings.repository_dir),
         args.http_port or settings.triton_http_port,
         args.grpc_port or settings.triton_grpc_port,
         args.metrics_port or settings.triton_metrics_port,
         home=Path(settings.home),
-        host=settings.triton_host,
-        admin_key=settings.triton_admin_key,
+        host=listen or settings.triton_host,
+        allow_remote=listen is not None,
+        admin_key=settings.triton_model_control_key,
+        http=bool(args.triton_http or settings.triton_http),
     )
 
 
@@ -111,9 +126,12 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         if args.triton_only:
             return 0
         with registry_beside_triton(settings, Path(args.repository or settings.repository_dir), args.retrain_cron,
-                                    say) as served:
-            return run_gateway(served)
-    server = embedded_server(args, settings)
+                                    say) as beside, supervising(settings.home, pocketbase=beside.pocketbase) as state:
+            return run_gateway(beside.settings, state)
+    try:
+        server = embedded_server(args, settings)
+    except ValueError as error:
+        return fail(str(error))
     missing = missing_models(server.repository)
     if missing:
         return fail(
@@ -125,10 +143,11 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         server.start().wait_ready()
         print_triton_urls(server)
         with registry_beside_triton(with_triton(settings, server), server.repository, args.retrain_cron,
-                                    say) as served:
+                                    say) as beside, \
+                supervising(settings.home, tritonserver=server, pocketbase=beside.pocketbase) as state:
             if args.triton_only:
-                return wait_for_interrupt(server)
-            return run_gateway(served)
+                return wait_for_interrupt()
+            return run_gateway(beside.settings, state)
     except (TritonStartError, RegistryError) as error:
         return fail(str(error), 1)
     except KeyboardInterrupt:
@@ -153,18 +172,23 @@ def stop_on_signals() -> None:
         signal.signal(stop_signal, interrupt)
 
 
-def wait_for_interrupt(server: TritonServer) -> int:
+def wait_for_interrupt() -> int:
+    """Until Ctrl-C or SIGTERM (KeyboardInterrupt); a dead child meanwhile is the supervisor's."""
     say("serving; Ctrl-C stops")
-    while server.is_running():
+    while True:
         time.sleep(0.5)
-    return fail(f"tritonserver exited unexpectedly (log {server.log_path}):\n{server.log_tail()}", 1)
 
 
 def print_triton_urls(server: TritonServer) -> None:
-    say(f"Triton HTTP    {server.address.http_url}  (tritonclient.http: {server.address.http})")
+    if server.http:
+        say(f"Triton HTTP    {server.address.http_url}  (tritonclient.http: {server.address.http})")
+    else:
+        say("Triton HTTP    off (gRPC only; --triton-http or WIG80_TRITON_HTTP=true to serve it)")
     say(f"Triton gRPC    {server.address.grpc}")
     say(f"Triton metrics {server.address.metrics_url}")
     say(f"models ready: {', '.join(server.models)}")
+    if not server.key_hidden:
+        say("warning: could not mask the admin key in tritonserver's command line: `ps` shows it")
 
 
 def with_triton(settings: Settings, server: TritonServer) -> Settings:
@@ -173,9 +197,26 @@ def with_triton(settings: Settings, server: TritonServer) -> Settings:
                                        "triton_grpc_port": server.grpc_port, "triton_metrics_port": server.metrics_port})
 
 
-def run_gateway(settings: Settings) -> int:
+@contextlib.contextmanager
+def supervising(home: Path, **servers: ChildServer | None) -> Iterator[Path]:
+    """Supervision of `servers` (name -> started, ready server; None: not ours to watch) while `wig80 serve`
+    runs; yields the state file, under `home/run/`, that the gateway's readiness reads (its settings'
+    `supervisor_state_file`)."""
+    state_file = Path(home).resolve() / "run" / f"serve-{os.getpid()}.json"
+    with Supervisor(state_file, say) as supervisor:
+        for name, server in servers.items():
+            if server is not None:
+                supervisor.watch(name, server)
+        if supervisor.children:
+            say(f"supervising {', '.join(supervisor.children)} (a dead one is restarted; state {state_file})")
+        yield state_file
+
+
+def run_gateway(settings: Settings, supervisor_state_file: Path) -> int:
+    """The gateway, its readiness naming the supervised children that are down."""
     from wig80.commands.gateway_worker import serve as serve_gateway
 
+    settings = settings.model_copy(update={"supervisor_state_file": supervisor_state_file})
     say(f"gateway        http://{settings.api_host}:{settings.api_port}  (dashboard /, docs /docs, metrics /metrics)")
     serve_gateway(settings)
     return 0

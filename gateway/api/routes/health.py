@@ -4,6 +4,10 @@ None of them is rate limited. Liveness depends on nothing but the event loop ans
 Triton or store never gets the pod restarted; readiness is 503 until both answer, so the pod leaves
 the Service's endpoints while they do not. Each dependency check gives up after
 DEPENDENCY_CHECK_TIMEOUT_S: probes must allow longer (deploy/k8s: timeoutSeconds 5).
+
+Under `wig80 serve`, readiness also names the children it supervises (tritonserver, pocketbase) that are
+down, with why, until they are restarted (processes.supervisor writes their state to the file its
+settings name, `supervisor_state_file`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from fastapi.responses import JSONResponse
 
 from gateway.api.deps import ServicesDep
 from gateway.schemas import HealthResponse, SystemMetrics
+from processes.supervisor import children_down
+from settings import Settings
 
 router = APIRouter(tags=["health"])
 
@@ -50,6 +56,13 @@ async def _dependencies(services) -> tuple[bool, bool]:
     """(model loaded, database connected), checked concurrently."""
     model, store = await asyncio.gather(_model_loaded(services.triton), _store_connected(services.store))
     return model, store
+
+
+def _children_down(settings: Settings) -> dict[str, str]:
+    """`wig80 serve`'s children that are down, with why; none outside `wig80 serve` (no state file)."""
+    if settings.supervisor_state_file is None:
+        return {}
+    return children_down(settings.supervisor_state_file)
 
 
 def _system_metrics(disk_path: str) -> SystemMetrics:
@@ -86,12 +99,18 @@ async def live() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@router.get("/health/ready", responses={503: {"description": "Triton's model or the bar store is unavailable"}})
+@router.get("/health/ready", responses={503: {"description": "Triton's model, the bar store or a child of "
+                                                           "`wig80 serve` is unavailable"}})
 async def ready(services: ServicesDep) -> JSONResponse:
-    """Readiness: 200 when Triton's model and the bar store answer, else 503 naming which does not."""
+    """Readiness: 200 when Triton's model and the bar store answer (and `wig80 serve`'s children run),
+    else 503 naming what does not."""
     model_loaded, database_connected = await _dependencies(services)
     body = {"status": "ready", "model_loaded": model_loaded, "database_connected": database_connected}
-    if model_loaded and database_connected:
+    down = _children_down(services.settings)
+    if down:
+        body["children_down"] = down
+    if model_loaded and database_connected and not down:
         return JSONResponse(body)
-    missing = [name for name, ok in (("Triton model", model_loaded), ("bar store", database_connected)) if not ok]
+    missing = [f"{name} ({reason})" for name, reason in down.items()]
+    missing += [name for name, ok in (("Triton model", model_loaded), ("bar store", database_connected)) if not ok]
     return JSONResponse(body | {"status": "not ready", "detail": f"unavailable: {', '.join(missing)}"}, 503)

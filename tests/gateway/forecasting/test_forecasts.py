@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-import httpx
 import numpy as np
 import pytest
 
@@ -38,11 +37,10 @@ class CountingStore:
         return await self.store.list_symbols()
 
 
-def wig80_stats(triton_http: str) -> tuple[int, int]:
+def wig80_stats(triton_server) -> tuple[int, int]:
     """(requests answered, windows inferred) by the `wig80` model so far, from Triton's statistics."""
-    stats = httpx.get(f"{triton_http}/v2/models/wig80/stats", timeout=10.0).json()["model_stats"]
-    return (sum(int(s["inference_stats"]["success"]["count"]) for s in stats),
-            sum(int(s["inference_count"]) for s in stats))
+    stats = triton_server.statistics("wig80")
+    return sum(s.inference_stats.success.count for s in stats), sum(s.inference_count for s in stats)
 
 
 @pytest.fixture
@@ -60,47 +58,47 @@ async def service(bars_home, triton_grpc, redis_url, redis_prefix, request):
     await store.store.close()
 
 
-async def test_concurrent_misses_for_one_symbol_make_one_triton_inference(service, stored_symbols, triton_http):
-    before = wig80_stats(triton_http)
+async def test_concurrent_misses_for_one_symbol_make_one_triton_inference(service, stored_symbols, triton_server):
+    before = wig80_stats(triton_server)
     answers = await asyncio.gather(*[
         service.analyze(AnalysisRequest(symbol=stored_symbols[0], prediction_horizon=h % 30 + 1)) for h in range(16)
     ])
-    requests, windows = np.subtract(wig80_stats(triton_http), before)
+    requests, windows = np.subtract(wig80_stats(triton_server), before)
     assert (requests, windows) == (1, 1)
     assert len({response.timestamp for response, _ in answers}) == 1  # all derived from that one forecast
     assert "triton" in [source for _, source in answers]
 
 
-async def test_batch_misses_go_in_one_triton_request_and_are_then_held(service, stored_symbols, triton_http):
-    before = wig80_stats(triton_http)
+async def test_batch_misses_go_in_one_triton_request_and_are_then_held(service, stored_symbols, triton_server):
+    before = wig80_stats(triton_server)
     request = BatchAnalysisRequest(symbols=[*stored_symbols[:3], "NOSUCH"], prediction_horizon=10)
     first = await service.analyze_batch(request)
-    assert tuple(np.subtract(wig80_stats(triton_http), before)) == (1, 3)
+    assert tuple(np.subtract(wig80_stats(triton_server), before)) == (1, 3)
     assert [item.status_code for item in first.results] == [200, 200, 200, 404]
     again = await service.analyze_batch(request.model_copy(update={"prediction_horizon": 3}))
-    assert tuple(np.subtract(wig80_stats(triton_http), before)) == (1, 3)  # any horizon, from the held ones
+    assert tuple(np.subtract(wig80_stats(triton_server), before)) == (1, 3)  # any horizon, from the held ones
     assert [item.prediction.prediction_horizon for item in again.results[:3]] == [3, 3, 3]
 
 
-async def test_after_start_up_requests_read_no_store_and_ask_triton_nothing(service, stored_symbols, triton_http):
+async def test_after_start_up_requests_read_no_store_and_ask_triton_nothing(service, stored_symbols, triton_server):
     await service.start()
-    reads, before = service.store.reads, wig80_stats(triton_http)
+    reads, before = service.store.reads, wig80_stats(triton_server)
     for symbol in stored_symbols:
         for horizon, threshold in ((1, 0.0), (17, 0.55), (30, 0.9)):
             request = AnalysisRequest(symbol=symbol, prediction_horizon=horizon, confidence_threshold=threshold)
             response, source = await service.analyze(request)
             assert source == "cache" and response.prediction_horizon == horizon
-    assert service.store.reads == reads and wig80_stats(triton_http) == before
+    assert service.store.reads == reads and wig80_stats(triton_server) == before
 
 
-async def test_a_second_process_takes_the_forecast_from_redis(service, stored_symbols, triton_http):
+async def test_a_second_process_takes_the_forecast_from_redis(service, stored_symbols, triton_server):
     symbol = stored_symbols[1]
     made, _ = await service.analyze(AnalysisRequest(symbol=symbol))
     other = ForecastBook(service.book.triton, service.book.shared, service.book.prefix)  # empty memory
-    before = wig80_stats(triton_http)
+    before = wig80_stats(triton_server)
     series = await service.windows.get(symbol)
     [shared], waited = await other.get_many([series], service.model.current)
-    assert waited == 0 and wig80_stats(triton_http) == before
+    assert waited == 0 and wig80_stats(triton_server) == before
     assert shared.forecast.made_at == made.timestamp
     assert shared.forecast.horizon(5) == service.book.held(series, service.model.current).forecast.horizon(5)
     assert shared.facts() == service.book.held(series, service.model.current).facts()
@@ -130,13 +128,12 @@ async def test_several_workers_without_redis_are_refused(bars_home):
             pass
 
 
-def features_requests(triton_http: str) -> int:
+def features_requests(triton_server) -> int:
     """Requests answered by the `features` model so far (what /spectrum asks when it must)."""
-    stats = httpx.get(f"{triton_http}/v2/models/features/stats", timeout=10.0).json()["model_stats"]
-    return sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
+    return sum(s.inference_stats.success.count for s in triton_server.statistics("features"))
 
 
-async def test_spectrum_and_long_forecast_paths_come_from_the_hot_state(service, stored_symbols, triton_http):
+async def test_spectrum_and_long_forecast_paths_come_from_the_hot_state(service, stored_symbols, triton_server):
     """Beyond the window, the history is read once per bar and the features model asked once per length;
     the forecast's own window needs no call at all: its FEATURES are the features model's of it."""
     from gateway.forecasting.analysis import SPECTRUM_FEATURES
@@ -146,13 +143,13 @@ async def test_spectrum_and_long_forecast_paths_come_from_the_hot_state(service,
     await service.start()
     symbol, window, info = stored_symbols[0], service.windows.size, service.model.current
     first = await service.spectrum(symbol, 2 * window)
-    reads, ensemble, features = service.store.reads, wig80_stats(triton_http), features_requests(triton_http)
+    reads, ensemble, features = service.store.reads, wig80_stats(triton_server), features_requests(triton_server)
     again = await service.spectrum(symbol, 2 * window)
     own = await service.spectrum(symbol, window)
     path = await forecast_path(service, symbol, 2 * window)
     assert again == first and (first.days, own.days, len(path.bars)) == (2 * window, window, 2 * window)
     assert path.bars[-1].date == first.analysis_date == own.analysis_date
-    assert (service.store.reads, wig80_stats(triton_http), features_requests(triton_http)) == (reads, ensemble, features)
+    assert (service.store.reads, wig80_stats(triton_server), features_requests(triton_server)) == (reads, ensemble, features)
     asked, _ = await service.book.triton.features((await service.windows.get(symbol)).ohlcv)
     expected = named_features(asked, info.feature_names, SPECTRUM_FEATURES)
     assert own.total_power == pytest.approx(expected["spectral_total_power"], rel=1e-5)
