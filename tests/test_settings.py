@@ -1,7 +1,11 @@
 import pytest
 from pydantic import ValidationError
 
-from wig80.settings import DEVELOPMENT_TRITON_ADMIN_KEY, Settings
+from wig80.settings import DEVELOPMENT_TRITON_ADMIN_KEY, MIN_SECRET_LENGTH, Settings
+
+API_KEY = "an-api-key-of-thirty-two-chars.."
+TRITON_ADMIN_KEY = "a-triton-admin-key-of-32-chars.."
+POCKETBASE_PASSWORD = "a-pocketbase-password-of-32-char"
 
 
 def test_service_urls_keep_their_conventional_names(monkeypatch):
@@ -49,27 +53,29 @@ def test_the_model_repository_follows_the_home(monkeypatch, tmp_path):
     assert Settings(_env_file=None).repository_dir == tmp_path / "elsewhere"
 
 
-def production(monkeypatch, **env: str) -> Settings:
-    """Settings of a production environment that is safe except for what `env` changes."""
+def production(monkeypatch, **env: str | None) -> Settings:
+    """Settings of a production environment that is safe except for what `env` changes (None: unset)."""
     safe = {
         "WIG80_ENVIRONMENT": "production",
-        "WIG80_API_KEY": "an-api-key",
-        "WIG80_TRITON_ADMIN_KEY": "a-triton-admin-key-0123",
-        "WIG80_POCKETBASE_ADMIN_PASSWORD": "a-pocketbase-password",
+        "WIG80_API_KEY": API_KEY,
+        "WIG80_TRITON_ADMIN_KEY": TRITON_ADMIN_KEY,
+        "WIG80_POCKETBASE_ADMIN_PASSWORD": POCKETBASE_PASSWORD,
         "REDIS_URL": "redis://:a-password@redis:6379/0",
         "MARKET_DB_URL": "postgresql://wig80:a-password@questdb:8812/qdb",
     }
     for name, value in {**safe, **env}.items():
-        monkeypatch.setenv(name, value)
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     return Settings(_env_file=None)
 
 
 def test_production_accepts_set_secrets(monkeypatch):
     settings = production(monkeypatch)
-    assert settings.triton_admin_headers("http") == {"wig80-admin-key": "a-triton-admin-key-0123"}
-    assert settings.triton_admin_headers("grpc") == {
-        "triton-grpc-protocol-wig80-admin-key": "a-triton-admin-key-0123"
-    }
+    assert settings.triton_admin_headers("http") == {"wig80-admin-key": TRITON_ADMIN_KEY}
+    assert settings.triton_admin_headers("grpc") == {"triton-grpc-protocol-wig80-admin-key": TRITON_ADMIN_KEY}
+    assert all(len(key) == MIN_SECRET_LENGTH for key in (API_KEY, TRITON_ADMIN_KEY, POCKETBASE_PASSWORD))
 
 
 @pytest.mark.parametrize(
@@ -77,6 +83,9 @@ def test_production_accepts_set_secrets(monkeypatch):
     [
         ("WIG80_TRITON_ADMIN_KEY", DEVELOPMENT_TRITON_ADMIN_KEY, "WIG80_TRITON_ADMIN_KEY"),
         ("WIG80_TRITON_ADMIN_KEY", "short", "WIG80_TRITON_ADMIN_KEY"),
+        ("WIG80_API_KEY", "x", "WIG80_API_KEY"),
+        ("WIG80_API_KEY", API_KEY[:-1], "WIG80_API_KEY"),  # 31 characters
+        ("WIG80_POCKETBASE_ADMIN_PASSWORD", POCKETBASE_PASSWORD[:-1], "WIG80_POCKETBASE_ADMIN_PASSWORD"),
         ("WIG80_POCKETBASE_ADMIN_PASSWORD", "wig80-development-only", "WIG80_POCKETBASE_ADMIN_PASSWORD"),
         ("REDIS_URL", "redis://redis:6379/0", "REDIS_URL must carry a password"),
         ("MARKET_DB_URL", "postgresql://admin:quest@questdb:8812/qdb", "QuestDB's default password"),
@@ -90,12 +99,32 @@ def test_production_refuses_unsafe_defaults_naming_them(monkeypatch, name, value
 def test_production_refuses_an_unset_triton_admin_key(monkeypatch):
     monkeypatch.delenv("WIG80_TRITON_ADMIN_KEY", raising=False)
     with pytest.raises(ValidationError, match="WIG80_TRITON_ADMIN_KEY"):
-        Settings(_env_file=None, environment="production", api_key="an-api-key")
+        Settings(_env_file=None, environment="production", api_key=API_KEY)
 
 
-def test_production_refuses_to_trust_forwarded_for_from_everyone(monkeypatch):
-    with pytest.raises(ValidationError, match="trusts X-Forwarded-For from every address"):
-        production(monkeypatch, WIG80_TRUSTED_PROXIES="10.0.0.2, 0.0.0.0/0")
+@pytest.mark.parametrize("proxies", ["10.0.0.2, 0.0.0.0/0", "0.0.0.0/1,128.0.0.0/1", "10.0.0.0/15",
+                                     "fd00::/63", "::/0", "::ffff:10.0.0.0/111"])
+def test_production_refuses_trusted_proxy_ranges_wider_than_a_pod_network(monkeypatch, proxies):
+    with pytest.raises(ValidationError, match="trusts X-Forwarded-For from too many addresses"):
+        production(monkeypatch, WIG80_TRUSTED_PROXIES=proxies)
+
+
+@pytest.mark.parametrize("proxies", ["172.30.80.10", "10.244.0.0/16", "fd00:10:244:1::/64", "::ffff:10.1.0.0/112"])
+def test_production_accepts_proxy_addresses_and_pod_networks(monkeypatch, proxies):
+    assert production(monkeypatch, WIG80_TRUSTED_PROXIES=proxies).trusted_proxies
+
+
+def test_each_workload_gets_its_own_secrets_and_refuses_the_others(monkeypatch):
+    gateway = production(monkeypatch, WIG80_WORKLOAD="gateway", WIG80_TRITON_ADMIN_KEY=None)
+    assert gateway.workload == "gateway" and gateway.api_key == API_KEY
+    with pytest.raises(ValidationError, match="WIG80_TRITON_ADMIN_KEY is not used by the gateway workload"):
+        production(monkeypatch, WIG80_WORKLOAD="gateway")
+    lifecycle = production(monkeypatch, WIG80_WORKLOAD="lifecycle", WIG80_API_KEY=None)
+    assert lifecycle.triton_admin_key == TRITON_ADMIN_KEY
+    with pytest.raises(ValidationError, match="WIG80_API_KEY is not used by the lifecycle workload"):
+        production(monkeypatch, WIG80_WORKLOAD="lifecycle")
+    with pytest.raises(ValidationError, match="WIG80_TRITON_ADMIN_KEY must be set"):
+        production(monkeypatch, WIG80_WORKLOAD="lifecycle", WIG80_API_KEY=None, WIG80_TRITON_ADMIN_KEY=None)
 
 
 def test_trusted_proxies_are_a_comma_list_of_networks(monkeypatch):
