@@ -4,7 +4,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv up test lint compose-checker test-programs bench-tools bench bench-check loadtest clean
+.PHONY: venv up test lint compose-checker test-programs deploy-linters compose-tools compose-test bench-tools bench \
+	bench-check loadtest clean
+
+# $(call apt_install,PROGRAM:PACKAGE ...,what happens without them): installs the Debian packages of the
+# programs missing from PATH (and /usr/sbin) when we may (root with apt-get); otherwise prints a note.
+define apt_install
+missing=""; for pair in $(1); do \
+  command -v $${pair%%:*} >/dev/null || [ -x /usr/sbin/$${pair%%:*} ] || missing="$$missing $${pair#*:}"; done; \
+[ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1 || \
+    { apt-get update -q >/dev/null 2>&1 && \
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1; }; }; } || \
+  echo "note: not installed:$$missing; $(2)"
+endef
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,8 +55,29 @@ test-programs:
 	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1; }; }; } || \
 	  echo "note: not installed:$$missing; the browser and nginx tests will be skipped"
 
-test: lint compose-checker test-programs
+# checkov, hadolint and kubernetes-validate, pinned, in a virtual environment of their own (checkov pins
+# dependencies the project's environment must not inherit); tests/deploy/test_scanners.py runs them.
+LINT_VENV := .venv-deploy-lint
+LINT_STAMP := $(LINT_VENV)/.installed-stamp
+$(LINT_STAMP): deploy/lint-requirements.txt
+	test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install -q -r deploy/lint-requirements.txt
+	touch $@
+
+deploy-linters: $(LINT_STAMP)
+
+test: lint compose-checker test-programs deploy-linters
 	$(BIN)/python -m pytest
+
+# `make compose-test` (root, several minutes): the compose stack built from a local Debian base and run on a
+# private Docker engine, checked through nginx (tests/deploy/compose_stack/); on success it refreshes the
+# stamp that `make test` checks. The Debian packages it drives are installed when missing and we may.
+compose-tools:
+	@$(call apt_install,dockerd:docker.io docker-compose:docker-compose debootstrap:debootstrap \
+	  nft:nftables openssl:openssl,make compose-test will fail)
+
+compose-test: $(STAMP) compose-tools
+	WIG80_COMPOSE_TEST=1 $(BIN)/python -m pytest tests/deploy/compose_stack -s -p no:cacheprovider -o timeout=3600
 
 # benchmarks/gateway_bench.py drives Debian's `wrk`. Installed only when missing and when we may (root with
 # apt-get); without it that benchmark says how to install it and exits 2.
@@ -71,4 +105,4 @@ loadtest: $(STAMP)
 	$(BIN)/python -m benchmarks.loadtest
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LINT_VENV) var .pytest_cache .ruff_cache

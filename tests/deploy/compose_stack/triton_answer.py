@@ -1,0 +1,36 @@
+"""Run inside the lifecycle image on the compose network (`python - SYMBOL`): the last window of SYMBOL
+from the bar store, sent straight to Triton's `wig80` model over gRPC; prints Triton's answer as JSON.
+The compose test compares it with what /analyze answers through nginx for the same symbol."""
+
+import asyncio
+import json
+import sys
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+
+from market_data.stores import open_store
+from wig80.settings import Settings
+
+
+async def last_window(settings: Settings, symbol: str, size: int):
+    async with open_store(settings.market_db_url, settings.home) as store:
+        return await store.last_bars(symbol, size)
+
+
+def main(symbol: str) -> None:
+    settings = Settings()
+    client = grpcclient.InferenceServerClient(f"{settings.triton_host}:{settings.triton_grpc_port}")
+    size = int(client.get_model_metadata("wig80", as_json=True)["inputs"][0]["shape"][1])
+    series = asyncio.run(last_window(settings, symbol, size))
+    window = series.ohlcv.astype(np.float32)[None]
+    request = grpcclient.InferInput("OHLCV", list(window.shape), "FP32")
+    request.set_data_from_numpy(window)
+    outputs = [grpcclient.InferRequestedOutput(name) for name in ("MEAN", "STD")]
+    result = client.infer("wig80", [request], outputs=outputs)
+    print(json.dumps({"date": str(series.dates[-1]), "close": float(series.ohlcv[-1, 3]),
+                      "mean": result.as_numpy("MEAN")[0].tolist(), "std": result.as_numpy("STD")[0].tolist()}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
