@@ -33,7 +33,6 @@ from tests.deploy.compose_stack.local_sources import (
     host_can_build,
     local_torch_wheel,
     say,
-    subprocess_lines,
     wheel_server,
 )
 from tests.fixtures.nginx import Certificate, self_signed_certificate
@@ -52,6 +51,19 @@ BUILD_TIMEOUT_S = 3000
 RESULTS = CACHE / "last-run.json"
 
 
+def run_logged(command: list[str], env: dict[str, str], log: Path, timeout: float) -> subprocess.CompletedProcess:
+    """Run `command` with its output appended to `log` (long builds); the log's end comes back as stdout."""
+    with log.open("a") as handle:
+        handle.write(f"\n$ {' '.join(command)}\n")
+        handle.flush()
+        result = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=env, timeout=timeout, check=False)
+    return subprocess.CompletedProcess(command, result.returncode, log.read_text()[-6000:], "")
+
+
+def compose_command(*args: str) -> list[str]:
+    return ["docker-compose", "-p", PROJECT, *(arg for path in FILES for arg in ("-f", str(path))), *args]
+
+
 @dataclass
 class Stack:
     engine: PrivateEngine
@@ -63,7 +75,7 @@ class Stack:
 
     def compose(self, *args: str, check: bool = True, timeout: float = 600, env: dict[str, str] | None = None,
                 stdin: str | None = None) -> subprocess.CompletedProcess:
-        command = ["docker-compose", "-p", PROJECT, *(arg for path in FILES for arg in ("-f", str(path))), *args]
+        command = compose_command(*args)
         feed = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
         result = subprocess.run(command, capture_output=True, text=True, env=env or self.env, timeout=timeout,
                                 cwd=ROOT, **feed)
@@ -139,8 +151,8 @@ def build_images(stack: Stack, wheel: Path, work: Path) -> bool:
         say(f"building the images (log {stack.log})")
         # the lifecycle image first: Triton's CPU stand-in is the same image, then all from its cache
         for args in (("build", "retrain"), ("build", "--parallel")):
-            result = subprocess_lines(["docker-compose", "-p", PROJECT, *(a for p in FILES for a in ("-f", str(p))),
-                                       "--profile", "retrain", *args], stack.env, stack.log, BUILD_TIMEOUT_S)
+            result = run_logged(compose_command("--profile", "retrain", *args), stack.env, stack.log,
+                                BUILD_TIMEOUT_S)
             assert result.returncode == 0, f"docker-compose {' '.join(args)} failed:\n{result.stdout}"
         stack.timed("images", started)
     return cached
@@ -192,7 +204,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             stack.compose("up", "-d", "--scale", f"gateway={GATEWAY_REPLICAS}", timeout=READY_TIMEOUT_S + 300)
             wait_ready_through_nginx(stack)
             stack.timed(f"stack up (gateway x{GATEWAY_REPLICAS}) and ready through nginx", started)
+            started = time.monotonic()
             yield stack
+            stack.timed("checks (test_stack.py)", started)
         finally:
             started = time.monotonic()
             logs = stack.compose("logs", "--no-color", "--timestamps", check=False, timeout=300)

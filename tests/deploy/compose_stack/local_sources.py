@@ -11,7 +11,6 @@ import http.server
 import os
 import shutil
 import ssl
-import subprocess
 import sys
 import tempfile
 import threading
@@ -121,12 +120,3 @@ def host_can_build() -> list[str]:
     if os.geteuid() != 0:
         missing.append("root (dockerd, bridges and debootstrap need it)")
     return missing
-
-
-def subprocess_lines(command: list[str], env: dict[str, str], log: Path, timeout: float) -> subprocess.CompletedProcess:
-    """Run `command` with its output in `log` (long builds), returning it for the assertion message."""
-    with log.open("a") as handle:
-        handle.write(f"\n$ {' '.join(command)}\n")
-        handle.flush()
-        result = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=env, timeout=timeout, check=False)
-    return subprocess.CompletedProcess(command, result.returncode, log.read_text()[-6000:], "")

@@ -56,13 +56,18 @@ def test_analyze_through_nginx_equals_tritons_own_answer(stack):
     assert answer.confidence == pytest.approx(0.5 * (1 + math.erf(abs(mu) / sigma / math.sqrt(2))), abs=1e-5)
 
 
-def next_bar(stack, symbol: str) -> dict:
+def last_bar(stack, symbol: str) -> tuple[str, float]:
     with stack.client() as client:
         last = ForecastPathResponse.model_validate(client.get(f"/forecast/{symbol}", params={"history": 1}).json())
-    day = np.busday_offset(np.datetime64(last.last_date, "D"), 1, roll="forward")
-    close = round(last.current_price * 1.01, 2)
-    return {"symbol": symbol, "date": str(day), "open": last.current_price, "high": round(close * 1.01, 2),
-            "low": round(last.current_price * 0.99, 2), "close": close, "volume": 10_000}
+    return str(last.last_date), last.current_price
+
+
+def next_bar(symbol: str, date: str, price: float) -> dict:
+    """The next trading day's bar, 1% up."""
+    day = np.busday_offset(np.datetime64(date, "D"), 1, roll="forward")
+    close = round(price * 1.01, 2)
+    return {"symbol": symbol, "date": str(day), "open": price, "high": round(close * 1.01, 2),
+            "low": round(price * 0.99, 2), "close": close, "volume": 10_000}
 
 
 def log_counts(stack, pattern: re.Pattern) -> dict[str, int]:
@@ -75,8 +80,10 @@ def log_counts(stack, pattern: re.Pattern) -> dict[str, int]:
 
 
 async def posted_bars_pushed(stack, symbol: str, attempts: int = 6) -> list[float]:
-    """Hold a WebSocket through nginx; post bars through nginx until both replicas have taken one."""
+    """Hold a WebSocket through nginx; post bars through nginx, one after another (nginx takes turns between
+    the replicas, so nothing else may come between them), until both replicas have taken one."""
     pushed = []
+    date, price = last_bar(stack, symbol)
     context = stack.certificate.client_context()
     async with websockets.connect(stack.url.replace("https://", "wss://") + "/ws/realtime", ssl=context) as ws:
         await ws.send(json.dumps({"symbols": [symbol], "update_frequency": 3600, "include_spectral": False}))
@@ -84,13 +91,14 @@ async def posted_bars_pushed(stack, symbol: str, attempts: int = 6) -> list[floa
             WebSocketPrediction.model_validate(json.loads(await ws.recv()))  # the subscription's first answer
         with stack.client(headers={"X-API-Key": stack.env["WIG80_API_KEY"]}) as client:
             for _ in range(attempts):
-                bar = next_bar(stack, symbol)
+                bar = next_bar(symbol, date, price)
                 posted = client.post("/bars", json={"bars": [bar]})
                 assert posted.status_code == 200 and posted.json()["stored"] == 1, posted.text
                 async with asyncio.timeout(PUSH_TIMEOUT_S):
                     message = WebSocketPrediction.model_validate(json.loads(await ws.recv()))
                 assert message.data.current_price == pytest.approx(bar["close"])
                 pushed.append(message.data.current_price)
+                date, price = bar["date"], bar["close"]
                 if all(count > 0 for count in log_counts(stack, POST_LOG).values()):
                     break
     return pushed
