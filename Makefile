@@ -7,16 +7,16 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: venv up test lint compose-checker test-programs deploy-linters compose-tools compose-test bench-tools bench \
 	bench-check loadtest clean
 
-# $(call apt_install,PROGRAM:PACKAGE ...,what happens without them): installs the Debian packages of the
-# programs missing from PATH (and /usr/sbin) when we may (root with apt-get); otherwise prints a note.
+# $(call apt_install,PROGRAM:PACKAGE ...): install the Debian packages of the programs missing from PATH
+# (and /usr/sbin) when we may (root with apt-get), again after an `apt-get update` if the package lists are
+# stale; fails (for the caller's `||`, which may name $$missing) when we may not or cannot.
 define apt_install
 missing=""; for pair in $(1); do \
   command -v $${pair%%:*} >/dev/null || [ -x /usr/sbin/$${pair%%:*} ] || missing="$$missing $${pair#*:}"; done; \
 [ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
   { DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1 || \
     { apt-get update -q >/dev/null 2>&1 && \
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1; }; }; } || \
-  echo "note: not installed:$$missing; $(2)"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1; }; }; }
 endef
 
 $(STAMP): pyproject.toml
@@ -36,10 +36,7 @@ lint: $(STAMP)
 # Debian's docker-compose (1.29) validates docker-compose.yml without an engine; the deploy tests
 # skip loudly without it. Installed only when missing and when we may (root with apt-get).
 compose-checker:
-	@command -v docker-compose >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null 2>&1 && \
-	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null 2>&1; }; }; } || \
+	@$(call apt_install,docker-compose:docker-compose) || \
 	  echo "note: docker-compose not installed; the compose tests will be skipped"
 
 # The dashboard's browser test drives Debian's chromium through chromium-driver; the proxy test runs
@@ -47,12 +44,7 @@ compose-checker:
 # without them (and fail under CI=true).
 TEST_PROGRAMS := chromium:chromium chromedriver:chromium-driver nginx:nginx
 test-programs:
-	@missing=""; for pair in $(TEST_PROGRAMS); do \
-	  command -v $${pair%%:*} >/dev/null || [ -x /usr/sbin/$${pair%%:*} ] || missing="$$missing $${pair#*:}"; done; \
-	[ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null 2>&1 && \
-	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1; }; }; } || \
+	@$(call apt_install,$(TEST_PROGRAMS)) || \
 	  echo "note: not installed:$$missing; the browser and nginx tests will be skipped"
 
 # checkov, hadolint and kubernetes-validate, pinned, in a virtual environment of their own (checkov pins
@@ -72,9 +64,9 @@ test: lint compose-checker test-programs deploy-linters
 # `make compose-test` (root, several minutes): the compose stack built from a local Debian base and run on a
 # private Docker engine, checked through nginx (tests/deploy/compose_stack/); on success it refreshes the
 # stamp that `make test` checks. The Debian packages it drives are installed when missing and we may.
+COMPOSE_PROGRAMS := dockerd:docker.io docker-compose:docker-compose debootstrap:debootstrap nft:nftables openssl:openssl
 compose-tools:
-	@$(call apt_install,dockerd:docker.io docker-compose:docker-compose debootstrap:debootstrap \
-	  nft:nftables openssl:openssl,make compose-test will fail)
+	@$(call apt_install,$(COMPOSE_PROGRAMS)) || echo "note: not installed:$$missing; make compose-test will fail"
 
 compose-test: $(STAMP) compose-tools
 	WIG80_COMPOSE_TEST=1 $(BIN)/python -m pytest tests/deploy/compose_stack -s -p no:cacheprovider -o timeout=3600
@@ -82,10 +74,7 @@ compose-test: $(STAMP) compose-tools
 # benchmarks/gateway_bench.py drives Debian's `wrk`. Installed only when missing and when we may (root with
 # apt-get); without it that benchmark says how to install it and exits 2.
 bench-tools:
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null 2>&1 && \
-	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1; }; }; } || \
+	@$(call apt_install,wrk:wrk) || \
 	  echo "note: wrk not installed; benchmarks.gateway_bench will not run"
 
 # Every benchmark of README's Benchmarks table, with the arguments its figures were measured with

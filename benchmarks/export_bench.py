@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from export.onnx_export import INPUT_NAME, OUTPUT_NAMES, cpu_session, export_onnx, random_rows
+from export.onnx_export import cpu_session, export_onnx, random_rows
 from feature_kernels import FEATURE_NAMES
+from serving.contract import NETWORK_INPUT, NETWORK_OUTPUTS
 
 RESULTS_PATH = Path(__file__).with_name("results") / "export_bench.json"
 BATCH_SIZES = (1, 8, 32, 128)
@@ -76,7 +77,7 @@ def compare(run_dir: Path, batch_sizes=BATCH_SIZES, seconds: float = 1.0) -> dic
             with torch.inference_mode():
                 return module(tensor)
 
-        ort_times = latencies(lambda x=x: session.run(list(OUTPUT_NAMES), {INPUT_NAME: x}), seconds)
+        ort_times = latencies(lambda x=x: session.run(list(NETWORK_OUTPUTS), {NETWORK_INPUT: x}), seconds)
         torch_times = latencies(run_torch, seconds)
         ort, eager = summarize(ort_times, batch), summarize(torch_times, batch)
         results[batch] = {

@@ -43,7 +43,7 @@ from export.exporter import export_run
 from market_data.stores import open_store
 from market_data.synthetic import synthesize
 from serving.tritonserver import TritonServer
-from wig80.settings import get_settings
+from settings import Settings
 
 RESULTS_PATH = Path(__file__).with_name("results") / "gateway_bench.json"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -150,6 +150,11 @@ def parse_wrk(output: str) -> dict:
     }
 
 
+def failed_requests(row: dict) -> int:
+    """Non-2xx answers plus wrk's socket errors ("connect 0, read 0, write 0, timeout 3")."""
+    return row["non_2xx"] + sum(int(count) for count in re.findall(r"\d+", row["socket_errors"]))
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of `pid` and its children processes (uvicorn's workers), from /proc."""
     import psutil
@@ -213,20 +218,20 @@ def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url
     with tempfile.TemporaryDirectory(prefix="wig80-gateway-bench-") as scratch_dir, ExitStack() as stack:
         scratch = Path(scratch_dir)
         symbols = asyncio.run(fill_store(scratch))
-        settings = get_settings().model_copy(update={"home": scratch, "market_db_url": None})
+        settings = Settings().model_copy(update={"home": scratch, "market_db_url": None})
         repository = scratch / "model_repository"
         export_run(benchmark_run(scratch, window), repository, "cpu", settings=settings)
         triton = stack.enter_context(TritonServer(repository, free_port(), free_port(), free_port(), home=scratch))
         onnx = next((repository / "wig80").glob("*/model.onnx"))
-        gateway_env = {"WIG80_HOME": str(scratch), "TRITON_URL": triton.grpc_address, "MARKET_DB_URL": "",
+        gateway_env = {"WIG80_HOME": str(scratch), "TRITON_URL": triton.address.grpc, "MARKET_DB_URL": "",
                        "REDIS_URL": redis_url or "", **UNLIMITED}
         peer_env = {"WIG80_BENCH_HOME": str(scratch), "WIG80_BENCH_ONNX": str(onnx), "WIG80_BENCH_WINDOW": str(window)}
         echo = stack.enter_context(uvicorn_process("benchmarks.reference_apps:echo_app", {}, scratch / "echo.log",
                                                    factory=True))
         peer = stack.enter_context(uvicorn_process("benchmarks.reference_apps:in_process_app", peer_env,
                                                    scratch / "peer.log", factory=True))
-        gateway = stack.enter_context(uvicorn_process("gateway.main:app", gateway_env, scratch / "gateway.log",
-                                                      workers=workers))
+        gateway = stack.enter_context(uvicorn_process("wig80.commands.gateway_worker:build_app", gateway_env,
+                                                      scratch / "gateway.log", factory=True, workers=workers))
         one = [{"symbol": symbols[0], "prediction_horizon": 5, "confidence_threshold": 0.6}]
         mixed = mixed_bodies(symbols)
         batches = [{"symbols": symbols[i:i + BATCH_SYMBOLS], "prediction_horizon": 1 + i % 30}
@@ -270,9 +275,9 @@ def print_table(results: dict) -> None:
 def regression_ratios() -> dict[str, dict]:
     """Gateway req/s over the two references' in the same run (higher is better); ~40 s."""
     results = compare(seconds=3.0)
-    failed = [r["load"] for r in results["rows"] if r["non_2xx"]]
+    failed = [f"{r['load']} ({failed_requests(r)})" for r in results["rows"] if failed_requests(r)]
     if failed:
-        raise RuntimeError(f"gateway_bench: non-2xx answers under {', '.join(failed)}")
+        raise RuntimeError(f"gateway_bench: failed requests (non-2xx answers or socket errors) under {', '.join(failed)}")
     return {name: {"value": results["ratios"][name], "higher_is_better": True}
             for name in ("analyze_one_vs_echo", "analyze_mixed_vs_peer")}
 

@@ -21,8 +21,8 @@ import urllib.request
 from pathlib import Path
 
 from benchmarks.budgets import rows_from_csv
-from serving.children import spawn
-from wig80.settings import get_settings
+from processes.children import spawn
+from settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("classes", nargs="*", help="Locust user classes (default: all)")
     args = parser.parse_args(argv)
 
-    settings = get_settings()
+    settings = Settings()
     url = f"http://{settings.api_host}:{settings.api_port}"
     grpc = settings.triton_url or f"{settings.triton_host}:{settings.triton_grpc_port}"
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -30,13 +30,14 @@ import tritonclient.grpc as grpcclient
 from benchmarks.export_bench import benchmark_run
 from export.exporter import export_run
 from export.parity_inputs import synthetic_windows
+from serving.contract import ENSEMBLE_MODEL, OHLCV
 from serving.tritonserver import TritonServer
-from wig80.settings import get_settings
+from settings import Settings
 
 RESULTS_PATH = Path(__file__).with_name("results") / "serving_bench.json"
 CONCURRENCY = (1, 4, 16, 64)
 MANY_WINDOWS = 64  # windows per request of a backtest-like client
-SERVED_MODEL = "wig80"  # on the CPU target one model does the features and the network
+SERVED_MODEL = ENSEMBLE_MODEL  # on the CPU target one model does the features and the network
 BENCH_MAX_BATCH_SIZE = 64  # so that one request may carry MANY_WINDOWS windows
 IN_PROCESS_BATCHES = (1, 32)
 
@@ -66,10 +67,10 @@ class ClosedLoopLoad:
     def send(self, index: int) -> None:
         rows = np.arange(index * self.windows_per_request, (index + 1) * self.windows_per_request)
         window = np.ascontiguousarray(self.windows.take(rows, axis=0, mode="wrap"))
-        tensor = grpcclient.InferInput("OHLCV", list(window.shape), "FP32")
+        tensor = grpcclient.InferInput(OHLCV, list(window.shape), "FP32")
         tensor.set_data_from_numpy(window)
         started = time.perf_counter()
-        self.client.async_infer("wig80", [tensor], lambda result, error: self.done(index, started, error))
+        self.client.async_infer(SERVED_MODEL, [tensor], lambda result, error: self.done(index, started, error))
 
     def done(self, index: int, started: float, error) -> None:
         elapsed = time.perf_counter() - started
@@ -127,13 +128,13 @@ def metric_counts(metrics_url: str, model: str = SERVED_MODEL) -> tuple[float, f
 
 
 def measure(server: TritonServer, windows: np.ndarray, concurrency: int, seconds: float, per_request: int = 1) -> dict:
-    client = grpcclient.InferenceServerClient(server.grpc_address)
+    client = grpcclient.InferenceServerClient(server.address.grpc)
     try:
         ClosedLoopLoad(client, windows, concurrency, per_request).run(min(0.5, seconds))  # warm-up
-        stats_before, counts_before = step_statistics(client), metric_counts(server.metrics_url)
+        stats_before, counts_before = step_statistics(client), metric_counts(server.address.metrics_url)
         load = ClosedLoopLoad(client, windows, concurrency, per_request)
         throughput = load.run(seconds)
-        stats_after, counts_after = step_statistics(client), metric_counts(server.metrics_url)
+        stats_after, counts_after = step_statistics(client), metric_counts(server.address.metrics_url)
     finally:
         client.close()
     p50, p95, p99 = np.percentile(load.latencies, [50, 95, 99]) * 1e3
@@ -160,7 +161,7 @@ def measure(server: TritonServer, windows: np.ndarray, concurrency: int, seconds
 def serve_and_measure(
     run_dir: Path, home: Path, batching: bool, levels, seconds: float, windows: np.ndarray
 ) -> list[dict]:
-    settings = get_settings().model_copy(
+    settings = Settings().model_copy(
         update={"home": home, "market_db_url": None, "max_batch_size": BENCH_MAX_BATCH_SIZE}
     )
     repository = home / ("repo_batching_on" if batching else "repo_batching_off")
@@ -183,8 +184,9 @@ def serve_and_measure(
 def in_process_limit(run_dir: Path, home: Path, windows: np.ndarray, seconds: float) -> dict[int, float]:
     """Windows/s of compute_features + the exported ONNX session in this process, per batch size."""
     from benchmarks.export_bench import latencies
-    from export.onnx_export import INPUT_NAME, cpu_session
+    from export.onnx_export import cpu_session
     from feature_kernels import compute_features
+    from serving.contract import NETWORK_INPUT, NETWORK_OUTPUTS
 
     onnx_path = next((home / "repo_batching_on" / SERVED_MODEL).glob("*/model.onnx"))
     session = cpu_session(onnx_path)
@@ -193,7 +195,7 @@ def in_process_limit(run_dir: Path, home: Path, windows: np.ndarray, seconds: fl
         rows = np.ascontiguousarray(windows.take(np.arange(batch), axis=0, mode="wrap"))
 
         def pipeline(rows=rows):  # one thread, as the served model runs it (parallel_kernels "false")
-            session.run(["MEAN", "STD"], {INPUT_NAME: compute_features(rows, parallel=False)})
+            session.run(list(NETWORK_OUTPUTS), {NETWORK_INPUT: compute_features(rows, parallel=False)})
 
         limits[batch] = batch / float(np.mean(latencies(pipeline, seconds)))
         print(f"[serving_bench] in process, batch {batch:>2}: {limits[batch]:9.1f} windows/s", flush=True)
@@ -211,7 +213,7 @@ def compare(levels=CONCURRENCY, seconds: float = 4.0, window: int = 256) -> dict
             for row in serve_and_measure(run_dir, home, batching, levels, seconds, windows)
         ]
         limits = in_process_limit(run_dir, home, windows, min(seconds, 2.0))
-    settings = get_settings()
+    settings = Settings()
     single = [r for r in rows if r["windows_per_request"] == 1]
     on = {r["concurrency"]: r for r in single if r["dynamic_batching"]}
     off = {r["concurrency"]: r for r in single if not r["dynamic_batching"]}
@@ -258,8 +260,13 @@ def print_table(results: dict) -> None:
 
 def regression_ratios() -> dict[str, dict]:
     """Throughput with / without dynamic batching at concurrency 64, and Triton's windows/s over the
-    in-process batch-32 rate with 1 and 64 windows per request (higher is better); ~50 s."""
+    in-process batch-32 rate with 1 and 64 windows per request (higher is better); ~50 s. Raises when a
+    request failed."""
     results = compare(levels=(64,), seconds=3.0)
+    failed = {f"{r['concurrency']} x {r['windows_per_request']} windows, batching {r['dynamic_batching']}": r["errors"]
+              for r in results["rows"] if r["errors"]}
+    if failed:
+        raise RuntimeError(f"serving_bench: failed requests ({failed}); a rate of failing requests is no figure")
     shares = results["share_of_in_process_b32"]
     return {
         "batching_throughput_gain_c64": {"value": results["speedup"][64], "higher_is_better": True},

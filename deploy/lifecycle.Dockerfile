@@ -25,6 +25,8 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install --no-cache-dir -r /tmp/requirements.txt && rm /tmp/requirements.txt
 
 COPY README.md ./
+COPY settings ./settings
+COPY processes ./processes
 COPY wig80 ./wig80
 COPY market_data ./market_data
 COPY feature_kernels ./feature_kernels

@@ -7,13 +7,16 @@ import hashlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import feature_kernels
 from export import tensorrt
 from export.onnx_export import OPSET, ParityReport, check_parity, export_onnx, random_rows
 from export.parity_inputs import real_feature_rows
 from export.repository import ServingShape, Target, write_version
-from wig80.settings import Settings, get_settings
+from settings import Settings
+
+LoadedForecaster = tuple[Any, dict]  # (torch module, metadata), as training.checkpoint.load_forecaster returns them
 
 
 @dataclass
@@ -51,18 +54,20 @@ def export_run(
     repository: Path | None = None,
     target: Target = "cpu",
     build_tensorrt: bool = False,
-    settings: Settings | None = None,
+    *,
+    settings: Settings,
     dynamic_batching: bool = True,
+    loaded: LoadedForecaster | None = None,
 ) -> ExportResult:
-    """Export `run_dir` into `repository` (default: the home's, settings.repository_dir).
+    """Export `run_dir` into `repository` (default: the home's, settings.repository_dir); `loaded` is the
+    run's forecaster when the caller has loaded it already (a retraining scored it), else it is loaded here.
 
     Raises ParityError when ONNX Runtime and PyTorch disagree; nothing is written then.
     """
     from training.checkpoint import load_forecaster
 
-    settings = settings or get_settings()
     repository = Path(repository or settings.repository_dir)
-    module, metadata = load_forecaster(run_dir)
+    module, metadata = loaded or load_forecaster(run_dir)
     feature_names = check_feature_names(metadata)
     shape = ServingShape(
         str(metadata["run"]),

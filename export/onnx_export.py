@@ -16,9 +16,9 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from serving.contract import NETWORK_INPUT, NETWORK_OUTPUTS
+
 OPSET = 17
-INPUT_NAME = "FEATURES"
-OUTPUT_NAMES = ("MEAN", "STD")
 PARITY_TOLERANCE = 1e-5
 
 
@@ -40,9 +40,9 @@ def export_onnx(module: torch.nn.Module, feature_count: int, path: Path, opset: 
             (example,),
             str(path),
             dynamo=False,
-            input_names=[INPUT_NAME],
-            output_names=list(OUTPUT_NAMES),
-            dynamic_axes={name: {0: "batch"} for name in (INPUT_NAME, *OUTPUT_NAMES)},
+            input_names=[NETWORK_INPUT],
+            output_names=list(NETWORK_OUTPUTS),
+            dynamic_axes={name: {0: "batch"} for name in (NETWORK_INPUT, *NETWORK_OUTPUTS)},
             opset_version=opset,
             do_constant_folding=True,
         )
@@ -61,14 +61,14 @@ def check_onnx_file(path: Path, feature_count: int) -> onnx.ModelProto:
         raise ValueError(f"{path}: onnx.checker: {error}") from error
     problems = []
     inputs = {i.name: i for i in model.graph.input}
-    if set(inputs) != {INPUT_NAME}:
-        problems.append(f"inputs {sorted(inputs)} != ['{INPUT_NAME}']")
-    if tuple(o.name for o in model.graph.output) != OUTPUT_NAMES:
-        problems.append(f"outputs {[o.name for o in model.graph.output]} != {list(OUTPUT_NAMES)}")
-    if INPUT_NAME in inputs:
-        dims = inputs[INPUT_NAME].type.tensor_type.shape.dim
+    if set(inputs) != {NETWORK_INPUT}:
+        problems.append(f"inputs {sorted(inputs)} != ['{NETWORK_INPUT}']")
+    if tuple(o.name for o in model.graph.output) != NETWORK_OUTPUTS:
+        problems.append(f"outputs {[o.name for o in model.graph.output]} != {list(NETWORK_OUTPUTS)}")
+    if NETWORK_INPUT in inputs:
+        dims = inputs[NETWORK_INPUT].type.tensor_type.shape.dim
         if len(dims) != 2 or not dims[0].dim_param or dims[1].dim_value != feature_count:
-            problems.append(f"{INPUT_NAME} must be [batch, {feature_count}] with a symbolic batch axis")
+            problems.append(f"{NETWORK_INPUT} must be [batch, {feature_count}] with a symbolic batch axis")
     opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     if opset < OPSET:
         problems.append(f"opset {opset} < {OPSET}")
@@ -117,10 +117,10 @@ def check_parity(
         worst, where = 0.0, ""
         for batch in report.batch_sizes:
             x = np.ascontiguousarray(np.resize(rows, (batch, rows.shape[1])), dtype=np.float32)
-            ours = session.run(list(OUTPUT_NAMES), {INPUT_NAME: x})
+            ours = session.run(list(NETWORK_OUTPUTS), {NETWORK_INPUT: x})
             with torch.no_grad():
                 theirs = [t.numpy() for t in module(torch.from_numpy(x))]
-            for name, a, b in zip(OUTPUT_NAMES, ours, theirs, strict=True):
+            for name, a, b in zip(NETWORK_OUTPUTS, ours, theirs, strict=True):
                 diff = float(np.max(np.abs(a - b)))
                 if not diff <= worst:  # also catches NaN
                     worst, where = diff, f"{name} at batch {batch}"

@@ -27,41 +27,42 @@ on disk until removed by hand.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
 import string
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
 import feature_kernels
+from serving.contract import ENSEMBLE_MODEL, FEATURES_MODEL, LOAD_ORDER, NETWORK_MODEL
 
 SOURCE_REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
-MODELS = ("features", "mgdl", "wig80")
 Target = Literal["cpu", "gpu"]
 TARGETS: tuple[Target, ...] = ("cpu", "gpu")
 TEMPLATES: dict[Target, dict[str, str]] = {
     "cpu": {
-        "features": "config.template.pbtxt",
-        "mgdl": "config.cpu.template.pbtxt",
-        "wig80": "config.cpu.template.pbtxt",
+        FEATURES_MODEL: "config.template.pbtxt",
+        NETWORK_MODEL: "config.cpu.template.pbtxt",
+        ENSEMBLE_MODEL: "config.cpu.template.pbtxt",
     },
     "gpu": {
-        "features": "config.template.pbtxt",
-        "mgdl": "config.gpu.template.pbtxt",
-        "wig80": "config.template.pbtxt",
+        FEATURES_MODEL: "config.template.pbtxt",
+        NETWORK_MODEL: "config.gpu.template.pbtxt",
+        ENSEMBLE_MODEL: "config.template.pbtxt",
     },
 }
 PLAN_TEMPLATE = "config.tensorrt_plan.template.pbtxt"
 PLAN_CONFIG_NAME = "tensorrt_plan"  # tritonserver --model-config-name=tensorrt_plan
-PYTHON_MODELS = {"cpu": ("features", "mgdl", "wig80"), "gpu": ("features",)}
-FUSED_MODEL = "wig80"  # on cpu: features + network in one model, with these files beside its model.py
+PYTHON_MODELS = {"cpu": LOAD_ORDER, "gpu": (FEATURES_MODEL,)}
+# on cpu the ensemble's name is one Python-backend model doing features + network, with these files beside it
 FUSED_FEATURES_FILE = "features_model.py"
 TRT_ENGINE_CACHE = "/tmp/wig80_trt_engine_cache"
 DYNAMIC_BATCHING_BLOCK = re.compile(r"^dynamic_batching \{.*?^\}\n", re.MULTILINE | re.DOTALL)
 PINNED_VERSION = re.compile(r"^version_policy: \{ specific: \{ versions: \[ (\d+) \] \} \}", re.MULTILINE)
-ENSEMBLE = "wig80"
 
 
 @dataclass(frozen=True)
@@ -117,12 +118,12 @@ def render_configs(
 def render_plan_config(
     shape: ServingShape, version: int, source: Path = SOURCE_REPOSITORY, loaded: tuple[int, ...] | None = None
 ) -> str:
-    return render((source / "mgdl" / PLAN_TEMPLATE).read_text(), shape, version, loaded)
+    return render((source / NETWORK_MODEL / PLAN_TEMPLATE).read_text(), shape, version, loaded)
 
 
-def active_version(repository: Path) -> int | None:
+def pinned_version(repository: Path) -> int | None:
     """The version the rendered `wig80` config serves (the one its steps are pinned to), None before any export."""
-    config = repository / ENSEMBLE / "config.pbtxt"
+    config = repository / ENSEMBLE_MODEL / "config.pbtxt"
     match = PINNED_VERSION.search(config.read_text()) if config.is_file() else None
     return int(match.group(1)) if match else None
 
@@ -141,7 +142,7 @@ def existing_versions(repository: Path) -> list[int]:
     return sorted(
         {
             int(p.name)
-            for model in MODELS
+            for model in LOAD_ORDER
             if (repository / model).is_dir()
             for p in (repository / model).iterdir()
             if p.is_dir() and p.name.isdigit()
@@ -165,7 +166,7 @@ def refuse_source_tree(repository: Path, source: Path = SOURCE_REPOSITORY) -> No
 
 def copy_sources(repository: Path, source: Path = SOURCE_REPOSITORY) -> None:
     """Templates and model.py next to the rendered configs, so any repository explains itself."""
-    for model in MODELS:
+    for model in LOAD_ORDER:
         (repository / model).mkdir(parents=True, exist_ok=True)
         for path in (source / model).iterdir():
             if path.is_file() and (path.name.endswith(".template.pbtxt") or path.name == "model.py"):
@@ -186,19 +187,19 @@ def write_version(
     repository.mkdir(parents=True, exist_ok=True)
     copy_sources(repository, source)
     version = next_version(repository)
-    loaded = versions_to_load(active_version(repository), version)
+    loaded = versions_to_load(pinned_version(repository), version)
     configs = render_configs(shape, target, version, source, loaded)  # fails before anything is written
     metadata = {**metadata, "model_version": version, "target": target, "serving_shape": asdict(shape)}
-    for model in MODELS:
+    for model in LOAD_ORDER:
         staging = repository / model / f".{version}.partial"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         if model in PYTHON_MODELS[target]:
             shutil.copy2(source / model / "model.py", staging / "model.py")
-        if model == FUSED_MODEL and model in PYTHON_MODELS[target]:
-            shutil.copy2(source / "features" / "model.py", staging / FUSED_FEATURES_FILE)
+        if model == ENSEMBLE_MODEL and model in PYTHON_MODELS[target]:
+            shutil.copy2(source / FEATURES_MODEL / "model.py", staging / FUSED_FEATURES_FILE)
             shutil.copy2(onnx_path, staging / "model.onnx")
-        if model == "mgdl":
+        if model == NETWORK_MODEL:
             shutil.copy2(onnx_path, staging / "model.onnx")
             if plan_path is not None:
                 shutil.copy2(plan_path, staging / "model.plan")
@@ -220,8 +221,8 @@ def write_configs(
 ) -> None:
     for model, text in configs.items():
         write_text_atomically(repository / model / "config.pbtxt", text)
-    plan_config = repository / "mgdl" / "configs" / f"{PLAN_CONFIG_NAME}.pbtxt"
-    if (repository / "mgdl" / str(version) / "model.plan").is_file():
+    plan_config = repository / NETWORK_MODEL / "configs" / f"{PLAN_CONFIG_NAME}.pbtxt"
+    if (repository / NETWORK_MODEL / str(version) / "model.plan").is_file():
         plan_config.parent.mkdir(exist_ok=True)
         write_text_atomically(plan_config, render_plan_config(shape, version, source, loaded))
     elif plan_config.exists():
@@ -230,8 +231,8 @@ def write_configs(
 
 def version_metadata(repository: Path, version: int) -> dict:
     """What the export stored about `version` (run, metrics, target, serving shape); ValueError if absent."""
-    path = repository / ENSEMBLE / str(version) / "model_metadata.json"
-    missing = [m for m in MODELS if not (repository / m / str(version)).is_dir()]
+    path = repository / ENSEMBLE_MODEL / str(version) / "model_metadata.json"
+    missing = [m for m in LOAD_ORDER if not (repository / m / str(version)).is_dir()]
     if missing or not path.is_file():
         raise ValueError(f"{repository} has no complete version {version} (missing: {', '.join(missing) or path})")
     return json.loads(path.read_text())
@@ -245,15 +246,15 @@ def activate(repository: Path, version: int, source: Path = SOURCE_REPOSITORY) -
     metadata = version_metadata(repository, version)
     stored = metadata["serving_shape"]
     shape = ServingShape(**{**stored, "feature_names": tuple(stored["feature_names"])})
-    loaded = versions_to_load(active_version(repository), version)
+    loaded = versions_to_load(pinned_version(repository), version)
     configs = render_configs(shape, metadata["target"], version, source, loaded)
     write_configs(repository, configs, shape, version, loaded, source)
     return loaded
 
 
 def config_paths(repository: Path) -> list[Path]:
-    return [repository / m / "config.pbtxt" for m in MODELS] + [
-        repository / "mgdl" / "configs" / f"{PLAN_CONFIG_NAME}.pbtxt"
+    return [repository / m / "config.pbtxt" for m in LOAD_ORDER] + [
+        repository / NETWORK_MODEL / "configs" / f"{PLAN_CONFIG_NAME}.pbtxt"
     ]
 
 
@@ -264,9 +265,54 @@ def snapshot_configs(repository: Path) -> dict[Path, str | None]:
 
 def remove_version(repository: Path, version: int, configs: dict[Path, str | None]) -> None:
     """Undo an export: its version folders go, the configs return to `configs` (a snapshot from before)."""
-    for model in MODELS:
-        shutil.rmtree(repository / model / str(version), ignore_errors=True)
+    remove_version_folders(repository, version)
     restore_configs(repository, configs)
+
+
+def remove_version_folders(repository: Path, version: int) -> None:
+    for model in LOAD_ORDER:
+        shutil.rmtree(repository / model / str(version), ignore_errors=True)
+
+
+class RepositoryTransaction:
+    """Changes to one repository undone together: the rendered configs are snapshot once, when it begins,
+    and `undo` puts them back and removes the versions written meanwhile that were not kept (an export
+    whose registration failed); a kept version's folders stay. As a context manager, an exception undoes it."""
+
+    def __init__(self, repository: Path) -> None:
+        self.repository = Path(repository)
+        self.configs = snapshot_configs(self.repository)
+        self._unkept: list[int] = []
+
+    def written(self, version: int) -> None:
+        """`version` was written by this transaction: `undo` removes it unless it is kept."""
+        self._unkept.append(version)
+
+    def keep(self, version: int) -> None:
+        self._unkept.remove(version)
+
+    def undo(self) -> None:
+        for version in self._unkept:
+            remove_version_folders(self.repository, version)
+        restore_configs(self.repository, self.configs)
+
+    def __enter__(self) -> RepositoryTransaction:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is not None:
+            self.undo()
+
+
+@contextlib.contextmanager
+def repository_transaction(repository: Path, joined: RepositoryTransaction | None = None
+                           ) -> Iterator[RepositoryTransaction]:
+    """`joined` (the caller's transaction: it undoes what fails), else one of our own over `repository`."""
+    if joined is not None:
+        yield joined
+        return
+    with RepositoryTransaction(repository) as own:
+        yield own
 
 
 def restore_configs(repository: Path, configs: dict[Path, str | None]) -> None:

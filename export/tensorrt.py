@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from export.onnx_export import INPUT_NAME
+from serving.contract import NETWORK_INPUT
 
 WORKSPACE_BYTES = 1 << 30
 
@@ -53,7 +53,7 @@ def build_engine(
     profile = builder.create_optimization_profile()
     optimal = max(1, max_batch_size // 2)
     profile.set_shape(
-        INPUT_NAME, (1, feature_count), (optimal, feature_count), (max_batch_size, feature_count)
+        NETWORK_INPUT, (1, feature_count), (optimal, feature_count), (max_batch_size, feature_count)
     )
     config.add_optimization_profile(profile)
     engine = builder.build_serialized_network(network, config)

@@ -1,4 +1,5 @@
-"""The FastAPI application: `create_app(settings)`, and `app` for `uvicorn gateway.main:app`."""
+"""The FastAPI application: `create_app(settings)`. The processes that serve it are started by the top floor
+(`wig80 serve`, `python -m wig80.commands.gateway_worker`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from gateway.api.body_limit import BodyLimitMiddleware
 from gateway.api.errors import COMMON_RESPONSES, install_error_handlers, without_validation_422
+from gateway.api.rate_limit import RateLimiter, RateLimitMiddleware, limiter_storage
 from gateway.api.routes import (
     analysis,
     bars,
@@ -21,11 +24,9 @@ from gateway.api.routes import (
     symbols,
 )
 from gateway.api.routes.health import package_version
-from gateway.body_limit import BodyLimitMiddleware
 from gateway.client_identity import ClientIdentity
-from gateway.rate_limit import RateLimiter, RateLimitMiddleware, limiter_storage
 from gateway.services import open_services
-from wig80.settings import Settings, get_settings
+from settings import Settings
 
 DEFAULT_REDIS_PREFIX = "wig80"
 
@@ -64,5 +65,3 @@ def create_app(settings: Settings, redis_prefix: str = DEFAULT_REDIS_PREFIX) -> 
     app.openapi = lambda: without_validation_422(FastAPI.openapi(app))
     return app
 
-
-app = create_app(get_settings())

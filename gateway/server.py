@@ -1,6 +1,5 @@
-"""How a gateway process is started: the uvicorn options every launcher shares (`wig80 serve`, the image).
-
-`python -m gateway.server` serves `gateway.main:app` with them. Two are hardening, not tuning:
+"""How a gateway process is started: the uvicorn options every launcher shares (`wig80 serve`, the image's
+`python -m wig80.commands.gateway_worker`, the tests' gateways). Two are hardening, not tuning:
 `ws_max_size` bounds one WebSocket message (a larger one closes the socket with 1009), and
 `proxy_headers=False` stops uvicorn from rewriting the client address from X-Forwarded-For on its
 own terms (it trusts 127.0.0.1 by default); the gateway decides whom to believe (WIG80_TRUSTED_PROXIES).
@@ -10,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wig80.settings import Settings, get_settings
-
-GATEWAY_APP = "gateway.main:app"
+from settings import Settings
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -26,11 +23,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def run(settings: Settings, app: str = GATEWAY_APP, **overrides: Any) -> None:
+def run(settings: Settings, app: Any, **overrides: Any) -> None:
+    """Serve `app` (an ASGI app, or an import string as uvicorn's worker processes need) with the options."""
     import uvicorn
 
     uvicorn.run(app, **uvicorn_options(settings) | overrides)
-
-
-if __name__ == "__main__":
-    run(get_settings())

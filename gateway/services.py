@@ -1,4 +1,5 @@
-"""The long-lived parts one gateway process holds: store, Triton channel, hot state, forecasts, events, hub."""
+"""The long-lived parts one gateway process holds: store, Triton channel, the served model, hot state,
+forecasts, events, hub; wired here once from the settings."""
 
 from __future__ import annotations
 
@@ -8,25 +9,29 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from gateway.accuracy import DirectionalAccuracy
-from gateway.analysis import AnalysisService
-from gateway.bar_events import LocalBarEvents, RedisBarEvents
-from gateway.cache import RedisCache, redis_client
 from gateway.client_identity import ClientIdentity
-from gateway.forecasts import ForecastBook
-from gateway.triton_client import TritonForecaster, grpc_target
-from gateway.windows import HotWindows
-from gateway.ws_hub import RealtimeHub
-from gateway.ws_limits import ConnectionLimits
+from gateway.forecasting.accuracy import DirectionalAccuracy
+from gateway.forecasting.analysis import AnalysisService
+from gateway.forecasting.cache import RedisCache, redis_client
+from gateway.forecasting.forecasts import ForecastBook
+from gateway.forecasting.model_watcher import ModelWatcher
+from gateway.forecasting.predictions import PredictionPolicy
+from gateway.forecasting.triton_client import TritonClient
+from gateway.forecasting.windows import HotWindows
+from gateway.realtime.bar_events import LocalBarEvents, RedisBarEvents
+from gateway.realtime.hub import RealtimeHub
+from gateway.realtime.limits import ConnectionLimits
 from market_data.stores import open_store
-from wig80.settings import Settings
+from serving.contract import TritonAddress
+from settings import Settings
 
 
 @dataclass
 class Services:
     settings: Settings
     store: object  # market_data.stores.BarStore
-    forecaster: TritonForecaster
+    triton: TritonClient
+    model: ModelWatcher  # the served model: GET /models and every answer read it here
     analysis: AnalysisService
     events: LocalBarEvents
     hub: RealtimeHub
@@ -45,12 +50,13 @@ async def open_services(settings: Settings, redis_prefix: str) -> AsyncIterator[
                            "would not reach the others' windows and forecasts")
     redis = redis_client(settings.redis_url) if settings.redis_url else None
     store = open_store(settings.market_db_url, settings.home)
-    target = grpc_target(settings.triton_url, settings.triton_host, settings.triton_grpc_port)
-    forecaster = TritonForecaster(target, default_window=settings.window)
+    triton = TritonClient(TritonAddress.from_settings(settings).grpc, default_window=settings.window)
     shared = RedisCache(redis, settings.cache_ttl_seconds) if redis is not None else None
-    book = ForecastBook(forecaster, shared, redis_prefix)
+    book = ForecastBook(triton, shared, redis_prefix)
     accuracy = DirectionalAccuracy(store)
-    analysis = AnalysisService(HotWindows(store), forecaster, book, accuracy, settings.window)
+    model = ModelWatcher(triton)
+    analysis = AnalysisService(HotWindows(store), model, book, accuracy, PredictionPolicy.from_settings(settings),
+                               default_window=settings.window)
     events = RedisBarEvents(settings.redis_url, f"{redis_prefix}:bars") if settings.redis_url else LocalBarEvents()
     hub = RealtimeHub(
         analysis, settings.websocket_queue_size, settings.websocket_messages_per_second,
@@ -62,15 +68,15 @@ async def open_services(settings: Settings, redis_prefix: str) -> AsyncIterator[
     events.subscribe(accuracy.on_new_bar)
     await events.start()
     await analysis.start()
-    background = [asyncio.create_task(analysis.watch_model()), asyncio.create_task(analysis.precompute_new_bars())]
+    background = [asyncio.create_task(model.watch()), asyncio.create_task(analysis.precompute_new_bars())]
     try:
-        yield Services(settings, store, forecaster, analysis, events, hub, time.monotonic())
+        yield Services(settings, store, triton, model, analysis, events, hub, time.monotonic())
     finally:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await events.stop()
-        await forecaster.close()
+        await triton.close()
         if shared is not None:
             await shared.close()
         await store.close()

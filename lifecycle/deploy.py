@@ -4,42 +4,68 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from export.repository import activate, active_version, restore_configs, snapshot_configs
+from export.repository import (
+    RepositoryTransaction,
+    activate,
+    pinned_version,
+    repository_transaction,
+    version_metadata,
+)
 from registry.client import Registry
-from registry.records import record_deployment, version_record
+from registry.records import (
+    deployed_version,
+    record_deployment,
+    register_run,
+    register_version,
+    version_record,
+)
+from serving.contract import TritonAddress
 from serving.model_control import ModelControlError, load_in_order
-from wig80.settings import Settings
+from settings import Settings
 
 
 class DeployError(RuntimeError):
     """The switch did not happen; the version served before still is (configs restored)."""
 
 
-def triton_http_address(settings: Settings) -> str:
-    """Model control goes to Triton's HTTP endpoint: WIG80_TRITON_HOST:WIG80_TRITON_HTTP_PORT."""
-    return f"{settings.triton_host}:{settings.triton_http_port}"
-
-
-def load_into_triton(settings: Settings, version: int) -> None:
-    load_in_order(triton_http_address(settings), version, headers=settings.triton_admin_headers())
-
-
 def deploy(registry: Registry, settings: Settings, version: int, reason: str, note: str = "",
-           repository: Path | None = None) -> dict:
+           repository: Path | None = None, transaction: RepositoryTransaction | None = None) -> dict:
     """Make `version` the served one (its configs, Triton's explicit load in dependency order), then record it.
 
     The version must be registered: the registry never lacks a served version. A failed load puts the
-    configs back as they were, so a restart serves what was served before, and raises DeployError.
+    configs back as they were (as the caller's `transaction` found them, in a promotion), so a restart
+    serves what was served before, and raises DeployError.
     """
     repository = Path(repository or settings.repository_dir)
     if version_record(registry, version) is None:
         raise DeployError(f"version {version} is not in the registry; export it with `wig80 export` first")
-    before = snapshot_configs(repository)
-    if active_version(repository) != version:
-        activate(repository, version)
-    try:
-        load_into_triton(settings, version)
-    except (ModelControlError, OSError) as error:
-        restore_configs(repository, before)
-        raise DeployError(f"Triton did not load version {version}: {error}; the previous version still serves") from error
+    with repository_transaction(repository, transaction):
+        if pinned_version(repository) != version:
+            activate(repository, version)
+        try:
+            load_in_order(TritonAddress.from_settings(settings), settings.triton_admin_key, version)
+        except (ModelControlError, OSError) as error:
+            raise DeployError(f"Triton did not load version {version}: {error}; the previous version still serves"
+                              ) from error
     return record_deployment(registry, version, reason, note)
+
+
+def record_served(registry: Registry, repository: Path) -> int | None:
+    """Make the registry agree with the version the repository serves: registered, and the last deployment.
+
+    A version exported before the registry existed (or by `wig80 up`) is registered from its folder's
+    metadata; a served version that differs from the registry's last deployment is recorded as one.
+    """
+    served = pinned_version(repository)
+    if served is None:
+        return None
+    if version_record(registry, served) is None:
+        metadata = version_metadata(repository, served)
+        if metadata.get("run_dir") and Path(metadata["run_dir"]).is_dir():
+            register_run(registry, Path(metadata["run_dir"]))
+        register_version(registry, metadata, repository)
+    last = deployed_version(registry)
+    if last != served:
+        record_deployment(registry, served, "initial" if last is None else "manual",
+                          note="served by `wig80 serve` at start")
+    return served

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from export.exporter import ExportResult, export_run
-from export.repository import Target, remove_version, snapshot_configs, version_metadata
+from export.exporter import ExportResult, LoadedForecaster, export_run
+from export.repository import RepositoryTransaction, Target, repository_transaction, version_metadata
 from registry.client import Registry, RegistryError
 from registry.records import register_run, register_version
-from wig80.settings import Settings
+from settings import Settings
 
 
 class RegistrationError(RuntimeError):
@@ -22,21 +22,30 @@ def export_registered(
     target: Target = "cpu",
     repository: Path | None = None,
     build_tensorrt: bool = False,
+    *,
+    loaded: LoadedForecaster | None = None,
+    transaction: RepositoryTransaction | None = None,
 ) -> ExportResult:
-    """Register the run, export it as version N, register N; a failed registration removes N again."""
+    """Register the run, export it as version N, register N; a failed registration removes N again.
+
+    `loaded`: the run's forecaster as `training.checkpoint.load_forecaster` returned it, if the caller has
+    it already. `transaction`: the caller's change of the repository (a promotion), which undoes N.
+    """
     repository = Path(repository or settings.repository_dir)
     try:
         register_run(registry, run_dir)
     except RegistryError as error:
         raise RegistrationError(f"{error}; nothing was exported") from error
-    before = snapshot_configs(repository)
-    result = export_run(run_dir, repository, target, build_tensorrt=build_tensorrt, settings=settings)
-    try:
-        register_version(registry, version_metadata(repository, result.version), repository)
-    except RegistryError as error:
-        remove_version(repository, result.version, before)
-        raise RegistrationError(
-            f"{error}; version {result.version} could not be registered, so the export was undone "
-            f"(its folders removed from {repository}, the configs restored)"
-        ) from error
+    with repository_transaction(repository, transaction) as change:
+        result = export_run(run_dir, repository, target, build_tensorrt=build_tensorrt, settings=settings,
+                            loaded=loaded)
+        change.written(result.version)
+        try:
+            register_version(registry, version_metadata(repository, result.version), repository)
+        except RegistryError as error:
+            raise RegistrationError(
+                f"{error}; version {result.version} could not be registered, so the export was undone "
+                f"(its folders removed from {repository}, the configs restored)"
+            ) from error
+        change.keep(result.version)
     return result

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from export.repository import restore_configs, snapshot_configs
+from export.repository import RepositoryTransaction
 from lifecycle.deploy import deploy
 from lifecycle.publish import export_registered
 from lifecycle.scoring import baseline_scores, challenger_wins, score
 from registry.client import Registry
-from registry.records import active_version, run_record, version_record
-from wig80.settings import Settings
+from registry.records import deployed_version, run_record, version_record
+from settings import Settings
 
 LOCK_FILE = "retrain.lock"
 
@@ -86,7 +86,7 @@ def challenger_config(settings: Settings, profile: str):
 def retrain(settings: Settings, registry: Registry, challenger_run: Path | None = None) -> RetrainOutcome:
     """Train (or take `challenger_run`), score against the champion, promote or reject, record either way."""
     with retrain_lock(settings.home):
-        champion = active_version(registry)
+        champion = deployed_version(registry)
         run_name = Path(challenger_run).name if challenger_run else None
         try:
             config = challenger_config(settings, challenger_profile(settings, registry, champion))
@@ -108,9 +108,11 @@ def evaluate_and_decide(settings: Settings, registry: Registry, config, champion
                         challenger_run: Path) -> tuple[RetrainOutcome, dict]:
     from training.checkpoint import load_forecaster
 
-    challenger, challenger_meta = load_forecaster(challenger_run)
+    loaded = load_forecaster(challenger_run)  # once: scored here, exported from memory on promotion
+    challenger, challenger_meta = loaded
     if champion is None:
-        outcome = promote(settings, registry, challenger_run, None, "no champion is serving: the challenger is the first")
+        outcome = promote(settings, registry, challenger_run, loaded, None,
+                          "no champion is serving: the challenger is the first")
         return outcome, {}
     champion_run = champion_run_dir(registry, champion)
     champion_model, champion_meta = load_forecaster(champion_run)
@@ -121,7 +123,7 @@ def evaluate_and_decide(settings: Settings, registry: Registry, config, champion
     wins, reason = challenger_wins(scores["champion"], scores["challenger"], settings.retrain_accuracy_tolerance)
     if not wins:
         return RetrainOutcome("rejected", reason, champion, challenger_run.name), scores
-    return promote(settings, registry, challenger_run, champion, reason), scores
+    return promote(settings, registry, challenger_run, loaded, champion, reason), scores
 
 
 def champion_run_dir(registry: Registry, version: int) -> Path:
@@ -176,15 +178,15 @@ def score_both(champion, challenger, rows: EvaluationRows, train_targets: np.nda
                      "rows": {"count": len(rows.targets), "first": str(rows.dates.min()), "last": str(rows.dates.max())}}
 
 
-def promote(settings: Settings, registry: Registry, run_dir: Path, champion: int | None, reason: str) -> RetrainOutcome:
-    """Export the challenger as a new registered version and switch Triton to it; undone if the switch fails."""
-    before = snapshot_configs(settings.repository_dir)
-    result = export_registered(registry, run_dir, settings)
-    try:
-        deploy(registry, settings, result.version, "promoted" if champion else "initial", note=reason)
-    except Exception:
-        restore_configs(settings.repository_dir, before)  # the champion's configs: a restart serves it
-        raise
+def promote(settings: Settings, registry: Registry, run_dir: Path, loaded, champion: int | None,
+            reason: str) -> RetrainOutcome:
+    """Export the challenger (`loaded`: its forecaster, already in memory) as a new registered version and
+    switch Triton to it, as one change of the repository: its configs are snapshot once, and a failed step
+    puts the champion's back (a restart serves it); a registered version's folders stay."""
+    with RepositoryTransaction(settings.repository_dir) as change:
+        result = export_registered(registry, run_dir, settings, loaded=loaded, transaction=change)
+        deploy(registry, settings, result.version, "promoted" if champion else "initial", note=reason,
+               transaction=change)
     return RetrainOutcome("promoted", reason, champion, run_dir.name, result.version)
 
 

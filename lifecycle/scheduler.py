@@ -37,7 +37,7 @@ def retrain_command() -> list[str]:
 def run_niced(command: Sequence[str], env: dict[str, str] | None = None) -> int:
     """One run of `command` in a child at lower priority that dies with us; its exit code (3: another
     retraining held the lock). `nice` execs the command in the same process, so the death signal holds."""
-    from serving.children import spawn
+    from processes.children import spawn
 
     process = spawn(["nice", "-n", str(RETRAIN_NICENESS), *command], env=env)
     code = process.wait()

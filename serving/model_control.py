@@ -9,10 +9,9 @@ version keeps serving.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
-MODELS = ("features", "mgdl", "wig80")  # load order: an ensemble after the models it composes
-ENSEMBLE = "wig80"
+from serving.contract import ENSEMBLE_MODEL, LOAD_ORDER, TritonAddress, admin_headers
 
 
 class ModelControlError(RuntimeError):
@@ -20,27 +19,30 @@ class ModelControlError(RuntimeError):
 
 
 def load_in_order(
-    http_address: str,
+    address: TritonAddress,
+    admin_key: str,
     version: int | None = None,
-    models: Iterable[str] = MODELS,
-    headers: Mapping[str, str] | None = None,
+    models: Iterable[str] = LOAD_ORDER,
     timeout: float = 300.0,
 ) -> None:
-    """Load `models` from the repository in order; with `version`, each must have it READY before the next."""
+    """Load the versions the repository's configs name, `models` in order, over Triton's HTTP model control
+    (with the admin header); with `version`, each must have it READY before the next. The one loader:
+    `wig80 serve`'s promotions and rollbacks (lifecycle.deploy) and the tests all go through it."""
     import tritonclient.http as httpclient
     from tritonclient.utils import InferenceServerException
 
-    client = httpclient.InferenceServerClient(http_address, network_timeout=timeout)
+    headers = admin_headers(admin_key, "http")
+    client = httpclient.InferenceServerClient(address.http, network_timeout=timeout)
     try:
         for name in models:
             try:
-                client.load_model(name, headers=dict(headers or {}))
+                client.load_model(name, headers=headers)
             except InferenceServerException as error:
-                raise ModelControlError(f"loading {name} into Triton at {http_address}: {error.message()}") from error
-            if version is not None and not client.is_model_ready(name, str(version), headers=dict(headers or {})):
+                raise ModelControlError(f"loading {name} into Triton at {address.http}: {error.message()}") from error
+            if version is not None and not client.is_model_ready(name, str(version), headers=headers):
                 raise ModelControlError(
-                    f"{name} version {version} is not ready in Triton at {http_address} after its load; "
-                    f"{ENSEMBLE} was not switched"
+                    f"{name} version {version} is not ready in Triton at {address.http} after its load; "
+                    f"{ENSEMBLE_MODEL} was not switched"
                 )
     finally:
         client.close()

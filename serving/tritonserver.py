@@ -1,8 +1,8 @@
 """The embedded Triton Inference Server: start it on a model repository, wait until ready, stop it cleanly.
 
 The server runs with explicit model control: it loads the named models at start, and a new export
-is picked up with the repository API (`reload`). Triton keeps the loaded version answering until
-the reloaded model is ready, so a reload costs no failed request.
+is picked up with the repository API (`serving.model_control.load_in_order`). Triton keeps the loaded
+version answering until the reloaded model is ready, so a reload costs no failed request.
 
 That API (load, unload, index) is restricted, over HTTP and gRPC alike: Triton answers it only for
 requests carrying the header `admin_headers(protocol)` with the server's admin key (the setting
@@ -21,15 +21,12 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
 
-from serving import children
+from processes import children
+from serving.contract import LOAD_ORDER, Protocol, TritonAddress, admin_headers, restriction_argument
 from serving.triton_binary import TritonBinary
-from wig80.settings import TRITON_ADMIN_HEADER, triton_admin_headers
 
-MODELS = ("features", "mgdl", "wig80")  # load order: an ensemble after the models it composes
 GPU_NOISE = ("CudaDriverHelper has not been initialized", "DCGM", "NVML")  # expected without a GPU
-RESTRICTED_API = "model-repository"  # load, unload, index: what can take the service down
 EXIT_TIMEOUT_SECONDS = 5  # Triton waits this long for open connections and in-flight requests on SIGTERM
 
 
@@ -49,7 +46,7 @@ class TritonServer(children.ChildServer):
         *,
         home: Path = Path("var"),
         host: str = "127.0.0.1",
-        models: Iterable[str] = MODELS,
+        models: Iterable[str] = LOAD_ORDER,
         log_path: Path | None = None,
         extra_args: Iterable[str] = (),
         admin_key: str | None = None,
@@ -64,29 +61,16 @@ class TritonServer(children.ChildServer):
         self.admin_key = admin_key or secrets.token_urlsafe(24)
         self._process: subprocess.Popen | None = None
 
-    # addresses: tritonclient wants "host:port" without a scheme; browsers and Prometheus want URLs
     @property
-    def http_address(self) -> str:
-        return f"{self.host}:{self.http_port}"
+    def address(self) -> TritonAddress:
+        return TritonAddress(self.host, self.http_port, self.grpc_port, self.metrics_port)
 
-    @property
-    def grpc_address(self) -> str:
-        return f"{self.host}:{self.grpc_port}"
-
-    @property
-    def http_url(self) -> str:
-        return f"http://{self.http_address}"
-
-    @property
-    def metrics_url(self) -> str:
-        return f"http://{self.host}:{self.metrics_port}/metrics"
-
-    def admin_headers(self, protocol: Literal["http", "grpc"] = "http") -> dict[str, str]:
+    def admin_headers(self, protocol: Protocol = "http") -> dict[str, str]:
         """What a load or unload request must carry (tritonclient's `headers=`)."""
-        return triton_admin_headers(self.admin_key, protocol)
+        return admin_headers(self.admin_key, protocol)
 
     def restriction_args(self) -> list[str]:
-        restriction = f"{RESTRICTED_API}:{TRITON_ADMIN_HEADER}={self.admin_key}"
+        restriction = restriction_argument(self.admin_key)
         return [f"--http-restricted-api={restriction}", f"--grpc-restricted-protocol={restriction}"]
 
     def command(self, binary: TritonBinary) -> list[str]:
@@ -138,7 +122,7 @@ class TritonServer(children.ChildServer):
 
     def _get_ok(self, path: str) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.http_url}{path}", timeout=2) as response:
+            with urllib.request.urlopen(f"{self.address.http_url}{path}", timeout=2) as response:
                 return response.status == 200
         except (urllib.error.URLError, OSError):
             return False
@@ -159,17 +143,6 @@ class TritonServer(children.ChildServer):
                 return self
             time.sleep(0.25)
         raise TritonStartError(f"tritonserver not ready after {timeout:.0f} s {self.failure_report()}")
-
-    def reload(self, models: Iterable[str] | None = None, timeout: float = 300.0, version: int | None = None) -> None:
-        """Load the versions the repository's configs name; the loaded ones serve until then.
-
-        Composing models go first, the ensemble last (serving.model_control); with `version`, each
-        part must have it ready before the ensemble's label switches.
-        """
-        from serving.model_control import load_in_order
-
-        load_in_order(self.http_address, version, models or self.models, headers=self.admin_headers(),
-                      timeout=timeout)
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM (Triton drains in-flight requests and unloads), SIGKILL only if it hangs."""

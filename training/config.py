@@ -1,7 +1,7 @@
 """The one typed configuration of a training run, with the `tiny`, `quick` and `full` profiles.
 
 `TrainConfig.from_settings(settings, profile)` starts from the profile and takes the home, the store
-URL and (for `full`) the optimiser settings from `wig80.settings.Settings`; a JSON file given with
+URL and (for `full`) the optimiser settings from the `settings.Settings` it is given; a JSON file given with
 `--config` overrides any field (nested sections by name, e.g. {"mgdl": {"width": 128}}); an
 unknown key or a value of the wrong type is refused, named by its path (e.g. `mgdl.sed`).
 """
@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from settings import Settings
 from training.dataset import SplitConfig
 from training.forecaster import ForecastLossConfig
 from training.mgdl import MGDLConfig
@@ -55,7 +56,7 @@ class TrainConfig:
         return apply_overrides(cls(profile=profile, **_PROFILE_FIELDS[profile]), overrides)
 
     @classmethod
-    def from_settings(cls, settings: Any, profile: str = "quick") -> TrainConfig:
+    def from_settings(cls, settings: Settings, profile: str = "quick") -> TrainConfig:
         config = cls.for_profile(profile, home=Path(settings.home), market_db_url=settings.market_db_url)
         if profile == "full":
             config.window = settings.window

@@ -70,7 +70,7 @@ def symbol_samples(series: BarSeries, window: int, horizons: int = HORIZONS) -> 
     starts = days - (window - 1)
     features = np.concatenate([compute_features(np.ascontiguousarray(windows[starts[i : i + FEATURE_CHUNK]]))
                                for i in range(0, len(starts), FEATURE_CHUNK)])
-    close = series.ohlcv[:, 3]
+    close = series.close
     last_return = np.log(close[days] / close[days - 1]) if window >= 2 else np.zeros(len(days))
     return Samples(features.astype(np.float32), forward_log_returns(close, horizons)[days].astype(np.float32),
                    np.full(len(days), series.symbol, dtype=object), series.dates[days],

@@ -1,8 +1,8 @@
 """One training run, top to bottom: bars -> samples -> MGDL grades -> baselines -> evaluation -> artifacts.
 
     run_dir = train_run(TrainConfig.for_profile("tiny", home=tmp_path))
-    run_dir = train_run(settings, profile="quick")            # any object with home / market_db_url / ...
-    run_dir = train_run(config, resume=run_dir / "checkpoint_epoch_10.pth")
+    run_dir = train_run(TrainConfig.from_settings(settings, "quick"))
+    run_dir = resume_run(run_dir / "checkpoint_epoch_10.pth")   # the config is the checkpoint's
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -217,37 +217,66 @@ def data_summary(dataset: MarketDataset, source: str, n_symbols: int) -> dict:
             "rows": {s: len(getattr(dataset, s)) for s in ("train", "val", "test")}}
 
 
-def write_reports(run_dir: Path, summary: dict) -> None:
-    artifacts.write_json(run_dir / artifacts.METADATA_FILE, summary)
-    artifacts.plot_calibration(run_dir / artifacts.CALIBRATION_FILE, summary["metrics"]["test"])
-    artifacts.write_report(run_dir / artifacts.REPORT_FILE, summary)
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run's metadata file and report say about it: made by `summarize`, for a training and for
+    an evaluation alike (which adds when it evaluated)."""
+
+    run: str
+    created: str
+    config: dict
+    data: dict
+    split: dict
+    grades: list[dict]
+    ridge_alpha: float
+    metrics: dict
+    evaluated: str | None = None
+
+    def as_dict(self) -> dict:
+        return {key: value for key, value in dataclasses.asdict(self).items()
+                if not (key == "evaluated" and value is None)}
+
+
+def summarize(run: str, created: str, config: dict, grades: list[dict], dataset: MarketDataset,
+              source: str, n_symbols: int, metrics: dict, evaluated: str | None = None) -> RunSummary:
+    """`config`: the run's TrainConfig as a dict (as saved with the run)."""
+    return RunSummary(run, created, config, data_summary(dataset, source, n_symbols),
+                      dataset.split.as_dict(), grades, metrics["ridge_alpha"], metrics, evaluated)
+
+
+def now() -> str:
+    return datetime.datetime.now().isoformat(timespec="seconds")
+
+
+def write_reports(run_dir: Path, summary: RunSummary) -> None:
+    artifacts.write_json(run_dir / artifacts.METADATA_FILE, summary.as_dict())
+    artifacts.plot_calibration(run_dir / artifacts.CALIBRATION_FILE, summary.metrics["test"])
+    artifacts.write_report(run_dir / artifacts.REPORT_FILE, summary.as_dict())
 
 
 # ---- the run ----------------------------------------------------------------------------------------
 
-def resolve_config(config: Any, profile: str | None) -> TrainConfig:
-    if isinstance(config, TrainConfig):
-        return config if profile is None or profile == config.profile else TrainConfig.for_profile(
-            profile, **{k: v for k, v in config.as_dict().items() if k in ("home", "market_db_url", "experiment")})
-    return TrainConfig.from_settings(config, profile or "quick")
-
-
-def train_run(config: Any, profile: str | None = None, resume: Path | None = None) -> Path:
+def train_run(config: TrainConfig) -> Path:
     """Train, evaluate and write every artifact; returns the run directory."""
-    checkpoint = None
-    if resume is not None:
-        checkpoint = read_checkpoint(Path(resume))
-        train_config, run_dir = TrainConfig.from_dict(checkpoint["config"]), Path(resume).parent
-        log(f"Resuming {run_dir.name} from epoch {checkpoint['epoch']}")
-    else:
-        train_config = resolve_config(config, profile)
+    return _run(config, None, None)
+
+
+def resume_run(checkpoint_path: Path) -> Path:
+    """Continue the run of a checkpoint_epoch_N.pth with the config saved in it; returns its run directory."""
+    checkpoint = read_checkpoint(Path(checkpoint_path))
+    run_dir = Path(checkpoint_path).parent
+    log(f"Resuming {run_dir.name} from epoch {checkpoint['epoch']}")
+    return _run(TrainConfig.from_dict(checkpoint["config"]), run_dir, checkpoint)
+
+
+def _run(train_config: TrainConfig, run_dir: Path | None, checkpoint: dict | None) -> Path:
     seed_everything(train_config)
     series, source = load_series(train_config)
     dataset = make_dataset(series, train_config.window, train_config.split,
                            show_progress=train_config.mgdl.show_progress)
     log(f"Samples: train {len(dataset.train)}, val {len(dataset.val)}, test {len(dataset.test)} "
         f"({len(series)} symbols, {len(dataset.feature_names)} features)")
-    if checkpoint is None:
+    if run_dir is None:
         run_dir = artifacts.create_run_dir(train_config.models_dir, train_config.experiment)
     train, val = scaled(dataset, dataset.train), scaled(dataset, dataset.val)
     linear = fit_linear_grade(train.x, train.z, val.x, val.z)
@@ -257,26 +286,24 @@ def train_run(config: Any, profile: str | None = None, resume: Path | None = Non
     metrics = evaluate_models(train_config, dataset, model, single_model, series)
     history = {"mgdl": [asdict(r) for r in mgdl.result.history],
                "single_grade": [asdict(r) for r in single.result.history]}
-    summary = {"run": run_dir.name, "created": datetime.datetime.now().isoformat(timespec="seconds"),
-               "config": train_config.as_dict(), "data": data_summary(dataset, source, len(series)),
-               "split": dataset.split.as_dict(), "grades": [asdict(g) for g in mgdl.result.grades],
-               "ridge_alpha": metrics["ridge_alpha"], "metrics": metrics}
+    summary = summarize(run_dir.name, now(), train_config.as_dict(), [asdict(g) for g in mgdl.result.grades], dataset, source,
+                        len(series), metrics)
     save_models(run_dir, train_config, dataset, model, single_model, summary)
-    artifacts.write_json(run_dir / artifacts.HISTORY_FILE, history | {"grades": summary["grades"]})
+    artifacts.write_json(run_dir / artifacts.HISTORY_FILE, history | {"grades": summary.grades})
     artifacts.plot_training_curves(run_dir / artifacts.CURVES_FILE, history)
     write_reports(run_dir, summary)
     return run_dir
 
 
-def model_metadata(run_dir: Path, config: TrainConfig, dataset: MarketDataset, summary: dict) -> dict:
+def model_metadata(run_dir: Path, config: TrainConfig, dataset: MarketDataset, summary: RunSummary) -> dict:
     return {"run": run_dir.name, "feature_names": list(dataset.feature_names), "window": dataset.window,
-            "metrics": summary["metrics"], "config": summary["config"], "split": summary["split"],
-            "data": summary["data"], "grades": summary["grades"], "created": summary["created"],
+            "metrics": summary.metrics, "config": summary.config, "split": summary.split,
+            "data": summary.data, "grades": summary.grades, "created": summary.created,
             "scaler": {"features": dataset.feature_scaler.as_dict(), "targets": dataset.target_scaler.as_dict()}}
 
 
 def save_models(run_dir: Path, config: TrainConfig, dataset: MarketDataset, model: Forecaster,
-                single_model: Forecaster, summary: dict) -> None:
+                single_model: Forecaster, summary: RunSummary) -> None:
     metadata = model_metadata(run_dir, config, dataset, summary)
     arch = Architecture(len(dataset.feature_names), config.mgdl.width, config.mgdl.layers_per_grade,
                         len(model.network.grades), linear_grade=model.network.linear is not None)
@@ -308,10 +335,8 @@ def evaluate_run(run_dir: Path, market_db_url: str | None = None, home: Path | N
     dataset = make_dataset(series, config.window, config.split, show_progress=config.mgdl.show_progress,
                            split_dates=stored)
     metrics = evaluate_models(config, dataset, model, single_model, series)
-    summary = {key: metadata[key] for key in ("run", "created", "config", "grades")} | {
-        "data": data_summary(dataset, source, len(series)), "split": dataset.split.as_dict(),
-        "ridge_alpha": metrics["ridge_alpha"], "metrics": metrics,
-        "evaluated": datetime.datetime.now().isoformat(timespec="seconds")}
+    summary = summarize(metadata["run"], metadata["created"], metadata["config"], metadata["grades"], dataset,
+                        source, len(series), metrics, evaluated=now())
     write_reports(run_dir, summary)
     read_model_file(run_dir / BEST_MODEL)  # still readable after the rewrite
     return run_dir / artifacts.REPORT_FILE

@@ -29,7 +29,7 @@ MIN_GARCH_DAYS = 100
 
 def daily_log_returns(series: BarSeries) -> np.ndarray:
     """(n,): r[t] = log(close[t] / close[t-1]); r[0] = 0."""
-    log_close = np.log(series.ohlcv[:, 3].astype(np.float64))
+    log_close = np.log(series.close.astype(np.float64))
     return np.concatenate([[0.0], np.diff(log_close)])
 
 

@@ -1,4 +1,4 @@
-"""`wig80`: one command line over the packages. Each package registers its own subcommands.
+"""`wig80`: one command line over the packages. Each module of `wig80.commands` registers its subcommands.
 
 Subcommand modules are imported only when their command runs, so `wig80 data info` does not
 pay for torch or Numba.
@@ -12,15 +12,15 @@ import sys
 
 # command -> (module with `register(subparsers)`, help)
 COMMAND_MODULES: dict[str, str] = {
-    "data": "market_data.cli",
-    "train": "training.cli",
-    "evaluate": "training.cli",
-    "export": "export.cli",
-    "serve": "serving.cli",
-    "replay": "gateway.cli",
-    "up": "serving.cli",
-    "retrain": "lifecycle.cli",
-    "rollback": "lifecycle.cli",
+    "data": "wig80.commands.data",
+    "train": "wig80.commands.train",
+    "evaluate": "wig80.commands.train",
+    "export": "wig80.commands.model_export",
+    "serve": "wig80.commands.serve",
+    "replay": "wig80.commands.replay",
+    "up": "wig80.commands.serve",
+    "retrain": "wig80.commands.model_lifecycle",
+    "rollback": "wig80.commands.model_lifecycle",
 }
 
 

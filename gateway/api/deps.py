@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, WebSocket
 
-from gateway.analysis import AnalysisService
+from gateway.forecasting.analysis import AnalysisService
 from gateway.services import Services
 
 

@@ -9,10 +9,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from gateway.analysis import InvalidRequest, SymbolNotFound
-from gateway.models import ErrorResponse
+from gateway.forecasting.analysis import InvalidRequest, SymbolNotFound
+from gateway.forecasting.triton_client import TritonRejected, TritonUnavailable
 from gateway.redaction import without_addresses
-from gateway.triton_client import TritonRejected, TritonUnavailable
+from gateway.schemas import ErrorResponse
 
 log = logging.getLogger(__name__)
 

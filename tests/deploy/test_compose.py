@@ -113,7 +113,7 @@ def test_the_gateway_never_holds_the_triton_admin_key(compose):
 
 @pytest.mark.parametrize(("service", "workload"), [("gateway", "gateway"), ("retrain", "lifecycle")])
 def test_each_workload_environment_passes_the_production_checks(compose, monkeypatch, service, workload):
-    from wig80.settings import Settings
+    from settings import Settings
 
     for name in ("WIG80_API_KEY", "WIG80_TRITON_ADMIN_KEY", "WIG80_POCKETBASE_ADMIN_PASSWORD", "WIG80_WORKLOAD"):
         monkeypatch.delenv(name, raising=False)

@@ -21,10 +21,10 @@ NEVER = [".env", "deploy/.env", "var/pocketbase/data.db", "var/data/bars.sqlite"
          "model_repository/mgdl/2/model.onnx", "tests/conftest.py", "tls.key", "deploy/nginx/tls.pem",
          "wig80_spectral.egg-info/PKG-INFO"]
 NEEDED = ["pyproject.toml", "README.md", "deploy/gateway-requirements.txt", "gateway/main.py",
-          "gateway/static/index.html", "wig80/settings.py", "market_data/symbols/constituents_2023.csv",
-          "feature_kernels/spectral.py", "training/config.py", "export/repository.py", "serving/tritonserver.py",
-          "registry/client.py", "lifecycle/retrain.py", "model_repository/wig80/config.template.pbtxt",
-          "model_repository/wig80/model.py"]
+          "gateway/static/index.html", "settings/__init__.py", "processes/children.py",
+          "market_data/symbols/constituents_2023.csv", "feature_kernels/spectral.py", "training/config.py",
+          "export/repository.py", "serving/tritonserver.py", "serving/contract.py", "registry/client.py",
+          "lifecycle/retrain.py", "model_repository/wig80/config.template.pbtxt", "model_repository/wig80/model.py"]
 
 
 def context_files(root: Path) -> set[str]:
@@ -61,7 +61,8 @@ def test_this_checkouts_context_is_sources_only():
     sent = context_files(ROOT)
     tops = {path.split("/")[0] for path in sent}
     # docker always sends the Dockerfile and .dockerignore themselves
-    assert tops <= {".dockerignore", "Dockerfile", "pyproject.toml", "README.md", "deploy", "wig80", "market_data", "feature_kernels", "training",
-                    "export", "serving", "registry", "lifecycle", "gateway", "model_repository"}, sorted(tops)
+    assert tops <= {".dockerignore", "Dockerfile", "pyproject.toml", "README.md", "deploy", "settings", "processes",
+                    "wig80", "market_data", "feature_kernels", "training", "export", "serving", "registry", "lifecycle",
+                    "gateway", "model_repository"}, sorted(tops)
     assert not [path for path in sent if "__pycache__" in path or path.endswith((".pyc", ".onnx", ".env"))]
     assert {path for path in sent if path.startswith("deploy/")} == {"deploy/gateway-requirements.txt"}

@@ -38,7 +38,7 @@ def test_the_ingress_serves_https_only_with_the_certificate_of_a_secret():
 
 
 def test_the_ingress_keeps_websockets_open_and_limits_bodies_like_the_gateway():
-    from wig80.settings import Settings
+    from settings import Settings
 
     (ingress,) = _load("ingress.yaml")
     annotations = ingress["metadata"]["annotations"]

@@ -272,7 +272,7 @@ def test_triton_is_ngc_25_07_or_later_and_listed_so():
 
 
 def test_the_gateway_trusts_the_ingress_pods_and_passes_the_production_checks(monkeypatch):
-    from wig80.settings import MIN_TRUSTED_PREFIX, Settings
+    from settings import MIN_TRUSTED_PREFIX, Settings
 
     config = _find("ConfigMap", "wig80-config")["data"]
     for proxy in config["WIG80_TRUSTED_PROXIES"].split(","):

@@ -20,7 +20,7 @@ EXAMPLES = {"/static": "/static/dashboard.js", "/spectrum/{symbol}": "/spectrum/
 
 def app_paths() -> set[str]:
     from gateway.main import create_app
-    from wig80.settings import Settings
+    from settings import Settings
 
     app = create_app(Settings(_env_file=None, api_docs=True))
     paths = set()

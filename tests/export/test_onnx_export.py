@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from export.onnx_export import (
-    INPUT_NAME,
     PARITY_TOLERANCE,
     ParityError,
     check_onnx_file,
@@ -20,6 +19,7 @@ from export.onnx_export import (
     random_rows,
 )
 from export.parity_inputs import real_feature_rows
+from serving.contract import NETWORK_INPUT
 from training.checkpoint import load_forecaster
 
 
@@ -60,7 +60,7 @@ def test_scaler_is_folded_in(onnx_file, forecaster):
     module, metadata = forecaster
     raw = np.asarray(module.feature_mean).reshape(1, -1) + 3 * np.asarray(module.feature_scale).reshape(1, -1)
     raw = raw.astype(np.float32)
-    mean, std = cpu_session(onnx_file).run(["MEAN", "STD"], {INPUT_NAME: raw})
+    mean, std = cpu_session(onnx_file).run(["MEAN", "STD"], {NETWORK_INPUT: raw})
     with torch.no_grad():
         expected_mean, expected_std = (t.numpy() for t in module(torch.from_numpy(raw)))
     np.testing.assert_allclose(mean, expected_mean, atol=1e-5)
@@ -124,7 +124,7 @@ def test_the_served_model_is_never_worse_than_its_linear_grade_on_validation(onn
     series, _ = load_series(config)
     dataset = make_dataset(series, config.window, config.split, show_progress=False)
     features, target = dataset.val.features, dataset.val.targets.astype(np.float64)
-    served_mean, served_std = cpu_session(onnx_file).run(["MEAN", "STD"], {INPUT_NAME: features})
+    served_mean, served_std = cpu_session(onnx_file).run(["MEAN", "STD"], {NETWORK_INPUT: features})
     linear_mean, linear_std = standardised_to_returns(grade_outputs(module, features)[0], dataset.target_scaler)
     served = gaussian_nll(served_mean.astype(np.float64), served_std.astype(np.float64), target).mean()
     linear = gaussian_nll(linear_mean, linear_std, target).mean()

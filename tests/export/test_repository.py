@@ -10,13 +10,13 @@ from tritonclient.grpc import model_config_pb2
 import feature_kernels
 from export.exporter import export_run
 from export.repository import (
-    MODELS,
     SOURCE_REPOSITORY,
     TARGETS,
     ServingShape,
     render_configs,
     render_plan_config,
 )
+from serving.contract import LOAD_ORDER
 from tests.export.conftest import parse_model_config
 from wig80.cli import main as wig80_main
 
@@ -28,6 +28,7 @@ SHAPE = ServingShape(
     max_batch_size=24,
     max_queue_delay_microseconds=1500,
 )
+
 F = len(feature_kernels.FEATURE_NAMES)
 
 
@@ -35,7 +36,7 @@ F = len(feature_kernels.FEATURE_NAMES)
 def test_every_config_parses_into_triton_model_config(target):
     rendered = render_configs(SHAPE, target, 3, loaded=(2, 3))
     configs = {name: parse_model_config(text) for name, text in rendered.items()}
-    assert set(configs) == set(MODELS)
+    assert set(configs) == set(LOAD_ORDER)
     for name, config in configs.items():
         assert config.name == name
         assert config.max_batch_size == 24
@@ -125,7 +126,7 @@ def test_two_exports_make_versions_1_and_2_with_metadata(tiny_run, tmp_path):
     first = export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
     second = export_run(tiny_run.run_dir, repository, "cpu", settings=settings)
     assert (first.version, second.version) == (1, 2)
-    for model in MODELS:
+    for model in LOAD_ORDER:
         assert sorted(p.name for p in (repository / model).iterdir() if p.is_dir()) == ["1", "2"]
         config = parse_model_config((repository / model / "config.pbtxt").read_text())
         assert config.max_batch_size == 8
@@ -152,28 +153,14 @@ def test_cli_gpu_target_with_tensorrt_writes_configs_then_says_no_tensorrt(
     tiny_run, tmp_path, capsys, monkeypatch, registry_env
 ):
     from export import tensorrt
-    from wig80.settings import get_settings
 
     if tensorrt.unavailable_reason() is None:
         pytest.skip("TensorRT and a GPU are present: --tensorrt builds an engine here")
     monkeypatch.setenv("WIG80_HOME", str(tiny_run.home))
-
-    get_settings.cache_clear()
     repository = tmp_path / "repo"
-    try:
-        code = wig80_main(
-            [
-                "export",
-                str(tiny_run.run_dir),
-                "--target",
-                "gpu",
-                "--tensorrt",
-                "--repository",
-                str(repository),
-            ]
-        )
-    finally:
-        get_settings.cache_clear()
+    code = wig80_main(
+        ["export", str(tiny_run.run_dir), "--target", "gpu", "--tensorrt", "--repository", str(repository)]
+    )
     assert code == 1
     assert "no TensorRT engine built" in capsys.readouterr().err
     mgdl = parse_model_config((repository / "mgdl" / "config.pbtxt").read_text())
@@ -209,3 +196,27 @@ def test_an_export_without_a_repository_lands_in_its_home(tiny_run, tmp_path):
     result = export_run(tiny_run.run_dir, settings=settings)
     assert result.repository == tmp_path / "home" / "model_repository"
     assert (result.repository / "wig80" / str(result.version)).is_dir()
+
+
+def test_a_repository_transaction_snapshots_once_and_undoes_what_was_not_kept(tmp_path):
+    """A promotion's export and deployment are one change: a failure puts the configs back as they were
+    when it began and removes the unregistered versions; a registered (kept) version's folders stay."""
+    from export.repository import RepositoryTransaction, repository_transaction
+
+    for model in LOAD_ORDER:
+        (tmp_path / model).mkdir()
+        (tmp_path / model / "config.pbtxt").write_text(f"{model} pinned to 1")
+    with pytest.raises(RuntimeError, match="load failed"), RepositoryTransaction(tmp_path) as change:
+        for version in (2, 3):
+            for model in LOAD_ORDER:
+                (tmp_path / model / str(version)).mkdir()
+            change.written(version)
+        change.keep(2)
+        with repository_transaction(tmp_path, joined=change) as same:  # a step of the promotion joins it
+            assert same is change
+            (tmp_path / "wig80" / "config.pbtxt").write_text("wig80 pinned to 3")
+        assert (tmp_path / "wig80" / "config.pbtxt").read_text() == "wig80 pinned to 3"  # a joined step undoes nothing
+        raise RuntimeError("the load failed")
+    assert [(tmp_path / model / "config.pbtxt").read_text() for model in LOAD_ORDER] == [
+        f"{model} pinned to 1" for model in LOAD_ORDER]
+    assert all((tmp_path / model / "2").is_dir() and not (tmp_path / model / "3").exists() for model in LOAD_ORDER)

@@ -7,7 +7,7 @@ import os
 import sys
 
 from gateway.main import create_app
-from wig80.settings import Settings
+from settings import Settings
 
 PREFIX_VARIABLE = "WIG80_TEST_REDIS_PREFIX"
 

@@ -150,7 +150,7 @@ def start_gateway_without_triton(bars_home, redis_url, redis_prefix, tmp_path) -
 @pytest.fixture
 def registry_serving(pocketbase, triton_server):
     """A real PocketBase recording the served version with its run's metrics, as `wig80 serve` does."""
-    from lifecycle.serving import record_served
+    from lifecycle.deploy import record_served
 
     with pocketbase.client() as registry:
         registry.ensure_collections()

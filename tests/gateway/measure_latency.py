@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from serving.children import spawn
+from processes.children import spawn
 from tests.fixtures.services import free_port
 from tests.fixtures.triton import start_triton
 
@@ -65,7 +65,7 @@ def main() -> int:
     prefix = f"measure-{uuid.uuid4().hex[:8]}"
     triton = start_triton(args.repository or args.home / "model_repository", args.home)
     port = free_port()
-    env = {**os.environ, **UNLIMITED, "WIG80_HOME": str(args.home), "TRITON_URL": triton.grpc_address,
+    env = {**os.environ, **UNLIMITED, "WIG80_HOME": str(args.home), "TRITON_URL": triton.address.grpc,
            "REDIS_URL": args.redis_url, "WIG80_TEST_REDIS_PREFIX": prefix}
     command = [sys.executable, "-m", "uvicorn", "--factory", "tests.gateway.app_factory:build",
                "--port", str(port), "--log-level", "warning"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from serving.children import spawn
+from processes.children import spawn
 from tests.fixtures.services import free_port
 from tests.gateway.app_factory import PREFIX_VARIABLE
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import websockets
 
-from gateway.models import ForecastPathResponse, WebSocketPrediction
+from gateway.schemas import ForecastPathResponse, WebSocketPrediction
 from tests.fixtures.nginx import Nginx
 from tests.fixtures.services import free_port
 from tests.gateway.conftest import API_KEY

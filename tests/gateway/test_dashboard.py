@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gateway.models import ForecastPathResponse, PredictionResponse
+from gateway.schemas import ForecastPathResponse, PredictionResponse
 from market_data.stores import open_store
 from market_data.symbols import load_symbols
 from tests.fixtures.programs import require_program

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway.api.routes.models import ModelsResponse
-from gateway.models import (
+from gateway.schemas import (
     BarsResponse,
     BatchAnalysisResponse,
     ForecastPathResponse,

@@ -7,7 +7,7 @@ import datetime as dt
 import httpx
 import pytest
 
-from gateway.models import (
+from gateway.schemas import (
     BatchAnalysisResponse,
     ForecastPathResponse,
     HealthResponse,
@@ -117,7 +117,7 @@ def test_batch_of_held_forecasts_asks_triton_nothing_with_per_symbol_errors(gate
     response = post(gateway, "/batch_analyze", body)
     assert response.status_code == 200, response.text
     batch = BatchAnalysisResponse.model_validate(response.json())
-    assert ensemble_requests() == before  # forecast at start-up; misses: tests/gateway/test_forecasts.py
+    assert ensemble_requests() == before  # forecast at start-up; misses: tests/gateway/forecasting/test_forecasts.py
     assert [item.requested for item in batch.results] == body["symbols"]
     assert [item.symbol for item in batch.results] == body["symbols"]
     assert [item.status_code for item in batch.results] == [200, 200, 200, 404]

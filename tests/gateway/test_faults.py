@@ -20,7 +20,7 @@ def test_triton_stopped_gives_503_and_degraded_health(start_gateway, triton_serv
     # a private Triton on the session's repository: the shared one keeps serving the other tests
     private = start_triton(triton_server.repository, tmp_path / "triton")
     try:
-        gateway = start_gateway(TRITON_URL=private.grpc_address)
+        gateway = start_gateway(TRITON_URL=private.address.grpc)
         assert analyze(gateway, stored_symbols[0]).status_code == 200
     finally:
         private.stop()
@@ -32,7 +32,7 @@ def test_triton_stopped_gives_503_and_degraded_health(start_gateway, triton_serv
     assert posted.status_code == 200
     response = analyze(gateway, stored_symbols[1])
     assert response.status_code == 503
-    assert private.grpc_address in response.json()["detail"]
+    assert private.address.grpc in response.json()["detail"]
     assert analyze(gateway, "NOSUCH").status_code == 404  # the reason is still the symbol, not Triton
     health = httpx.get(f"{gateway.url}/health", timeout=30.0)
     assert health.status_code == 200

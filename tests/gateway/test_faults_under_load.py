@@ -163,7 +163,7 @@ async def test_triton_killed_under_load_gives_503_then_recovers(start_gateway, t
     ports = (private.http_port, private.grpc_port, private.metrics_port)
     load, stop = Load(), asyncio.Event()
     try:
-        gateway = start_gateway(TRITON_URL=private.grpc_address, REDIS_URL="")
+        gateway = start_gateway(TRITON_URL=private.address.grpc, REDIS_URL="")
         async with httpx.AsyncClient(base_url=gateway.url, timeout=30.0, limits=KEEP_ALIVE) as client:
             readers = [asyncio.create_task(until(stop, lambda: read(client, stored_symbols, load))) for _ in range(3)]
             await asyncio.sleep(1.0)

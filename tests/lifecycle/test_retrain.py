@@ -13,11 +13,10 @@ import pytest
 import tritonclient.grpc as grpcclient
 
 from export.parity_inputs import stored_windows
-from lifecycle.deploy import deploy
+from lifecycle.deploy import deploy, record_served
 from lifecycle.publish import export_registered
 from lifecycle.retrain import retrain
-from lifecycle.serving import record_served
-from registry.records import active_version, deployments
+from registry.records import deployed_version, deployments
 from tests.fixtures.triton import start_triton
 from tests.gateway.conftest import gateway_env
 from tests.gateway.process import GatewayProcess
@@ -83,8 +82,8 @@ def test_a_better_challenger_is_promoted_a_worse_one_rejected_and_rollback_resto
     export_registered(registry, untrained(tiny_run, tmp_path / "random_champion", seed=3), settings)
     server = start_triton(repository, tmp_path / "home")
     settings = settings.model_copy(update={"triton_http_port": server.http_port, "triton_admin_key": server.admin_key})
-    loop = ClientLoop(server.grpc_address, windows)
-    env = gateway_env(tiny_run.home, server.grpc_address, None, **registry_env.env)
+    loop = ClientLoop(server.address.grpc, windows)
+    env = gateway_env(tiny_run.home, server.address.grpc, None, **registry_env.env)
     gateway = GatewayProcess(env, "unused", tmp_path / "gateway.log")
     try:
         assert record_served(registry, repository) == 1  # `wig80 serve` records the initial deployment
@@ -98,18 +97,18 @@ def test_a_better_challenger_is_promoted_a_worse_one_rejected_and_rollback_resto
         wait_for_answers(loop, 3)
         promoted = retrain(settings, registry, challenger_run=tiny_run.run_dir)  # trained beats random
         wait_for_answers(loop, 3)
-        after_promotion = served_version(server.grpc_address)
+        after_promotion = served_version(server.address.grpc)
         models_promoted = models_when(gateway.url, 2)
         rejected = retrain(settings, registry, challenger_run=untrained(tiny_run, tmp_path / "worse", seed=5))
         failed = retrain(settings, registry, challenger_run=tmp_path / "no_such_run")
-        after_rejections = served_version(server.grpc_address)
+        after_rejections = served_version(server.address.grpc)
         deploy(registry, settings, 1, "rollback")
         wait_for_answers(loop, 3)
-        after_rollback = served_version(server.grpc_address)
+        after_rollback = served_version(server.address.grpc)
         models_rolled_back = models_when(gateway.url, 1)
         history = deployments(registry)
         evaluations = registry.records("evaluations", sort="created")
-        active = active_version(registry)
+        active = deployed_version(registry)
     finally:
         for client_loop in (loop, locals().get("rest_loop")):
             if client_loop is not None:
@@ -163,3 +162,27 @@ def test_the_challenger_trains_with_the_champions_profile_unless_set(tiny_run, p
         assert challenger_profile(tiny_run.settings(retrain_profile=None), registry, 1) == "tiny"
         assert challenger_profile(tiny_run.settings(retrain_profile="quick"), registry, 1) == "quick"
         assert challenger_profile(tiny_run.settings(retrain_profile=None), registry, None) == "quick"
+
+
+def test_a_promotion_whose_load_fails_leaves_the_champions_configs(tiny_run, pocketbase, tmp_path):
+    """The export and the deployment of a promotion are one repository transaction: Triton refusing the load
+    (here: nothing listens on its HTTP port) puts back the configs the promotion found, so a restart serves
+    the champion; the challenger's registered version stays on disk and in the registry, undeployed."""
+    from export.repository import pinned_version
+    from lifecycle.deploy import DeployError
+    from lifecycle.retrain import promote
+    from tests.fixtures.services import free_port
+    from training.checkpoint import load_forecaster
+
+    repository = tmp_path / "repo"
+    settings = tiny_run.settings(model_repository=repository, triton_url=None, triton_http_port=free_port())
+    with pocketbase.client() as registry:
+        registry.ensure_collections()
+        export_registered(registry, tiny_run.run_dir, settings)  # the champion's version 1, pinned
+        champion_configs = {p.name: (repository / p.name / "config.pbtxt").read_text() for p in repository.iterdir()}
+        with pytest.raises(DeployError, match="did not load version 2"):
+            promote(settings, registry, tiny_run.run_dir, load_forecaster(tiny_run.run_dir), 1, "a test")
+        assert deployed_version(registry) is None and registry.first("model_versions", "version = 2") is not None
+    assert pinned_version(repository) == 1
+    assert {name: (repository / name / "config.pbtxt").read_text() for name in champion_configs} == champion_configs
+    assert (repository / "wig80" / "2" / "model_metadata.json").is_file()

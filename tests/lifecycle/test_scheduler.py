@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.cli import EXIT_BUSY
 from lifecycle.retrain import retrain_lock
 from lifecycle.scheduler import RETRAIN_NICENESS, RetrainSchedule, cron_trigger
+from wig80.commands.model_lifecycle import EXIT_BUSY
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RECORD_NICENESS = "import os, sys; open(sys.argv[1], 'a').write(f'{os.nice(0)}\\n')"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from registry.records import active_version, record_deployment
+from registry.records import deployed_version, record_deployment
 from registry.schema import COLLECTIONS
 from wig80.cli import main as wig80_main
 
@@ -63,12 +63,12 @@ def test_a_version_the_registry_refuses_is_undone(tiny_run, registry_env, tmp_pa
         assert not (repository / model / "config.pbtxt").exists()
 
 
-def test_deployments_name_the_active_version(pocketbase):
+def test_deployments_name_the_deployed_version(pocketbase):
     with pocketbase.client() as registry:
         registry.ensure_collections()
-        assert active_version(registry) is None
+        assert deployed_version(registry) is None
         record_deployment(registry, 1, "initial")
         record_deployment(registry, 2, "promoted")
         last = record_deployment(registry, 1, "rollback")
-        assert active_version(registry) == 1
+        assert deployed_version(registry) == 1
     assert (last["from_version"], last["to_version"], last["sequence"]) == (2, 1, 3)

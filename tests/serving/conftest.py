@@ -11,10 +11,11 @@ import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
-from export.onnx_export import INPUT_NAME, cpu_session
+from export.onnx_export import cpu_session
 from export.parity_inputs import stored_windows
 from export.repository import existing_versions
 from feature_kernels import compute_features
+from serving.contract import NETWORK_INPUT
 
 pytestmark = pytest.mark.triton
 
@@ -57,7 +58,7 @@ def in_process(repository: Path, windows: np.ndarray, version: int | None = None
     """What wig80 `version` (default: the latest exported) must return: compute_features, then its ONNX in ORT."""
     features = compute_features(windows)
     onnx_path = repository / "mgdl" / str(version or existing_versions(repository)[-1]) / "model.onnx"
-    mean, std = cpu_session(onnx_path).run(["MEAN", "STD"], {INPUT_NAME: features})
+    mean, std = cpu_session(onnx_path).run(["MEAN", "STD"], {NETWORK_INPUT: features})
     return {"FEATURES": features, "MEAN": mean, "STD": std}
 
 

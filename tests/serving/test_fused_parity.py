@@ -11,7 +11,8 @@ import tritonclient.grpc as grpcclient
 
 from export.repository import SOURCE_REPOSITORY, ServingShape, existing_versions, render
 from feature_kernels import FEATURE_NAMES
-from serving.tritonserver import MODELS, TritonServer
+from serving.contract import LOAD_ORDER
+from serving.tritonserver import TritonServer
 from tests.fixtures.services import free_port
 from tests.serving.conftest import in_process, infer_each_at_once, ohlcv_input
 
@@ -41,8 +42,8 @@ def test_fused_model_ensemble_and_in_process_agree(triton_server, real_windows, 
     expected = in_process(repository, windows)
     expected["BAND_SHARES"] = None
     server = TritonServer(repository, free_port(), free_port(), free_port(), home=tmp_path / "home",
-                          models=(*MODELS, ENSEMBLE))
-    client = grpcclient.InferenceServerClient(server.grpc_address)
+                          models=(*LOAD_ORDER, ENSEMBLE))
+    client = grpcclient.InferenceServerClient(server.address.grpc)
     try:
         server.start().wait_ready()
         answers = {}

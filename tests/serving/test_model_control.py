@@ -7,9 +7,10 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
+from serving.contract import admin_headers
+from serving.model_control import load_in_order
 from serving.tritonserver import TritonServer
 from tests.fixtures.services import free_port
-from wig80.settings import triton_admin_headers
 
 pytestmark = pytest.mark.triton
 ADMIN_KEY = "a-test-admin-key-of-some-length"
@@ -27,13 +28,13 @@ def restricted_server(triton_server, tmp_path_factory):
 
 def protocol_client(server: TritonServer, protocol: str):
     if protocol == "http":
-        return httpclient.InferenceServerClient(server.http_address)
-    return grpcclient.InferenceServerClient(server.grpc_address)
+        return httpclient.InferenceServerClient(server.address.http)
+    return grpcclient.InferenceServerClient(server.address.grpc)
 
 
 REFUSED_HEADERS = {
     "no header": lambda protocol: None,
-    "wrong key": lambda protocol: triton_admin_headers("a-wrong-key-of-some-length", protocol),
+    "wrong key": lambda protocol: admin_headers("a-wrong-key-of-some-length", protocol),
     "the key under another name": lambda protocol: {"admin-key": ADMIN_KEY},
 }
 
@@ -41,7 +42,7 @@ REFUSED_HEADERS = {
 @pytest.mark.parametrize("case", REFUSED_HEADERS)
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_unload_and_load_without_the_admin_header_are_refused(restricted_server, protocol, case):
-    http = httpclient.InferenceServerClient(restricted_server.http_address)
+    http = httpclient.InferenceServerClient(restricted_server.address.http)
     client = protocol_client(restricted_server, protocol)
     headers = REFUSED_HEADERS[case](protocol)
     try:
@@ -57,12 +58,12 @@ def test_unload_and_load_without_the_admin_header_are_refused(restricted_server,
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_unload_with_the_admin_header_works_and_reload_sends_it(restricted_server, protocol):
-    http = httpclient.InferenceServerClient(restricted_server.http_address)
+    http = httpclient.InferenceServerClient(restricted_server.address.http)
     client = protocol_client(restricted_server, protocol)
     try:
         client.unload_model("wig80", headers=restricted_server.admin_headers(protocol))
         assert not http.is_model_ready("wig80")
-        restricted_server.reload(["wig80"])
+        load_in_order(restricted_server.address, restricted_server.admin_key, models=["wig80"])
         assert http.is_model_ready("wig80")
     finally:
         client.close()
@@ -70,7 +71,7 @@ def test_unload_with_the_admin_header_works_and_reload_sends_it(restricted_serve
 
 
 def test_inference_and_health_stay_open(restricted_server):
-    http = httpclient.InferenceServerClient(restricted_server.http_address)
+    http = httpclient.InferenceServerClient(restricted_server.address.http)
     try:
         assert http.is_server_ready() and http.get_model_metadata("wig80")["name"] == "wig80"
     finally:

@@ -19,7 +19,8 @@ import tritonclient.grpc as grpcclient
 from export.exporter import export_run
 from export.parity_inputs import stored_windows
 from export.repository import activate
-from serving.children import spawn
+from processes.children import spawn
+from serving.model_control import load_in_order
 from tests.fixtures.processes import describe, process_tree, survivors
 from tests.fixtures.services import free_port
 from tests.fixtures.triton import start_triton
@@ -64,16 +65,16 @@ def test_a_promotion_and_a_rollback_under_a_looping_client_never_mislabel_and_lo
         tmp_path / "other_run", settings_feature_names(tiny_run), window=tiny_run.window, seed=3
     ).parent
     server = start_triton(repository, tmp_path / "home")
-    loop = ClientLoop(server.grpc_address, windows)
+    loop = ClientLoop(server.address.grpc, windows)
     try:
         loop.start()
         wait_for_answers(loop, 5)
         assert export_run(other_run, repository, "cpu", settings=settings).version == 2
-        server.reload(version=2)  # promotion: features 1+2, mgdl 1+2, then wig80 pinned to 2
+        load_in_order(server.address, server.admin_key, version=2)  # promotion: features 1+2, mgdl 1+2, then wig80 pinned to 2
         wait_for_answers(loop, 5)
-        both_mgdl = {v: mgdl_answer(server.grpc_address, windows, v) for v in (1, 2)}
+        both_mgdl = {v: mgdl_answer(server.address.grpc, windows, v) for v in (1, 2)}
         assert activate(repository, 1) == (1, 2)
-        server.reload(version=1)  # rollback: wig80 pinned to 1 again (its parts keep 2 until the next switch)
+        load_in_order(server.address, server.admin_key, version=1)  # rollback: wig80 pinned to 1 again (its parts keep 2 until the next switch)
         wait_for_answers(loop, 5)
     finally:
         loop.stop.set()
@@ -300,7 +301,7 @@ def test_wig80_up_trains_exports_and_serves(tmp_path):
 def registered_deployments(port: int) -> list[tuple[int, str]]:
     from registry.client import Registry
     from registry.records import deployments
-    from wig80.settings import DEVELOPMENT_POCKETBASE_PASSWORD, Settings
+    from settings import DEVELOPMENT_POCKETBASE_PASSWORD, Settings
 
     email = Settings(_env_file=None).pocketbase_admin_email
     with Registry(f"http://127.0.0.1:{port}", email, DEVELOPMENT_POCKETBASE_PASSWORD) as registry:

@@ -12,9 +12,8 @@ import torch
 from training import artifacts
 from training.checkpoint import load_forecaster
 from training.config import TrainConfig, load_config_file
-from training.pipeline import FINAL_MODEL, evaluate_run, train_run
+from training.pipeline import FINAL_MODEL, evaluate_run, resume_run, train_run
 from wig80 import cli
-from wig80.settings import get_settings
 
 EXPECTED_FILES = ("best_model.pth", "final_model.pth", "training_history.json", "training_curves.png",
                   "model_metadata.json", "training_report.md", "calibration.png")
@@ -64,7 +63,7 @@ def test_resume_from_a_checkpoint_reproduces_the_run(tiny_run: Path, tmp_path: P
     copy = tmp_path / "models" / tiny_run.name
     shutil.copytree(tiny_run, copy)
     (copy / "best_model.pth").unlink()
-    resumed = train_run(None, resume=copy / "checkpoint_epoch_2.pth")
+    resumed = resume_run(copy / "checkpoint_epoch_2.pth")
     assert resumed == copy
     original, _ = load_forecaster(tiny_run)
     again, _ = load_forecaster(resumed)
@@ -85,13 +84,9 @@ def test_evaluate_recomputes_the_report(tiny_run: Path) -> None:
 
 def test_cli_train_prints_the_run_directory_last(tmp_path: Path, monkeypatch, capsys, registry_env) -> None:
     monkeypatch.setenv("WIG80_HOME", str(tmp_path))
-    get_settings.cache_clear()
     config_file = tmp_path / "override.json"
     config_file.write_text(json.dumps({"mgdl": {"max_grades": 1, "epochs_per_grade": 1}}))
-    try:
-        assert cli.main(["train", "--profile", "tiny", "--config", str(config_file), "--experiment", "cli"]) == 0
-    finally:
-        get_settings.cache_clear()
+    assert cli.main(["train", "--profile", "tiny", "--config", str(config_file), "--experiment", "cli"]) == 0
     run_dir = Path(capsys.readouterr().out.strip().splitlines()[-1])
     assert run_dir.is_dir() and run_dir.name.startswith("cli_") and run_dir.parent == tmp_path / "models"
     _, metadata = load_forecaster(run_dir)
@@ -141,11 +136,7 @@ def test_evaluate_uses_the_split_dates_stored_with_the_run(tiny_run: Path, tmp_p
 
 def test_cli_evaluate_prints_the_distribution_headline_then_the_report(tiny_run: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("WIG80_HOME", str(tiny_run.parent.parent))
-    get_settings.cache_clear()
-    try:
-        assert cli.main(["evaluate", str(tiny_run)]) == 0
-    finally:
-        get_settings.cache_clear()
+    assert cli.main(["evaluate", str(tiny_run)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1] == str(tiny_run / artifacts.REPORT_FILE)
     assert "Test, horizon 1:" in lines

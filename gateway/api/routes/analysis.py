@@ -7,8 +7,8 @@ from fastapi import APIRouter, Request, Response
 from gateway import metrics
 from gateway.api.deps import AnalysisDep
 from gateway.api.errors import ERROR_RESPONSES
-from gateway.models import AnalysisRequest, BatchAnalysisRequest, BatchAnalysisResponse, PredictionResponse
-from gateway.rate_limit import charge_extra
+from gateway.api.rate_limit import charge_extra
+from gateway.schemas import AnalysisRequest, BatchAnalysisRequest, BatchAnalysisResponse, PredictionResponse
 
 router = APIRouter(tags=["predictions"], responses=ERROR_RESPONSES)
 ANALYZE_DURATION = metrics.PREDICTION_DURATION.labels(endpoint="analyze")

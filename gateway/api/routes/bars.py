@@ -7,10 +7,10 @@ from collections import defaultdict
 from fastapi import APIRouter, HTTPException
 
 from gateway import metrics
-from gateway.analysis import ticker_of
 from gateway.api.deps import ApiKeyDep, ServicesDep
 from gateway.api.errors import ERROR_RESPONSES
-from gateway.models import BarsRequest, BarsResponse, ErrorResponse
+from gateway.forecasting.analysis import ticker_of
+from gateway.schemas import BarsRequest, BarsResponse, ErrorResponse
 from market_data.bars import Bar, BarSeries, validate_bars
 
 API_KEY_RESPONSES: dict[int | str, dict] = {

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, Query
 
 from gateway.api.deps import AnalysisDep
 from gateway.api.errors import ERROR_RESPONSES
-from gateway.forecast_path import forecast_path
-from gateway.models import ForecastPathResponse
+from gateway.forecasting.forecast_path import forecast_path
+from gateway.schemas import ForecastPathResponse
 
 router = APIRouter(prefix="/forecast", tags=["predictions"], responses=ERROR_RESPONSES)
 

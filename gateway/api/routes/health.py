@@ -17,7 +17,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from gateway.api.deps import ServicesDep
-from gateway.models import HealthResponse, SystemMetrics
+from gateway.schemas import HealthResponse, SystemMetrics
 
 router = APIRouter(tags=["health"])
 
@@ -39,16 +39,16 @@ async def _store_connected(store) -> bool:
     return True
 
 
-async def _model_loaded(forecaster) -> bool:
+async def _model_loaded(triton) -> bool:
     try:
-        return await asyncio.wait_for(forecaster.model_ready(), DEPENDENCY_CHECK_TIMEOUT_S)
+        return await asyncio.wait_for(triton.model_ready(), DEPENDENCY_CHECK_TIMEOUT_S)
     except Exception:  # any failure of Triton is what this check reports
         return False
 
 
 async def _dependencies(services) -> tuple[bool, bool]:
     """(model loaded, database connected), checked concurrently."""
-    model, store = await asyncio.gather(_model_loaded(services.forecaster), _store_connected(services.store))
+    model, store = await asyncio.gather(_model_loaded(services.triton), _store_connected(services.store))
     return model, store
 
 

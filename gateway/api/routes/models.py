@@ -12,7 +12,7 @@ from gateway.api.deps import ServicesDep
 from gateway.api.errors import ERROR_RESPONSES
 from registry.client import Registry, RegistryError
 from registry.records import ActiveModel, active_model
-from wig80.settings import Settings
+from settings import Settings
 
 router = APIRouter(tags=["models"], responses=ERROR_RESPONSES)
 
@@ -74,7 +74,7 @@ async def models(services: ServicesDep) -> ModelsResponse:
         raise HTTPException(503, f"the registry is unavailable: {error}") from error
     if model is None:
         raise HTTPException(503, "the registry records no deployment yet")
-    info = await services.forecaster.model_info()
+    info = await services.model.served()  # the version every answer of this process is labelled with
     return ModelsResponse(
         active=_active(model),
         served_by_triton=info.version,

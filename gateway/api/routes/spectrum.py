@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from gateway.api.deps import AnalysisDep
 from gateway.api.errors import ERROR_RESPONSES
-from gateway.models import SpectrumResponse
+from gateway.schemas import SpectrumResponse
 
 router = APIRouter(prefix="/spectrum", tags=["spectrum"], responses=ERROR_RESPONSES)
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from gateway.api.deps import ServicesDep
 from gateway.api.errors import ERROR_RESPONSES
-from gateway.models import SymbolInfo, SymbolsResponse
+from gateway.schemas import SymbolInfo, SymbolsResponse
 from market_data.symbols import load_symbols
 
 router = APIRouter(tags=["symbols"], responses=ERROR_RESPONSES)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import websockets
 
-from gateway.models import ForecastPathResponse, PredictionResponse, SymbolsResponse, WebSocketPrediction
+from gateway.schemas import ForecastPathResponse, PredictionResponse, SymbolsResponse, WebSocketPrediction
 from tests.deploy.compose_stack.conftest import GATEWAY_REPLICAS, SECRETS
 
 pytestmark = pytest.mark.timeout(3600)  # the first check waits for the images and the stack

@@ -10,7 +10,8 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 
 from market_data.stores import open_store
-from wig80.settings import Settings
+from serving.contract import ENSEMBLE_MODEL, MEAN, OHLCV, STD, TritonAddress
+from settings import Settings
 
 
 async def last_window(settings: Settings, symbol: str, size: int):
@@ -20,16 +21,16 @@ async def last_window(settings: Settings, symbol: str, size: int):
 
 def main(symbol: str) -> None:
     settings = Settings()
-    client = grpcclient.InferenceServerClient(f"{settings.triton_host}:{settings.triton_grpc_port}")
-    size = int(client.get_model_metadata("wig80", as_json=True)["inputs"][0]["shape"][1])
+    client = grpcclient.InferenceServerClient(TritonAddress.from_settings(settings).grpc)
+    size = int(client.get_model_metadata(ENSEMBLE_MODEL, as_json=True)["inputs"][0]["shape"][1])
     series = asyncio.run(last_window(settings, symbol, size))
     window = series.ohlcv.astype(np.float32)[None]
-    request = grpcclient.InferInput("OHLCV", list(window.shape), "FP32")
+    request = grpcclient.InferInput(OHLCV, list(window.shape), "FP32")
     request.set_data_from_numpy(window)
-    outputs = [grpcclient.InferRequestedOutput(name) for name in ("MEAN", "STD")]
-    result = client.infer("wig80", [request], outputs=outputs)
-    print(json.dumps({"date": str(series.dates[-1]), "close": float(series.ohlcv[-1, 3]),
-                      "mean": result.as_numpy("MEAN")[0].tolist(), "std": result.as_numpy("STD")[0].tolist()}))
+    outputs = [grpcclient.InferRequestedOutput(name) for name in (MEAN, STD)]
+    result = client.infer(ENSEMBLE_MODEL, [request], outputs=outputs)
+    print(json.dumps({"date": str(series.dates[-1]), "close": float(series.close[-1]),
+                      "mean": result.as_numpy(MEAN)[0].tolist(), "std": result.as_numpy(STD)[0].tolist()}))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,237 @@
+"""The work behind /analyze, /batch_analyze, /spectrum, /forecast and the WebSocket pushes.
+
+A request reads the symbol's window from the hot state (memory), takes the held forecast of that window
+by the served model version (made once, see `gateway.forecasting.forecasts`; the version is the
+ModelWatcher's) and derives the response for the asked horizon, threshold and `include_spectral`. The
+forecasts are made ahead of time: at start-up, when a model version is loaded and when a new bar arrives,
+so a steady-state request waits on nothing: it reads no store and asks Triton nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gateway import metrics
+from gateway.forecasting.accuracy import DirectionalAccuracy
+from gateway.forecasting.forecasts import ForecastBook, HeldForecast
+from gateway.forecasting.model_watcher import ModelWatcher
+from gateway.forecasting.predictions import PredictionPolicy, build_prediction, named_features
+from gateway.forecasting.spectrum_bands import BandEdgesInvalid, frequency_bands
+from gateway.forecasting.triton_client import ModelInfo, TritonRejected, TritonUnavailable
+from gateway.forecasting.windows import HotWindows
+from gateway.schemas import (
+    AnalysisRequest,
+    BatchAnalysisRequest,
+    BatchAnalysisResponse,
+    BatchItem,
+    PredictionResponse,
+    SpectrumResponse,
+)
+from market_data.bars import BarSeries
+from market_data.symbols import resolve_ticker
+
+log = logging.getLogger(__name__)
+
+SPECTRUM_FEATURES = ("band_power_low", "band_power_mid", "band_power_high", "spectral_total_power", "spectral_centroid")
+
+
+class InvalidRequest(Exception):
+    """A request the schema allows but the model cannot answer (-> 400 with this reason)."""
+
+
+class SymbolNotFound(Exception):
+    """Unknown symbol, or too few stored bars to answer (-> 404 with this reason)."""
+
+
+@functools.lru_cache(maxsize=1024)
+def ticker_of(symbol: str) -> str:
+    return resolve_ticker(symbol) or symbol.strip().upper()
+
+
+def _elapsed_ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+@dataclass
+class AnalysisService:
+    windows: HotWindows
+    model: ModelWatcher  # the served version: what every answer is labelled with
+    book: ForecastBook
+    accuracy: DirectionalAccuracy
+    policy: PredictionPolicy
+    default_window: int
+    _new_bars: set[str] = field(default_factory=set)
+    _new_bar_signal: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.model.prepare_with(self.prepare_model)
+
+    @property
+    def store(self):  # market_data.stores.BarStore
+        return self.windows.store
+
+    # -- lifecycle: start-up, model reloads, new bars ------------------------------------------------
+
+    async def start(self) -> None:
+        """Hold every symbol's window; forecast them all if Triton answers (else on the first requests)."""
+        info = await self.model.start()
+        await self.windows.load_all(info.window if info else self.default_window)
+        if info is not None:
+            await self._precompute(self.windows.tickers, info)
+
+    async def prepare_model(self, info: ModelInfo, forecast_ahead: bool) -> None:
+        """Before `info` is served: windows of its length held, and (on a reload) every forecast made."""
+        if info.window != self.windows.size:
+            await self.windows.load_all(info.window)
+        if forecast_ahead:
+            await self._precompute(self.windows.tickers, info)
+
+    async def on_new_bar(self, symbol: str, last_date: str) -> None:
+        """A new bar was stored (here or by another replica): re-read the window, forecast it soon."""
+        await self.windows.refresh(symbol)
+        self._new_bars.add(symbol)
+        self._new_bar_signal.set()
+
+    async def precompute_new_bars(self) -> None:
+        """Forever: forecast the symbols with new bars, all that arrived meanwhile in one Triton request."""
+        while True:
+            await self._new_bar_signal.wait()
+            self._new_bar_signal.clear()
+            tickers, self._new_bars = sorted(self._new_bars), set()
+            if self.model.current is None:
+                continue
+            try:
+                await self._precompute(tickers, self.model.current)
+            except Exception:  # requests make what is missing; the loop must live for the next bar
+                log.exception("precomputing forecasts of new bars failed for %s", ", ".join(tickers))
+
+    async def _precompute(self, tickers: Sequence[str], info: ModelInfo) -> None:
+        full = [s for s in [await self.windows.get(t) for t in tickers] if len(s) >= info.window]
+        try:
+            await self.book.get_many(full, info)
+        except (TritonUnavailable, TritonRejected) as error:
+            log.warning("precomputing %d forecasts failed (requests will retry): %s", len(full), error)
+
+    # -- requests --------------------------------------------------------------------------------------
+
+    async def window(self, ticker: str, info: ModelInfo | None = None) -> BarSeries:
+        """The held window of `ticker`, refused with a reason when unknown or too short for the model."""
+        series = await self.windows.get(ticker)
+        if len(series) == 0:
+            raise SymbolNotFound(f"unknown symbol or no bars stored: {ticker}")
+        needed = info.window if info else 1
+        if len(series) < needed:
+            raise SymbolNotFound(f"{ticker} has {len(series)} bars stored; at least {needed} are needed")
+        return series
+
+    async def served_model(self, ticker: str | None = None) -> ModelInfo:
+        """The served model; when Triton has never answered, an unknown `ticker` still answers 404, not 503."""
+        try:
+            return await self.model.served()
+        except TritonUnavailable:
+            if ticker is not None:
+                await self.window(ticker)
+            raise
+
+    async def analyze(self, request: AnalysisRequest) -> tuple[PredictionResponse, str]:
+        """The prediction and where its forecast came from ("cache": made before, or "triton")."""
+        started = time.perf_counter()
+        held, source = await self.current_forecast(ticker_of(request.symbol))
+        response = self._answer(held, request, started)
+        self.accuracy.record(response)
+        return response, source
+
+    async def current_forecast(self, ticker: str) -> tuple[HeldForecast, str]:
+        """The held forecast of the symbol's window by the served model, and where it came from ("cache":
+        made before this request, or "triton")."""
+        info = await self.served_model(ticker)
+        series = await self.window(ticker, info)
+        held = self.book.held(series, info)
+        source = "cache"
+        if held is None:
+            [held], waited = await self.book.get_many([series], info)
+            source = "triton" if waited else "cache"
+        (metrics.CACHE_HITS if source == "cache" else metrics.CACHE_MISSES).inc()
+        return held, source
+
+    async def analyze_batch(self, request: BatchAnalysisRequest) -> BatchAnalysisResponse:
+        """Every symbol's forecast; those not made yet go to Triton in one request (split at max batch)."""
+        started = time.perf_counter()
+        info = await self.served_model()
+        items: dict[str, BatchItem] = {}
+        windows: list[tuple[str, BarSeries]] = []
+        for symbol in dict.fromkeys(request.symbols):
+            try:
+                windows.append((symbol, await self.window(ticker_of(symbol), info)))
+            except SymbolNotFound as error:
+                items[symbol] = BatchItem(symbol=ticker_of(symbol), requested=symbol, status_code=404,
+                                          error=str(error))
+        if windows:
+            helds, _ = await self.book.get_many([series for _, series in windows], info)
+            single = AnalysisRequest(symbol="-", prediction_horizon=request.prediction_horizon)
+            for (symbol, _), held in zip(windows, helds, strict=True):
+                items[symbol] = self._batch_item(symbol, held, single, started)
+        ordered = [items[symbol] for symbol in dict.fromkeys(request.symbols)]
+        return BatchAnalysisResponse(results=ordered, processing_time_ms=_elapsed_ms(started))
+
+    async def spectrum(self, symbol: str, days: int) -> SpectrumResponse:
+        """The spectral bands of the symbol's last `days` bars, from the hot state: the held window or history,
+        and the held forecast's features (the features model asked once per forecast and length)."""
+        ticker = ticker_of(symbol)
+        info = await self.served_model(ticker)
+        window = await self.window(ticker)
+        if days < info.min_window:
+            raise InvalidRequest(f"days={days} is below the model's minimum window of {info.min_window} bars")
+        series = await self.windows.history(ticker, days)
+        if len(series) < info.min_window:
+            raise SymbolNotFound(f"{ticker} has {len(series)} bars stored; at least {info.min_window} are needed")
+        named = named_features(await self._spectral_features(window, series, info), info.feature_names,
+                               SPECTRUM_FEATURES)
+        total = named["spectral_total_power"]
+        powers = (named["band_power_low"], named["band_power_mid"], named["band_power_high"])
+        try:
+            bands = frequency_bands(info.band_edges, powers, total)
+        except BandEdgesInvalid as error:
+            raise TritonUnavailable(str(error)) from error
+        return SpectrumResponse(
+            symbol=ticker, analysis_date=series.dates[-1].astype(dt.date), days=len(series),
+            frequency_bands=bands, spectral_centroid=named["spectral_centroid"], total_power=total,
+        )
+
+    async def _spectral_features(self, window: BarSeries, series: BarSeries, info: ModelInfo):
+        """The features model's FEATURES of `series` (the symbol's last bars; `window` its held window)."""
+        held = None
+        if len(window) >= info.window and series.dates[-1] == window.dates[-1]:
+            held = self.book.held(window, info) or (await self.book.get_many([window], info))[0][0]
+        if held is None:  # nothing to keep them with: a window too short to forecast, or bars newer than it
+            features, _ = await self.book.triton.features(series.ohlcv)
+            return features
+        if len(series) == info.window:  # the forecast's own window: its FEATURES are these
+            return held.forecast.features
+        if len(series) not in held.spectra:
+            features, _ = await self.book.triton.features(series.ohlcv)
+            held.keep_spectrum(len(series), features)
+        return held.spectra[len(series)]
+
+    def _batch_item(self, symbol: str, held: HeldForecast, request: AnalysisRequest, started: float) -> BatchItem:
+        try:
+            prediction = self._answer(held, request, started)
+        except TritonUnavailable as error:
+            return BatchItem(symbol=ticker_of(symbol), requested=symbol, status_code=503, error=str(error))
+        self.accuracy.record(prediction)
+        return BatchItem(symbol=prediction.symbol, requested=symbol, status_code=200, prediction=prediction)
+
+    def _answer(self, held: HeldForecast, request: AnalysisRequest, started: float) -> PredictionResponse:
+        """The response to `request` from a held forecast, stamped with the time the forecast was made (the
+        same answer has the same timestamp everywhere) and the time this request took."""
+        if not held.forecast.is_finite(request.prediction_horizon):
+            raise TritonUnavailable("the model returned non-finite predictions or band shares")
+        prediction = build_prediction(held.forecast, held.facts(), request, self.policy, self.windows.newest_date)
+        update = {"timestamp": held.forecast.made_at, "processing_time_ms": _elapsed_ms(started)}
+        return prediction.model_copy(update=update)
