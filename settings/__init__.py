@@ -217,11 +217,16 @@ class Settings(BaseSettings):
 
     def as_environment(self) -> dict[str, str]:
         """These settings as the environment variables that reproduce them (unset ones left out), for a child
-        process that reads its own: uvicorn's worker processes, a scheduled `wig80 retrain`."""
+        process that reads its own: uvicorn's worker processes, a scheduled `wig80 retrain`.
+
+        A secret left at its default is left out too: the child gets the same default, and production
+        refuses a secret given to a workload that does not use it (the gateway's workers would not start).
+        """
         environment = {}
+        secrets_given = set(SECRET_FIELDS.values()) & self.model_fields_set
         for name, field in type(self).model_fields.items():
             value = getattr(self, name)
-            if value is None:
+            if value is None or name in SECRET_FIELDS.values() and name not in secrets_given:
                 continue
             alias = field.validation_alias
             variable = alias.choices[0] if isinstance(alias, AliasChoices) else f"WIG80_{name.upper()}"

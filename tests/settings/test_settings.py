@@ -162,3 +162,16 @@ def test_the_environment_of_a_child_reproduces_the_settings(monkeypatch, tmp_pat
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     assert Settings(_env_file=None) == changed
+
+
+def test_a_gateway_workers_environment_carries_only_the_gateways_secrets(monkeypatch):
+    """`wig80.commands.gateway_worker` with WIG80_API_WORKERS > 1 in production (the gateway image): each
+    worker builds its settings from `as_environment()`, and production refuses another workload's secret."""
+    parent = production(monkeypatch, WIG80_WORKLOAD="gateway", WIG80_TRITON_ADMIN_KEY=None, WIG80_API_WORKERS="2")
+    environment = parent.as_environment()
+    assert "WIG80_TRITON_ADMIN_KEY" not in environment
+    assert environment["WIG80_API_KEY"] == API_KEY
+    monkeypatch.delenv("WIG80_API_KEY")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert Settings(_env_file=None) == parent
