@@ -140,9 +140,9 @@ def test_the_images_hold_the_sources_alone(stack, service):
     """.dockerignore at work in the built images: no .env, var/, .venv, .git, tests, results or caches."""
     image = json.loads(stack.engine.docker("inspect", stack.containers(service)[0]).stdout)[0]["Config"]["Image"]
     listing = stack.engine.docker("run", "--rm", "--network", "none", "--entrypoint", "ls", image, "-A", "/app").stdout
-    allowed = {"pyproject.toml", "README.md", "gateway-requirements.txt", "wig80", "market_data", "feature_kernels",
-               "training", "export", "serving", "registry", "lifecycle", "gateway", "model_repository",
-               "wig80_spectral.egg-info"}  # the editable install's metadata, made in the image
+    allowed = {"pyproject.toml", "README.md", "gateway-requirements.txt", "settings", "processes", "wig80",
+               "market_data", "feature_kernels", "training", "export", "serving", "registry", "lifecycle", "gateway",
+               "model_repository", "wig80_spectral.egg-info"}  # the editable install's metadata, made in the image
     assert set(listing.split()) <= allowed, listing
 
 
