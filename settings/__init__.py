@@ -9,10 +9,12 @@ The service URLs keep their conventional names (`WIG80_HOME`, `MARKET_DB_URL`, `
 An unset URL means the embedded default: the file store, the in-process cache and limiter, the
 `tritonserver` started by the project itself.
 
-Production (`WIG80_ENVIRONMENT=production`) refuses the unsafe defaults: no API key, the development
-(or a short) Triton admin key, the development PocketBase superuser password, a Redis URL without a password, QuestDB's
-stock credentials. The Triton admin key may be unset there: the gateway needs none; model control (the lifecycle
-commands, the embedded Triton of `wig80 serve`) then refuses to run, naming it.
+Production (`WIG80_ENVIRONMENT=production`) refuses the unsafe defaults: secrets missing, short (under
+32 characters) or the development ones, a Redis URL without a password, QuestDB's stock credentials,
+trusted-proxy ranges wider than a /16 (IPv4) or a /64 (IPv6). Each workload (`WIG80_WORKLOAD`) needs
+its own secrets and refuses the others' (`SECRETS_BY_WORKLOAD`): the gateway holds no Triton admin key. The gateway workload runs without
+the Triton admin key; model control (the lifecycle commands, the embedded Triton of `wig80 serve`) refuses
+to run without it, naming it.
 """
 
 from __future__ import annotations
@@ -26,9 +28,38 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_TRITON_ADMIN_KEY = "wig80-development-only"
-MIN_SECRET_LENGTH = 16
+MIN_SECRET_LENGTH = 32
 QUESTDB_DEFAULT_PASSWORD = "quest"
 DEVELOPMENT_POCKETBASE_PASSWORD = "wig80-development-only"
+
+# Who may say who the client is (X-Forwarded-For): in production no range wider than one pod network
+# (IPv4 /16) or one IPv6 subnet (/64, a node's pod range: list several nodes' ranges one by one)
+MIN_TRUSTED_PREFIX = {4: 16, 6: 64}
+
+# The secrets each process uses (production refuses the others, so a leaked pod holds only its own):
+# "all" is `wig80 serve` on one host (Triton, the registry and the gateway in one process tree).
+Workload = Literal["all", "gateway", "lifecycle"]
+SECRETS_BY_WORKLOAD: dict[str, frozenset[str]] = {
+    # the gateway: POST /bars, and the registry for GET /models; never Triton's model control
+    "gateway": frozenset({"WIG80_API_KEY", "WIG80_POCKETBASE_ADMIN_PASSWORD"}),
+    # retrain, export, rollback: Triton's model control and the registry; no client API
+    "lifecycle": frozenset({"WIG80_TRITON_ADMIN_KEY", "WIG80_POCKETBASE_ADMIN_PASSWORD"}),
+    "all": frozenset({"WIG80_API_KEY", "WIG80_TRITON_ADMIN_KEY", "WIG80_POCKETBASE_ADMIN_PASSWORD"}),
+}
+SECRET_FIELDS = {"WIG80_API_KEY": "api_key", "WIG80_TRITON_ADMIN_KEY": "triton_admin_key",
+                 "WIG80_POCKETBASE_ADMIN_PASSWORD": "pocketbase_admin_password"}
+DEVELOPMENT_SECRETS = {DEVELOPMENT_TRITON_ADMIN_KEY, DEVELOPMENT_POCKETBASE_PASSWORD}
+
+
+def too_wide_to_trust(proxy: str) -> bool:
+    """Whether a trusted-proxy entry spans more than one pod network (see MIN_TRUSTED_PREFIX).
+
+    An IPv4-mapped IPv6 range (::ffff:a.b.c.d/n) is judged as the IPv4 range it maps.
+    """
+    network = ipaddress.ip_network(proxy, strict=False)
+    if isinstance(network, ipaddress.IPv6Network) and network.network_address.ipv4_mapped is not None:
+        return network.prefixlen - 96 < MIN_TRUSTED_PREFIX[4]
+    return network.prefixlen < MIN_TRUSTED_PREFIX[network.version]
 
 
 def _url(name: str) -> Field:
@@ -39,6 +70,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WIG80_", env_file=".env", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
+    workload: Workload = Field("all", description="what this process runs: all (wig80 serve), gateway, "
+                               "lifecycle (retrain, export, rollback); production checks its secrets")
     home: Path = Field(default=Path("var"), validation_alias=AliasChoices("WIG80_HOME"))
     market_db_url: str | None = _url("MARKET_DB_URL")
     redis_url: str | None = _url("REDIS_URL")
@@ -142,31 +175,32 @@ class Settings(BaseSettings):
         return self
 
     def unsafe_for_production(self) -> list[str]:
-        problems = []
-        if not self.api_key:
-            problems.append("WIG80_API_KEY must be set")
-        key = self.triton_admin_key
-        if key and (key == DEVELOPMENT_TRITON_ADMIN_KEY or len(key) < MIN_SECRET_LENGTH):
-            problems.append(
-                f"WIG80_TRITON_ADMIN_KEY must be a secret of at least {MIN_SECRET_LENGTH} characters "
-                "(it guards Triton's model control, shared-memory, logging, trace and statistics APIs)"
-            )
-        if self.pocketbase_admin_password == DEVELOPMENT_POCKETBASE_PASSWORD or (
-            len(self.pocketbase_admin_password) < MIN_SECRET_LENGTH
-        ):
-            problems.append(
-                f"WIG80_POCKETBASE_ADMIN_PASSWORD must be a secret of at least {MIN_SECRET_LENGTH} characters"
-            )
+        problems = self._secret_problems()
         if self.redis_url and not urlsplit(self.redis_url).password:
             problems.append("REDIS_URL must carry a password (redis://:PASSWORD@host:port/db)")
         if self.market_db_url and urlsplit(self.market_db_url).password == QUESTDB_DEFAULT_PASSWORD:
             problems.append("MARKET_DB_URL must not use QuestDB's default password")
-        everyone = [proxy for proxy in self.trusted_proxies if proxy.strip().endswith("/0")]
-        if everyone:
+        too_wide = [proxy for proxy in self.trusted_proxies if too_wide_to_trust(proxy)]
+        if too_wide:
             problems.append(
-                f"WIG80_TRUSTED_PROXIES={','.join(everyone)} trusts X-Forwarded-For from every address: "
-                "name the proxies' addresses"
+                f"WIG80_TRUSTED_PROXIES={','.join(too_wide)} trusts X-Forwarded-For from too many addresses "
+                f"(wider than /{MIN_TRUSTED_PREFIX[4]} for IPv4, /{MIN_TRUSTED_PREFIX[6]} for IPv6): "
+                "name the proxies' addresses or their pod network"
             )
+        return problems
+
+    def _secret_problems(self) -> list[str]:
+        """This workload's secrets set, long and not the development ones; no other workload's secret."""
+        needed = SECRETS_BY_WORKLOAD[self.workload]
+        problems = []
+        for name, field in SECRET_FIELDS.items():
+            value = getattr(self, field)
+            given = field in self.model_fields_set
+            if name not in needed:
+                if given:
+                    problems.append(f"{name} is not used by the {self.workload} workload: do not give it one")
+            elif not given or not value or value in DEVELOPMENT_SECRETS or len(value) < MIN_SECRET_LENGTH:
+                problems.append(f"{name} must be set to a secret of at least {MIN_SECRET_LENGTH} characters")
         return problems
 
     @property
@@ -206,11 +240,16 @@ class Settings(BaseSettings):
 
     def as_environment(self) -> dict[str, str]:
         """These settings as the environment variables that reproduce them (unset ones left out), for a child
-        process that reads its own: uvicorn's worker processes, a scheduled `wig80 retrain`."""
+        process that reads its own: uvicorn's worker processes, a scheduled `wig80 retrain`.
+
+        A secret left at its default is left out too: the child gets the same default, and production
+        refuses a secret given to a workload that does not use it (the gateway's workers would not start).
+        """
         environment = {}
+        secrets_given = set(SECRET_FIELDS.values()) & self.model_fields_set
         for name, field in type(self).model_fields.items():
             value = getattr(self, name)
-            if value is None:
+            if value is None or name in SECRET_FIELDS.values() and name not in secrets_given:
                 continue
             alias = field.validation_alias
             variable = alias.choices[0] if isinstance(alias, AliasChoices) else f"WIG80_{name.upper()}"

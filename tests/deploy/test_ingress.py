@@ -1,5 +1,6 @@
-"""deploy/k8s/ingress.yaml: the Ingress routes everything to the gateway Service's port, with the
-WebSocket timeouts and the gateway's body limit, and the gateway trusts forwarded addresses."""
+"""deploy/k8s/ingress.yaml: HTTPS with the certificate of the Secret wig80-tls, the public paths routed to the
+gateway Service's port (which ones: test_public_paths.py), the WebSocket timeouts and the gateway's body
+limit, and the gateway trusts forwarded addresses."""
 
 from __future__ import annotations
 
@@ -15,16 +16,25 @@ def _load(name: str) -> list[dict]:
     return [doc for doc in yaml.safe_load_all((K8S / name).read_text()) if doc]
 
 
-def test_the_ingress_routes_to_the_gateway_service():
+def test_the_ingress_routes_only_to_the_gateway_service():
     (ingress,) = _load("ingress.yaml")
     service = next(doc for doc in _load("gateway.yaml") if doc["kind"] == "Service")
     (rule,) = ingress["spec"]["rules"]
-    (path,) = rule["http"]["paths"]
-    backend = path["backend"]["service"]
-    assert (path["path"], path["pathType"]) == ("/", "Prefix")
-    assert backend["name"] == service["metadata"]["name"]
-    assert backend["port"]["name"] in {port["name"] for port in service["spec"]["ports"]}
+    assert rule["http"]["paths"], "no path routed"
+    for path in rule["http"]["paths"]:
+        backend = path["backend"]["service"]
+        assert path["pathType"] in {"Exact", "Prefix"}
+        assert backend["name"] == service["metadata"]["name"]
+        assert backend["port"]["name"] in {port["name"] for port in service["spec"]["ports"]}
     assert "ingress.yaml" in (K8S / "kustomization.yaml").read_text()
+
+
+def test_the_ingress_serves_https_only_with_the_certificate_of_a_secret():
+    (ingress,) = _load("ingress.yaml")
+    (tls,) = ingress["spec"]["tls"]
+    (rule,) = ingress["spec"]["rules"]
+    assert tls["secretName"] == "wig80-tls" and rule["host"] in tls["hosts"]
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/force-ssl-redirect"] == "true"
 
 
 def test_the_ingress_keeps_websockets_open_and_limits_bodies_like_the_gateway():

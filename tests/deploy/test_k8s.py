@@ -1,15 +1,24 @@
-"""Structure of the Kubernetes manifests: selectors match labels, probes and ports line up, secrets come
-from the Secret, and NetworkPolicies let only the gateway reach Triton's gRPC and Redis, only Prometheus
-Triton's metrics."""
+"""Structure of the Kubernetes manifests: selectors match labels, probes and ports line up, each workload
+reads a Secret of its own, every pod runs non-root with no capabilities on a read-only root filesystem, and
+NetworkPolicies let only the ingress controller (and Prometheus) reach the gateway, only the gateway Triton's
+gRPC and Redis, only Prometheus Triton's metrics. The schemas themselves: tests/deploy/test_scanners.py."""
 
 from __future__ import annotations
 
+import ipaddress
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
-K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+from serving.contract import restriction_argument
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+# the Secret each workload reads, with what it uses and no more (docs: configmap.yaml, README)
+SECRET_OF = {"gateway": "wig80-gateway", "retrain": "wig80-lifecycle", "triton": "wig80-triton",
+             "redis": "wig80-redis", "pocketbase": "wig80-pocketbase"}
 
 
 def _documents() -> list[dict]:
@@ -74,7 +83,7 @@ def test_gateway_replicas_share_redis_and_are_ready_on_health():
     config = _find("ConfigMap", "wig80-config")["data"]
     assert config["TRITON_URL"] == "triton:8001"
     assert {"configMapRef": {"name": "wig80-config"}} in container["envFrom"]
-    assert {"secretRef": {"name": "wig80-secrets"}} in container["envFrom"]
+    assert {"secretRef": {"name": "wig80-gateway"}} in container["envFrom"]
 
 
 def test_no_credential_is_in_the_configmap():
@@ -83,27 +92,27 @@ def test_no_credential_is_in_the_configmap():
         assert name not in config, f"{name} belongs in the Secret wig80-secrets"
 
 
-def _secret_env(container: dict, name: str) -> str:
-    """The Secret key that the container's environment variable `name` comes from."""
+def _secret_env(container: dict, name: str, secret: str) -> str:
+    """The key of Secret `secret` that the container's environment variable `name` comes from."""
     [variable] = [env for env in container["env"] if env["name"] == name]
     reference = variable["valueFrom"]["secretKeyRef"]
-    assert reference["name"] == "wig80-secrets"
+    assert reference["name"] == secret
     return reference["key"]
 
 
 def test_triton_model_control_needs_the_admin_header():
     container = _container(_find("Deployment", "triton"))
-    restriction = "model-repository:wig80-admin-key=$(WIG80_TRITON_ADMIN_KEY)"
+    restriction = restriction_argument("$(WIG80_TRITON_ADMIN_KEY)")  # every restricted API, as embedded
     assert f"--http-restricted-api={restriction}" in container["args"]
     assert f"--grpc-restricted-protocol={restriction}" in container["args"]
-    assert _secret_env(container, "WIG80_TRITON_ADMIN_KEY") == "WIG80_TRITON_ADMIN_KEY"
+    assert _secret_env(container, "WIG80_TRITON_ADMIN_KEY", "wig80-triton") == "WIG80_TRITON_ADMIN_KEY"
 
 
 def test_redis_requires_the_password_of_the_secret():
     container = _container(_find("Deployment", "redis"))
     args = container["args"]
     assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
-    assert _secret_env(container, "REDIS_PASSWORD") == "REDIS_PASSWORD"
+    assert _secret_env(container, "REDIS_PASSWORD", "wig80-redis") == "REDIS_PASSWORD"
     assert "PONG" in " ".join(container["readinessProbe"]["exec"]["command"])
 
 
@@ -152,7 +161,16 @@ def test_retraining_is_a_cronjob_one_at_a_time_running_wig80_retrain():
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     job = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert job["containers"][0]["command"] == ["wig80", "retrain"]
-    assert job["containers"][0]["envFrom"][1] == {"secretRef": {"name": "wig80-secrets"}}
+    assert job["containers"][0]["envFrom"][1] == {"secretRef": {"name": "wig80-lifecycle"}}
+
+
+def test_the_retraining_home_outlives_a_run():
+    job = _find("CronJob", "retrain")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    home = {env["name"]: env.get("value") for env in job["containers"][0]["env"]}["WIG80_HOME"]
+    [mount] = [m for m in job["containers"][0]["volumeMounts"] if m["mountPath"] == home]
+    [volume] = [v for v in job["volumes"] if v["name"] == mount["name"]]
+    claim = _find("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"])
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
 
 
 def test_only_prometheus_reaches_tritons_metrics():
@@ -165,8 +183,14 @@ def test_only_gateway_pods_reach_redis():
     assert _sources("redis", 6379) == [GATEWAY_PODS]
 
 
-def test_the_gateway_is_the_open_entry_point():
-    assert _sources("gateway", 8080) == [{}]
+INGRESS_CONTROLLER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+                      "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}}}
+PROMETHEUS = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+              "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}
+
+
+def test_only_the_ingress_controller_and_prometheus_reach_the_gateway():
+    assert _sources("gateway", 8080) == [INGRESS_CONTROLLER, PROMETHEUS]
 
 
 def test_gateway_probes_split_liveness_from_readiness_and_outwait_the_handler():
@@ -184,3 +208,87 @@ def test_gateway_autoscaler_targets_the_gateway():
     target = hpa["spec"]["scaleTargetRef"]
     assert (target["kind"], target["name"]) == ("Deployment", "gateway")
     assert 2 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+
+
+def _pods() -> dict[str, dict]:
+    """Every workload's pod spec, by its app label."""
+    pods = {}
+    for doc in DOCS:
+        if doc["kind"] == "Deployment":
+            template = doc["spec"]["template"]
+        elif doc["kind"] == "CronJob":
+            template = doc["spec"]["jobTemplate"]["spec"]["template"]
+        else:
+            continue
+        pods[template["metadata"]["labels"]["app"]] = template["spec"]
+    return pods
+
+
+PODS = _pods()
+
+
+def test_every_workload_is_covered():
+    assert set(PODS) == set(SECRET_OF)
+
+
+@pytest.mark.parametrize("app", sorted(PODS))
+def test_every_pod_runs_non_root_without_capabilities_on_a_read_only_root(app):
+    pod = PODS[app]
+    assert pod["automountServiceAccountToken"] is False
+    security = pod["securityContext"]
+    assert security["runAsNonRoot"] is True and security["runAsUser"] > 0 and security["runAsGroup"] > 0
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in pod["containers"]:
+        assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                                "capabilities": {"drop": ["ALL"]}}, container["name"]
+        # with a read-only root, whatever it writes is an explicit volume
+        writable = {m["mountPath"] for m in container.get("volumeMounts", []) if not m.get("readOnly")}
+        assert writable, f"{app} has no writable mount"
+        assert container["resources"]["limits"]["memory"] and container["resources"]["requests"]["cpu"]
+
+
+@pytest.mark.parametrize("app", sorted(PODS))
+def test_every_workload_reads_only_its_own_secret(app):
+    pod = PODS[app]
+    referenced = set()
+    for container in pod["containers"]:
+        referenced |= {ref["secretRef"]["name"] for ref in container.get("envFrom", []) if "secretRef" in ref}
+        referenced |= {env["valueFrom"]["secretKeyRef"]["name"] for env in container.get("env", [])
+                       if "secretKeyRef" in env.get("valueFrom", {})}
+    assert referenced == {SECRET_OF[app]}
+
+
+def test_images_carry_a_version_tag():
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    for app, pod in PODS.items():
+        for container in pod["containers"]:
+            name, _, tag = container["image"].rpartition(":")
+            assert name and tag and tag != "latest", f"{app}: {container['image']}"
+            if name.startswith("wig80/"):
+                assert tag == version, f"{app}: {container['image']} (pyproject.toml is {version})"
+
+
+def test_triton_is_ngc_25_07_or_later_and_listed_so():
+    dockerfile = (ROOT / "deploy" / "triton.Dockerfile").read_text()
+    assert "nvcr.io/nvidia/tritonserver:25.07-py3" in dockerfile
+    assert "25.07" in (K8S / "triton.yaml").read_text()
+
+
+def test_the_gateway_trusts_the_ingress_pods_and_passes_the_production_checks(monkeypatch):
+    from settings import MIN_TRUSTED_PREFIX, Settings
+
+    config = _find("ConfigMap", "wig80-config")["data"]
+    for proxy in config["WIG80_TRUSTED_PROXIES"].split(","):
+        network = ipaddress.ip_network(proxy.strip(), strict=False)
+        assert network.prefixlen >= MIN_TRUSTED_PREFIX[network.version]
+    pod = PODS["gateway"]
+    env = {**config, **{e["name"]: e["value"] for e in pod["containers"][0]["env"] if "value" in e}}
+    # what the Secret wig80-gateway holds (README's kubectl command), with test values
+    env |= {"WIG80_API_KEY": "k" * 32, "WIG80_POCKETBASE_ADMIN_PASSWORD": "p" * 32,
+            "REDIS_URL": "redis://:r@redis:6379/0", "MARKET_DB_URL": "postgresql://u:q@questdb:8812/qdb"}
+    for name in ("WIG80_TRITON_ADMIN_KEY", "WIG80_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(_env_file=None)
+    assert settings.workload == "gateway" and settings.unsafe_for_production() == []

@@ -1,17 +1,12 @@
-"""deploy/nginx/nginx.conf with the real nginx in front of two real gateway replicas sharing Redis:
-requests reach both replicas, a WebSocket held through nginx gets the push of a bar posted through nginx
-to the other replica, and the per-client rate limit is one count across replicas, keyed by the client's
-address as nginx reports it (not nginx's own)."""
+"""deploy/nginx/nginx.conf with the real nginx (HTTPS with a self-signed certificate) in front of two real
+gateway replicas sharing Redis: requests reach both replicas, a WebSocket held through nginx gets the push
+of a bar posted through nginx to the other replica, and the per-client rate limit is one count across
+replicas, keyed by the client's address as nginx reports it (not nginx's own)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
-import socket
-import subprocess
-import time
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -19,28 +14,14 @@ import pytest
 import websockets
 
 from gateway.schemas import ForecastPathResponse, WebSocketPrediction
-from processes.children import spawn, stop
-from tests.fixtures.programs import require_program
+from tests.fixtures.nginx import Nginx
 from tests.fixtures.services import free_port
 from tests.gateway.conftest import API_KEY
 
 pytestmark = [pytest.mark.triton, pytest.mark.redis]
-CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "nginx.conf"
 PER_MINUTE = 8
 CLIENT_A, CLIENT_B = "127.0.0.2", "127.0.0.3"  # loopback addresses: two clients as nginx sees them
-START_TIMEOUT_S = 15.0
 PUSH_TIMEOUT_S = 15.0
-
-
-def render(config: str, port: int, replicas: list[int], work: Path) -> str:
-    """The shipped config with only the listen address, the upstream servers and file paths changed."""
-    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=3 fail_timeout=10s;" for p in replicas)
-    temp_paths = "".join(f"\n    {kind}_temp_path {work / kind};" for kind in
-                         ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    rendered, listens = re.subn(r"listen 80;", f"listen 127.0.0.1:{port};", config)
-    rendered, upstreams = re.subn(r"^\s*server gateway:8080 .*;$", servers, rendered, flags=re.M)
-    assert (listens, upstreams) == (1, 1), "the config's listen or upstream line changed: update render()"
-    return rendered.replace("http {", "http {" + temp_paths, 1)
 
 
 @pytest.fixture
@@ -52,53 +33,31 @@ def replicas(start_gateway):
 
 @pytest.fixture
 def nginx(replicas, tmp_path):
-    binary = require_program("nginx", "nginx")
-    port = free_port()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(render(CONFIG.read_text(), port, [r.port for r in replicas], tmp_path))
-    log = (tmp_path / "nginx.log").open("w")
-    process = spawn([binary, "-p", str(tmp_path), "-c", str(conf), "-g",
-                     f"daemon off; master_process off; pid {tmp_path / 'nginx.pid'};"],
-                    stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not _listening(port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop(process)
-            pytest.fail(f"nginx did not start:\n{(tmp_path / 'nginx.log').read_text()}")
-        time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    stop(process)
-    log.close()
-
-
-def _listening(port: int) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+        with Nginx(tmp_path, [r.port for r in replicas]) as server:
+            yield server
+    except RuntimeError as error:
+        pytest.fail(str(error))
 
 
-def client(source: str) -> httpx.Client:
-    return httpx.Client(transport=httpx.HTTPTransport(local_address=source), timeout=30.0)
+def client(source: str, server: Nginx) -> httpx.Client:
+    """A client from the loopback address `source`, trusting the test's self-signed certificate alone."""
+    context = server.certificate.client_context()
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=source, verify=context), timeout=30.0)
 
 
 def test_the_config_is_valid_for_this_nginx(tmp_path):
-    binary = require_program("nginx", "nginx")
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(render(CONFIG.read_text(), free_port(), [free_port()], tmp_path))
-    result = subprocess.run([binary, "-t", "-p", str(tmp_path), "-c", str(conf), "-g", f"pid {tmp_path}/n.pid;"],
-                            capture_output=True, text=True, timeout=30)
+    result = Nginx(tmp_path, [free_port()]).check()
     assert result.returncode == 0, result.stderr
 
 
 def test_requests_reach_both_replicas_json_is_gzipped_and_big_bodies_stop_at_nginx(nginx, replicas, stored_symbols):
-    with client(CLIENT_A) as http:
+    with client(CLIENT_A, nginx) as http:
         for _ in range(4):
-            response = http.post(f"http://{nginx}/analyze", json={"symbol": stored_symbols[0]})
+            response = http.post(f"{nginx.url}/analyze", json={"symbol": stored_symbols[0]})
             assert response.status_code == 200 and response.json()["symbol"] == stored_symbols[0], response.text
-        listing = http.get(f"http://{nginx}/symbols", headers={"Accept-Encoding": "gzip"})
-        too_big = http.post(f"http://{nginx}/bars", content=b"x" * 1_000_001,
+        listing = http.get(f"{nginx.url}/symbols", headers={"Accept-Encoding": "gzip"})
+        too_big = http.post(f"{nginx.url}/bars", content=b"x" * 1_000_001,
                             headers={"Content-Type": "application/json", "X-API-Key": API_KEY})
     assert all(replica.metric("predictions_total") > 0 for replica in replicas)
     assert listing.headers["content-encoding"] == "gzip" and listing.json()["count"] >= 80
@@ -107,29 +66,29 @@ def test_requests_reach_both_replicas_json_is_gzipped_and_big_bodies_stop_at_ngi
 
 
 def test_the_rate_limit_is_shared_by_the_replicas_and_keyed_by_the_client_address(nginx, replicas):
-    with client(CLIENT_A) as first, client(CLIENT_B) as second:
-        answers = [first.get(f"http://{nginx}/symbols").status_code for _ in range(PER_MINUTE)]
+    with client(CLIENT_A, nginx) as first, client(CLIENT_B, nginx) as second:
+        answers = [first.get(f"{nginx.url}/symbols").status_code for _ in range(PER_MINUTE)]
         assert answers == [200] * PER_MINUTE  # (/health is never limited) spread over both replicas by round robin
-        forged = first.get(f"http://{nginx}/symbols", headers={"X-Forwarded-For": CLIENT_B})
+        forged = first.get(f"{nginx.url}/symbols", headers={"X-Forwarded-For": CLIENT_B})
         assert forged.status_code == 429, "one count for both replicas, and a forged X-Forwarded-For is no escape"
-        assert second.get(f"http://{nginx}/symbols").status_code == 200, "another client has its own count"
+        assert second.get(f"{nginx.url}/symbols").status_code == 200, "another client has its own count"
     assert sum(replica.metric("rate_limited_requests_total") for replica in replicas) == 1
 
 
 async def test_a_bar_posted_through_nginx_is_pushed_through_nginx_from_the_other_replica(
         nginx, replicas, stored_symbols):
     symbol = stored_symbols[0]
-    async with websockets.connect(f"ws://{nginx}/ws/realtime") as ws:
+    async with websockets.connect(f"wss://{nginx.address}/ws/realtime", ssl=nginx.certificate.client_context()) as ws:
         await ws.send(json.dumps({"symbols": [symbol], "update_frequency": 3600, "include_spectral": False}))
         await _prediction(ws)
         holder = [r for r in replicas if r.metric("websocket_connections") == 1]
         assert len(holder) == 1, "the WebSocket is held by one replica"
         # Post bars (one trading day each) through nginx until one lands on the replica without the socket.
-        with client(CLIENT_B) as http:
+        with client(CLIENT_B, nginx) as http:
             for _attempt in range(4):
                 bar = _next_bar(replicas[0], symbol)  # read directly: only the POST goes through nginx
                 stored_before = [r.metric("bars_received_total") for r in replicas]
-                posted = http.post(f"http://{nginx}/bars", json={"bars": [bar]}, headers={"X-API-Key": API_KEY})
+                posted = http.post(f"{nginx.url}/bars", json={"bars": [bar]}, headers={"X-API-Key": API_KEY})
                 assert posted.status_code == 200 and posted.json()["stored"] == 1, posted.text
                 pushed = await _prediction(ws)
                 assert pushed.data.current_price == bar["close"]

@@ -13,8 +13,9 @@ pytestmark = [pytest.mark.redis]
 # production's other demands met (secrets; an in-process cache: the test Redis has no password). No
 # WIG80_TRITON_ADMIN_KEY: the gateway never controls Triton's models, so it runs without the key
 PRODUCTION = {
-    "WIG80_ENVIRONMENT": "production", "WIG80_TRITON_ADMIN_KEY": "",
-    "WIG80_POCKETBASE_ADMIN_PASSWORD": "a-pocketbase-password-0123", "REDIS_URL": "",
+    "WIG80_ENVIRONMENT": "production", "WIG80_WORKLOAD": "gateway",
+    "WIG80_API_KEY": "a-production-api-key-of-32-chars",
+    "WIG80_POCKETBASE_ADMIN_PASSWORD": "a-pocketbase-password-of-32-char", "REDIS_URL": "",
 }
 ADDRESS = re.compile(r"\d+\.\d+\.\d+\.\d+|:\d{2,5}\b")
 

@@ -3,7 +3,11 @@ import os
 import pytest
 from pydantic import ValidationError
 
-from settings import DEVELOPMENT_TRITON_ADMIN_KEY, Settings
+from settings import DEVELOPMENT_TRITON_ADMIN_KEY, MIN_SECRET_LENGTH, Settings
+
+API_KEY = "an-api-key-of-thirty-two-chars.."
+TRITON_ADMIN_KEY = "a-triton-admin-key-of-32-chars.."
+POCKETBASE_PASSWORD = "a-pocketbase-password-of-32-char"
 
 
 def test_service_urls_keep_their_conventional_names(monkeypatch):
@@ -51,24 +55,28 @@ def test_the_model_repository_follows_the_home(monkeypatch, tmp_path):
     assert Settings(_env_file=None).repository_dir == tmp_path / "elsewhere"
 
 
-def production(monkeypatch, **env: str) -> Settings:
-    """Settings of a production environment that is safe except for what `env` changes."""
+def production(monkeypatch, **env: str | None) -> Settings:
+    """Settings of a production environment that is safe except for what `env` changes (None: unset)."""
     safe = {
         "WIG80_ENVIRONMENT": "production",
-        "WIG80_API_KEY": "an-api-key",
-        "WIG80_TRITON_ADMIN_KEY": "a-triton-admin-key-0123",
-        "WIG80_POCKETBASE_ADMIN_PASSWORD": "a-pocketbase-password",
+        "WIG80_API_KEY": API_KEY,
+        "WIG80_TRITON_ADMIN_KEY": TRITON_ADMIN_KEY,
+        "WIG80_POCKETBASE_ADMIN_PASSWORD": POCKETBASE_PASSWORD,
         "REDIS_URL": "redis://:a-password@redis:6379/0",
         "MARKET_DB_URL": "postgresql://wig80:a-password@questdb:8812/qdb",
     }
     for name, value in {**safe, **env}.items():
-        monkeypatch.setenv(name, value)
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     return Settings(_env_file=None)
 
 
 def test_production_accepts_set_secrets(monkeypatch):
     settings = production(monkeypatch)
-    assert settings.environment == "production" and settings.triton_admin_key == "a-triton-admin-key-0123"
+    assert settings.environment == "production" and settings.triton_admin_key == TRITON_ADMIN_KEY
+    assert all(len(key) == MIN_SECRET_LENGTH for key in (API_KEY, TRITON_ADMIN_KEY, POCKETBASE_PASSWORD))
 
 
 @pytest.mark.parametrize(
@@ -76,6 +84,9 @@ def test_production_accepts_set_secrets(monkeypatch):
     [
         ("WIG80_TRITON_ADMIN_KEY", DEVELOPMENT_TRITON_ADMIN_KEY, "WIG80_TRITON_ADMIN_KEY"),
         ("WIG80_TRITON_ADMIN_KEY", "short", "WIG80_TRITON_ADMIN_KEY"),
+        ("WIG80_API_KEY", "x", "WIG80_API_KEY"),
+        ("WIG80_API_KEY", API_KEY[:-1], "WIG80_API_KEY"),  # 31 characters
+        ("WIG80_POCKETBASE_ADMIN_PASSWORD", POCKETBASE_PASSWORD[:-1], "WIG80_POCKETBASE_ADMIN_PASSWORD"),
         ("WIG80_POCKETBASE_ADMIN_PASSWORD", "wig80-development-only", "WIG80_POCKETBASE_ADMIN_PASSWORD"),
         ("REDIS_URL", "redis://redis:6379/0", "REDIS_URL must carry a password"),
         ("MARKET_DB_URL", "postgresql://admin:quest@questdb:8812/qdb", "QuestDB's default password"),
@@ -88,9 +99,7 @@ def test_production_refuses_unsafe_defaults_naming_them(monkeypatch, name, value
 
 def test_production_without_a_triton_admin_key_starts_but_refuses_model_control(monkeypatch):
     """The gateway needs no key (it never controls models); model control without one is refused, naming it."""
-    production(monkeypatch)  # every other production demand met
-    monkeypatch.delenv("WIG80_TRITON_ADMIN_KEY")
-    settings = Settings(_env_file=None)
+    settings = production(monkeypatch, WIG80_WORKLOAD="gateway", WIG80_TRITON_ADMIN_KEY=None)
     assert settings.environment == "production" and settings.triton_admin_key is None
     with pytest.raises(ValueError, match="WIG80_TRITON_ADMIN_KEY is not set"):
         _ = settings.triton_model_control_key
@@ -103,9 +112,35 @@ def test_development_falls_back_to_the_development_triton_admin_key(monkeypatch)
     assert settings.triton_admin_key is None and settings.triton_model_control_key == DEVELOPMENT_TRITON_ADMIN_KEY
 
 
-def test_production_refuses_to_trust_forwarded_for_from_everyone(monkeypatch):
-    with pytest.raises(ValidationError, match="trusts X-Forwarded-For from every address"):
-        production(monkeypatch, WIG80_TRUSTED_PROXIES="10.0.0.2, 0.0.0.0/0")
+def test_production_refuses_a_missing_triton_admin_key_where_model_control_runs(monkeypatch):
+    monkeypatch.delenv("WIG80_TRITON_ADMIN_KEY", raising=False)
+    with pytest.raises(ValidationError, match="WIG80_TRITON_ADMIN_KEY"):
+        Settings(_env_file=None, environment="production", api_key=API_KEY)
+
+
+@pytest.mark.parametrize("proxies", ["10.0.0.2, 0.0.0.0/0", "0.0.0.0/1,128.0.0.0/1", "10.0.0.0/15",
+                                     "fd00::/63", "::/0", "::ffff:10.0.0.0/111"])
+def test_production_refuses_trusted_proxy_ranges_wider_than_a_pod_network(monkeypatch, proxies):
+    with pytest.raises(ValidationError, match="trusts X-Forwarded-For from too many addresses"):
+        production(monkeypatch, WIG80_TRUSTED_PROXIES=proxies)
+
+
+@pytest.mark.parametrize("proxies", ["172.30.80.10", "10.244.0.0/16", "fd00:10:244:1::/64", "::ffff:10.1.0.0/112"])
+def test_production_accepts_proxy_addresses_and_pod_networks(monkeypatch, proxies):
+    assert production(monkeypatch, WIG80_TRUSTED_PROXIES=proxies).trusted_proxies
+
+
+def test_each_workload_gets_its_own_secrets_and_refuses_the_others(monkeypatch):
+    gateway = production(monkeypatch, WIG80_WORKLOAD="gateway", WIG80_TRITON_ADMIN_KEY=None)
+    assert gateway.workload == "gateway" and gateway.api_key == API_KEY
+    with pytest.raises(ValidationError, match="WIG80_TRITON_ADMIN_KEY is not used by the gateway workload"):
+        production(monkeypatch, WIG80_WORKLOAD="gateway")
+    lifecycle = production(monkeypatch, WIG80_WORKLOAD="lifecycle", WIG80_API_KEY=None)
+    assert lifecycle.triton_admin_key == TRITON_ADMIN_KEY
+    with pytest.raises(ValidationError, match="WIG80_API_KEY is not used by the lifecycle workload"):
+        production(monkeypatch, WIG80_WORKLOAD="lifecycle")
+    with pytest.raises(ValidationError, match="WIG80_TRITON_ADMIN_KEY must be set"):
+        production(monkeypatch, WIG80_WORKLOAD="lifecycle", WIG80_API_KEY=None, WIG80_TRITON_ADMIN_KEY=None)
 
 
 def test_trusted_proxies_are_a_comma_list_of_networks(monkeypatch):
@@ -142,3 +177,16 @@ def test_the_environment_of_a_child_reproduces_the_settings(monkeypatch, tmp_pat
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     assert Settings(_env_file=None) == changed
+
+
+def test_a_gateway_workers_environment_carries_only_the_gateways_secrets(monkeypatch):
+    """`wig80.commands.gateway_worker` with WIG80_API_WORKERS > 1 in production (the gateway image): each
+    worker builds its settings from `as_environment()`, and production refuses another workload's secret."""
+    parent = production(monkeypatch, WIG80_WORKLOAD="gateway", WIG80_TRITON_ADMIN_KEY=None, WIG80_API_WORKERS="2")
+    environment = parent.as_environment()
+    assert "WIG80_TRITON_ADMIN_KEY" not in environment
+    assert environment["WIG80_API_KEY"] == API_KEY
+    monkeypatch.delenv("WIG80_API_KEY")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert Settings(_env_file=None) == parent
