@@ -34,6 +34,7 @@ COPY training ./training
 COPY export ./export
 COPY serving ./serving
 COPY registry ./registry
+COPY analogues ./analogues
 COPY lifecycle ./lifecycle
 COPY gateway ./gateway
 COPY model_repository ./model_repository

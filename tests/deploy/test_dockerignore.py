@@ -63,6 +63,6 @@ def test_this_checkouts_context_is_sources_only():
     # docker always sends the Dockerfile and .dockerignore themselves
     assert tops <= {".dockerignore", "Dockerfile", "pyproject.toml", "README.md", "deploy", "settings", "processes",
                     "wig80", "market_data", "feature_kernels", "training", "export", "serving", "registry", "lifecycle",
-                    "gateway", "model_repository"}, sorted(tops)
+                    "gateway", "model_repository", "analogues"}, sorted(tops)
     assert not [path for path in sent if "__pycache__" in path or path.endswith((".pyc", ".onnx", ".env"))]
     assert {path for path in sent if path.startswith("deploy/")} == {"deploy/gateway-requirements.txt"}

@@ -142,7 +142,7 @@ def test_the_images_hold_the_sources_alone(stack, service):
     listing = stack.engine.docker("run", "--rm", "--network", "none", "--entrypoint", "ls", image, "-A", "/app").stdout
     allowed = {"pyproject.toml", "README.md", "gateway-requirements.txt", "settings", "processes", "wig80",
                "market_data", "feature_kernels", "training", "export", "serving", "registry", "lifecycle", "gateway",
-               "model_repository", "wig80_spectral.egg-info"}  # the editable install's metadata, made in the image
+               "model_repository", "analogues", "wig80_spectral.egg-info"}  # the editable install's metadata, made in the image
     assert set(listing.split()) <= allowed, listing
 
 
