@@ -49,7 +49,8 @@ def market_rows(home: Path | None, symbols: int, days: int) -> tuple[np.ndarray,
         from training.analogue_index import stored_series
 
         series = stored_series(None, home, None)
-    samples = build_samples(series, WINDOW)
+    samples, usable, _ = build_samples(series, WINDOW)
+    samples = samples.subset(np.flatnonzero(usable))
     return samples.features, samples.dates
 
 

@@ -182,16 +182,16 @@ def evaluation_rows(settings: Settings, config, window: int, splits: tuple) -> t
     from training.pipeline import load_series
 
     series, _ = load_series(config)
-    samples = build_samples(series, window)
+    samples, usable, _ = build_samples(series, window)  # unusable: a split-like day corrupts the sample
     calendar = np.unique(samples.dates)
     start = max(first_unseen_date(calendar, split) for split in splits)
-    keep = samples.dates >= start
+    keep = usable & (samples.dates >= start)
     recent_dates = np.unique(samples.dates[keep])[-settings.retrain_eval_days:]
     keep &= np.isin(samples.dates, recent_dates)
     if not keep.any():
         raise ValueError(f"no rows after both runs' validation end + purge ({start}); store newer bars")
     challenger_train = splits[0].train
-    in_train = (samples.dates >= np.datetime64(challenger_train[0])) & (samples.dates <= np.datetime64(challenger_train[1]))
+    in_train = usable & (samples.dates >= np.datetime64(challenger_train[0])) & (samples.dates <= np.datetime64(challenger_train[1]))
     rows = EvaluationRows(samples.features[keep], samples.targets[keep].astype(np.float64), samples.dates[keep])
     return rows, samples.targets[in_train].astype(np.float64)
 

@@ -183,7 +183,7 @@ def test_the_rollback_refusal_can_be_forced(tiny_run, registry_env, tmp_path):
     registry.ensure_collections()
     export_registered(registry, tiny_run.run_dir, settings)
     server = start_triton(repository, tmp_path / "home")
-    settings = settings.model_copy(update={"triton_http_port": server.http_port, "triton_admin_key": server.admin_key})
+    settings = settings.model_copy(update={"triton_grpc_port": server.grpc_port, "triton_admin_key": server.admin_key})
     try:
         record_served(registry, repository)
         with pytest.raises(RollbackRefused, match="already served"):
