@@ -17,6 +17,8 @@ import httpx
 from registry.schema import COLLECTIONS, READER_ACCOUNTS, READERS
 
 SUPERUSERS = "_superusers"
+# PocketBase's answers when a concurrent command created the same collection or record first
+ALREADY_EXISTS = ("validation_collection_name_exists", "validation_not_unique", "UNIQUE constraint failed")
 RULES = ("listRule", "viewRule", "createRule", "updateRule", "deleteRule")
 
 
@@ -88,12 +90,12 @@ class Registry:
         existing = {c["name"]: c for c in self._request("GET", "/api/collections", params={"perPage": 500})["items"]}
         changed = []
         if READERS not in existing:  # an auth collection: PocketBase adds its email and password fields
-            self._request("POST", "/api/collections", json={"name": READERS, "type": "auth", **READER_ACCOUNTS})
-            changed.append(READERS)
+            if self._create_collection({"name": READERS, "type": "auth", **READER_ACCOUNTS}):
+                changed.append(READERS)
         for name, definition in COLLECTIONS.items():
             if name not in existing:
-                self._request("POST", "/api/collections", json={"name": name, "type": "base", **definition})
-                changed.append(name)
+                if self._create_collection({"name": name, "type": "base", **definition}):
+                    changed.append(name)
                 continue
             have = {field["name"] for field in existing[name]["fields"]}
             update = {rule: definition[rule] for rule in RULES if existing[name].get(rule) != definition.get(rule)}
@@ -104,12 +106,27 @@ class Registry:
                 changed.append(name)
         return changed
 
+    def _create_collection(self, definition: dict) -> bool:
+        """Create it; False when a concurrent command (a second `wig80 export`) created it first."""
+        try:
+            self._request("POST", "/api/collections", json=definition)
+        except RegistryError as error:
+            if not any(exists in str(error) for exists in ALREADY_EXISTS):
+                raise
+            return False
+        return True
+
     def ensure_reader(self, email: str, password: str) -> dict:
         """The read-only account (READERS) with this email and password, created or its password reset."""
         reader = self.first(READERS, f"email = {json.dumps(email)}", sort="id")
         fields = {"password": password, "passwordConfirm": password, "verified": True}
         if reader is None:
-            return self.create(READERS, {"email": email, **fields})
+            try:
+                return self.create(READERS, {"email": email, **fields})
+            except RegistryError as error:
+                if not any(exists in str(error) for exists in ALREADY_EXISTS):
+                    raise
+                reader = self.first(READERS, f"email = {json.dumps(email)}", sort="id")  # a concurrent command's
         return self._request("PATCH", f"/api/collections/{READERS}/records/{reader['id']}", json=fields)
 
     def create(self, collection: str, fields: dict, files: dict[str, Path] | None = None) -> dict:
