@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     websocket_max_message_bytes: int = Field(64 * 1024, ge=1024, description="uvicorn's ws_max_size")
     websocket_max_connections: int = Field(1000, ge=1, description="open WebSockets per gateway process")
     websocket_max_connections_per_client: int = Field(8, ge=1, description="per client address, per process")
+    websocket_idle_timeout_s: float = Field(
+        300.0, gt=0, description="a WebSocket that sent nothing and was sent nothing (no subscription pushes) "
+        "for this long is closed (4408), freeing its slot")
     websocket_max_symbol_updates_per_second: float = Field(
         5.0, gt=0, description="a subscription's budget: len(symbols) / update_frequency"
     )

@@ -41,9 +41,9 @@ def run_export_command(args: argparse.Namespace) -> int:
     from export.onnx_export import ParityError
     from lifecycle.publish import RegistrationError, export_registered
     from lifecycle.repository_lock import RepositoryBusy, UnsafeLockFile
-    from wig80.commands.model_lifecycle import EXIT_BUSY
     from registry.client import RegistryError
     from settings import Settings
+    from wig80.commands.model_lifecycle import EXIT_BUSY
     from wig80.commands.registry_session import open_registry
 
     if not args.run_dir.exists():
