@@ -24,7 +24,7 @@ from settings import Settings
 
 log = logging.getLogger(__name__)
 REFRESH_S = 60.0  # records read for the served version are read again after this long
-RETRY_S = 5.0  # with none read yet (registry down, no deployment), a request asks again after this long
+RETRY_S = 1.0  # with none read yet, or read while a deploy was between Triton and the registry: ask again
 
 
 class ServedRecords:
@@ -63,8 +63,13 @@ class ServedRecords:
         return self.model
 
     def _due(self, served_version: str) -> bool:
-        wait = self.refresh_s if self.model is not None else self.retry_s
+        wait = self.refresh_s if self._settled() else self.retry_s
         return served_version != self._asked_for or time.monotonic() - self._asked_at >= wait
+
+    def _settled(self) -> bool:
+        """Records read, and they agree with Triton: a deploy loads the version before it records the
+        deployment, so records read in between still name the version before (read again soon)."""
+        return self.model is not None and str(self.model.version.get("version")) == self.read_for
 
     async def _refresh(self, served_version: str) -> None:
         self._asked_for, self._asked_at = served_version, time.monotonic()
