@@ -7,18 +7,25 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from market_data.bars import BAR_LIMITS
+
 MAX_HORIZON = 30
 MAX_BATCH_SYMBOLS = 100
 MAX_BARS_PER_POST = 5000
 
 Symbol = Annotated[str, Field(min_length=1, max_length=32, description="ticker or GPW short name")]
+# Requests are strict (a boolean is no number, "5" is no integer); dates stay ISO strings in JSON
+STRICT = {"strict": True, "extra": "forbid"}
+Price = Annotated[float, Field(gt=0, ge=BAR_LIMITS.min_price, le=BAR_LIMITS.max_price,
+                               description=f"above 0: {BAR_LIMITS.min_price:g}..{BAR_LIMITS.max_price:g}")]
+Volume = Annotated[float, Field(ge=0, le=BAR_LIMITS.max_volume)]
 Direction = Literal["bullish", "bearish", "neutral"]
 RiskLevel = Literal["low", "medium", "high"]
 
 
 class AnalysisRequest(BaseModel):
     # the example is the docs' curl example; it also lets schema fuzzers reach the model
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(**STRICT, json_schema_extra={"examples": [
         {"symbol": "ABE", "timeframe": "1d", "prediction_horizon": 5, "include_spectral": True,
          "include_rag_context": False, "confidence_threshold": 0.6}]})
 
@@ -108,7 +115,7 @@ class RagContext(BaseModel):
 
 
 class BatchAnalysisRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(**STRICT, json_schema_extra={"examples": [
         {"symbols": ["ABE", "ACG"], "timeframe": "1d", "prediction_horizon": 10}]})
 
     symbols: list[Symbol] = Field(min_length=1, max_length=MAX_BATCH_SYMBOLS)
@@ -186,19 +193,22 @@ class HealthResponse(BaseModel):
 
 
 class BarIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """One daily bar; beyond these bounds the API also refuses (400, naming the bar) a high below open, close
+    or low, a low above open or close, a date in the future, and a symbol and date given twice."""
+
+    model_config = ConfigDict(**STRICT)
 
     symbol: Symbol
-    date: dt.date
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
+    date: dt.date = Field(strict=False, description="ISO date (YYYY-MM-DD), not in the future")
+    open: Price
+    high: Price
+    low: Price
+    close: Price
+    volume: Volume
 
 
 class BarsRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(**STRICT)
 
     bars: list[BarIn] = Field(min_length=1, max_length=MAX_BARS_PER_POST)
 
@@ -210,7 +220,7 @@ class BarsResponse(BaseModel):
 
 
 class WebSocketSubscription(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(**STRICT)
 
     symbols: list[Symbol] = Field(min_length=1, max_length=MAX_BATCH_SYMBOLS)
     update_frequency: float = Field(60.0, ge=1.0, le=3600.0, description="seconds between pushes")

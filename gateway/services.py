@@ -17,6 +17,7 @@ from gateway.forecasting.cache import RedisCache, redis_client
 from gateway.forecasting.forecasts import ForecastBook
 from gateway.forecasting.model_watcher import ModelWatcher
 from gateway.forecasting.predictions import PredictionPolicy
+from gateway.forecasting.served_records import ServedRecords
 from gateway.forecasting.triton_client import TritonClient
 from gateway.forecasting.windows import HotWindows
 from gateway.realtime.bar_events import LocalBarEvents, RedisBarEvents
@@ -33,6 +34,7 @@ class Services:
     store: object  # market_data.stores.BarStore
     triton: TritonClient
     model: ModelWatcher  # the served model: GET /models and every answer read it here
+    records: ServedRecords | None  # GET /models: the served version's registry records; None without a registry
     analysis: AnalysisService
     events: LocalBarEvents
     hub: RealtimeHub
@@ -71,9 +73,12 @@ async def open_services(settings: Settings, redis_prefix: str) -> AsyncIterator[
     await events.start()
     await analysis.start()
     background = [asyncio.create_task(model.watch()), asyncio.create_task(analysis.precompute_new_bars())]
+    records = ServedRecords.from_settings(settings)
     try:
-        yield Services(settings, store, triton, model, analysis, events, hub, time.monotonic())
+        yield Services(settings, store, triton, model, records, analysis, events, hub, time.monotonic())
     finally:
+        if records is not None:
+            records.close()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)

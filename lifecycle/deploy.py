@@ -12,6 +12,7 @@ from export.repository import (
     repository_transaction,
     version_metadata,
 )
+from lifecycle.repository_lock import repository_lock
 from registry.client import Registry
 from registry.records import (
     deployed_version,
@@ -37,7 +38,13 @@ def deploy(registry: Registry, settings: Settings, version: int, reason: str, no
     configs back as they were (as the caller's `transaction` found them, in a promotion), so a restart
     serves what was served before, and raises DeployError.
     """
-    repository = Path(repository or settings.repository_dir)
+    with repository_lock(settings.home, "deploy"):
+        return _deploy(registry, settings, version, reason, note, Path(repository or settings.repository_dir),
+                       transaction)
+
+
+def _deploy(registry: Registry, settings: Settings, version: int, reason: str, note: str, repository: Path,
+            transaction: RepositoryTransaction | None) -> dict:
     if version_record(registry, version) is None:
         raise DeployError(f"version {version} is not in the registry; export it with `wig80 export` first")
     try:

@@ -12,6 +12,7 @@ from export.repository import (
     repository_transaction,
     version_metadata,
 )
+from lifecycle.repository_lock import repository_lock
 from registry.client import Registry, RegistryError
 from registry.records import register_run, register_version
 from settings import Settings
@@ -38,6 +39,14 @@ def export_registered(
     it already. `transaction`: the caller's change of the repository (a promotion), which undoes N.
     """
     repository = Path(repository or settings.repository_dir)
+    with repository_lock(settings.home, "export"):  # the next version number is this export's alone
+        return _export_registered(registry, run_dir, settings, target, repository, build_tensorrt, loaded,
+                                  transaction)
+
+
+def _export_registered(registry: Registry, run_dir: Path, settings: Settings, target: Target, repository: Path,
+                       build_tensorrt: bool, loaded: LoadedForecaster | None,
+                       transaction: RepositoryTransaction | None) -> ExportResult:
     try:
         register_run(registry, run_dir)
     except RegistryError as error:

@@ -14,17 +14,15 @@ a network no one evaluated (its grades and early stopping were chosen on validat
 next scheduled retraining sees the newer rows anyway. The price: the most recent ~30% of the history
 (validation, purges, test) is not in the served model's training rows.
 
-One retraining at a time (a lock file in WIG80_HOME); every outcome, a failure included, is recorded
+One retraining at a time, and none beside an export, deploy or rollback (lifecycle.repository_lock);
+every outcome, a failure included, is recorded
 in the registry's `evaluations`, and a failure leaves the champion serving.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,16 +31,13 @@ import numpy as np
 from export.repository import RepositoryTransaction
 from lifecycle.deploy import deploy
 from lifecycle.publish import export_registered
+from lifecycle.repository_lock import RepositoryBusy, repository_lock
 from lifecycle.scoring import baseline_scores, challenger_wins, nll_test, row_nll, score
 from registry.client import Registry
 from registry.records import deployed_version, run_record, version_record
 from settings import Settings
 
-LOCK_FILE = "retrain.lock"
-
-
-class RetrainBusy(RuntimeError):
-    """Another retraining holds the lock."""
+RetrainBusy = RepositoryBusy  # another retraining (or an export, deploy, rollback) holds the lock
 
 
 class UnsplitRun(ValueError):
@@ -56,21 +51,6 @@ class RetrainOutcome:
     champion_version: int | None
     challenger_run: str | None
     promoted_version: int | None = None
-
-
-@contextlib.contextmanager
-def retrain_lock(home: Path) -> Iterator[None]:
-    path = Path(home) / LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            raise RetrainBusy(f"another retraining is running (lock {path}); this one did not start") from error
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def challenger_profile(settings: Settings, registry: Registry, champion: int | None) -> str:
@@ -93,7 +73,7 @@ def challenger_config(settings: Settings, profile: str):
 
 def retrain(settings: Settings, registry: Registry, challenger_run: Path | None = None) -> RetrainOutcome:
     """Train (or take `challenger_run`), score against the champion, promote or reject, record either way."""
-    with retrain_lock(settings.home):
+    with repository_lock(settings.home, "retrain"):
         champion = deployed_version(registry)
         run_name = Path(challenger_run).name if challenger_run else None
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from lifecycle.deploy import deploy
+from lifecycle.repository_lock import repository_lock
 from registry.client import Registry
 from registry.records import deployed_version, version_record
 from settings import Settings
@@ -35,7 +36,8 @@ def rollback_refusal(registry: Registry, version: int) -> str | None:
 
 def rollback(registry: Registry, settings: Settings, version: int, force: bool = False) -> dict:
     """Deploy `version` as a rollback; RollbackRefused (nothing changed) when it needs `force` and has none."""
-    refusal = rollback_refusal(registry, version)
-    if refusal and not force:
-        raise RollbackRefused(f"{refusal}; nothing was changed (add --force to serve it anyway)")
-    return deploy(registry, settings, version, "rollback", note=f"forced: {refusal}" if refusal else "")
+    with repository_lock(settings.home, "rollback"):  # what is served cannot change between check and deploy
+        refusal = rollback_refusal(registry, version)
+        if refusal and not force:
+            raise RollbackRefused(f"{refusal}; nothing was changed (add --force to serve it anyway)")
+        return deploy(registry, settings, version, "rollback", note=f"forced: {refusal}" if refusal else "")

@@ -14,21 +14,31 @@ from pathlib import Path
 
 import httpx
 
-from registry.schema import COLLECTIONS
+from registry.schema import COLLECTIONS, READER_ACCOUNTS, READERS
 
 SUPERUSERS = "_superusers"
+# PocketBase's answers when a concurrent command created the same collection or record first
+ALREADY_EXISTS = ("validation_collection_name_exists", "validation_not_unique", "UNIQUE constraint failed")
+RULES = ("listRule", "viewRule", "createRule", "updateRule", "deleteRule")
 
 
 class RegistryError(RuntimeError):
     """The registry is unreachable or refused a call; the message names the call and PocketBase's reason."""
 
 
-class Registry:
-    """One authenticated superuser session on the PocketBase at `url`."""
+class RegistryUnauthorized(RegistryError):
+    """PocketBase answered 401: the session's token expired (or was never valid)."""
 
-    def __init__(self, url: str, email: str, password: str, timeout: float = 10.0) -> None:
+
+class Registry:
+    """One authenticated session on the PocketBase at `url`: a superuser (the lifecycle), or with
+    `auth_collection=READERS` the read-only reader the gateway uses."""
+
+    def __init__(self, url: str, email: str, password: str, timeout: float = 10.0,
+                 auth_collection: str = SUPERUSERS) -> None:
         self.url = url.rstrip("/")
         self._credentials = {"identity": email, "password": password}
+        self._auth_collection = auth_collection
         self._http = httpx.Client(base_url=self.url, timeout=timeout)
         self._authenticated = False
 
@@ -44,7 +54,11 @@ class Registry:
     def _request(self, method: str, path: str, **kwargs) -> dict:
         if not self._authenticated:
             self._authenticate()
-        return self._send(method, path, **kwargs)
+        try:
+            return self._send(method, path, **kwargs)
+        except RegistryUnauthorized:  # a long-lived session's token expired: log in again, once
+            self._authenticate()
+            return self._send(method, path, **kwargs)
 
     def _send(self, method: str, path: str, **kwargs) -> dict:
         try:
@@ -52,12 +66,15 @@ class Registry:
         except httpx.HTTPError as error:
             raise RegistryError(f"PocketBase at {self.url} unreachable ({method} {path}): {error}") from error
         if response.status_code >= 400:
-            raise RegistryError(f"PocketBase at {self.url} refused {method} {path}: "
-                                f"{response.status_code} {response.text[:500]}")
+            refused = RegistryUnauthorized if response.status_code == 401 else RegistryError
+            raise refused(f"PocketBase at {self.url} refused {method} {path}: "
+                          f"{response.status_code} {response.text[:500]}")
         return response.json() if response.content else {}
 
     def _authenticate(self) -> None:
-        body = self._send("POST", f"/api/collections/{SUPERUSERS}/auth-with-password", json=self._credentials)
+        self._http.headers.pop("Authorization", None)
+        path = f"/api/collections/{self._auth_collection}/auth-with-password"
+        body = self._send("POST", path, json=self._credentials)
         self._http.headers["Authorization"] = body["token"]
         self._authenticated = True
 
@@ -72,16 +89,45 @@ class Registry:
         made by an older release); returns the names created or extended (none on a second call)."""
         existing = {c["name"]: c for c in self._request("GET", "/api/collections", params={"perPage": 500})["items"]}
         changed = []
+        if READERS not in existing:  # an auth collection: PocketBase adds its email and password fields
+            if self._create_collection({"name": READERS, "type": "auth", **READER_ACCOUNTS}):
+                changed.append(READERS)
         for name, definition in COLLECTIONS.items():
             if name not in existing:
-                self._request("POST", "/api/collections", json={"name": name, "type": "base", **definition})
-                changed.append(name)
+                if self._create_collection({"name": name, "type": "base", **definition}):
+                    changed.append(name)
                 continue
             have = {field["name"] for field in existing[name]["fields"]}
+            update = {rule: definition[rule] for rule in RULES if existing[name].get(rule) != definition.get(rule)}
             if missing := [field for field in definition["fields"] if field["name"] not in have]:
-                self._request("PATCH", f"/api/collections/{name}", json={"fields": existing[name]["fields"] + missing})
+                update["fields"] = existing[name]["fields"] + missing
+            if update:
+                self._request("PATCH", f"/api/collections/{name}", json=update)
                 changed.append(name)
         return changed
+
+    def _create_collection(self, definition: dict) -> bool:
+        """Create it; False when a concurrent command (a second `wig80 export`) created it first."""
+        try:
+            self._request("POST", "/api/collections", json=definition)
+        except RegistryError as error:
+            if not any(exists in str(error) for exists in ALREADY_EXISTS):
+                raise
+            return False
+        return True
+
+    def ensure_reader(self, email: str, password: str) -> dict:
+        """The read-only account (READERS) with this email and password, created or its password reset."""
+        reader = self.first(READERS, f"email = {json.dumps(email)}", sort="id")
+        fields = {"password": password, "passwordConfirm": password, "verified": True}
+        if reader is None:
+            try:
+                return self.create(READERS, {"email": email, **fields})
+            except RegistryError as error:
+                if not any(exists in str(error) for exists in ALREADY_EXISTS):
+                    raise
+                reader = self.first(READERS, f"email = {json.dumps(email)}", sort="id")  # a concurrent command's
+        return self._request("PATCH", f"/api/collections/{READERS}/records/{reader['id']}", json=fields)
 
     def create(self, collection: str, fields: dict, files: dict[str, Path] | None = None) -> dict:
         """A new record; `files` (field -> path) are uploaded in the same request, so a record never

@@ -24,7 +24,7 @@ def _date(name: str) -> dict:
 
 
 def _file(name: str, max_bytes: int) -> dict:
-    # protected: downloading needs a file token of an authorised session (the gateway's superuser)
+    # protected: downloading needs a file token of an authorised session (the gateway's reader)
     return {"name": name, "type": "file", "maxSelect": 1, "maxSize": max_bytes, "protected": True}
 
 
@@ -32,6 +32,15 @@ ANALOGUE_INDEX_MAX_BYTES = 1 << 30  # the full profile's index over 80 symbols x
 
 
 CREATED = {"name": "created", "type": "autodate", "onCreate": True, "onUpdate": False}
+
+# The gateway's account: an auth collection whose records may list and view what GET /models and the
+# analogue index read (runs, versions, deployments) and nothing else: no write, no evaluations, no
+# superuser. Only a superuser (the lifecycle, `wig80 serve`) creates its one record (Registry.ensure_reader).
+READERS = "registry_readers"
+READER_ONLY = f'@request.auth.collectionName = "{READERS}"'
+NOBODY = {"listRule": None, "viewRule": None, "createRule": None, "updateRule": None, "deleteRule": None}
+READ_BY_READERS = NOBODY | {"listRule": READER_ONLY, "viewRule": READER_ONLY}
+READER_ACCOUNTS = NOBODY  # a reader sees no account, not even its own record; it only logs in
 
 COLLECTIONS: dict[str, dict] = {
     "training_runs": {
@@ -43,6 +52,7 @@ COLLECTIONS: dict[str, dict] = {
             _json("var_backtest_test"), _json("served_model"),
         ],
         "indexes": ["CREATE UNIQUE INDEX idx_training_runs_run ON training_runs (run)"],
+        **READ_BY_READERS,
     },
     "model_versions": {
         "fields": [
@@ -52,6 +62,7 @@ COLLECTIONS: dict[str, dict] = {
             _file("analogue_index", ANALOGUE_INDEX_MAX_BYTES), _json("analogues"),
         ],
         "indexes": ["CREATE UNIQUE INDEX idx_model_versions_version ON model_versions (version)"],
+        **READ_BY_READERS,
     },
     "deployments": {
         "fields": [
@@ -62,6 +73,7 @@ COLLECTIONS: dict[str, dict] = {
             _text("note"), CREATED,
         ],
         "indexes": ["CREATE UNIQUE INDEX idx_deployments_sequence ON deployments (sequence)"],
+        **READ_BY_READERS,
     },
     "evaluations": {
         "fields": [
@@ -72,5 +84,6 @@ COLLECTIONS: dict[str, dict] = {
             _text("reason"), _text("error"), _number("promoted_version"), CREATED,
         ],
         "indexes": [],
+        **NOBODY,
     },
 }

@@ -31,6 +31,7 @@ DEVELOPMENT_TRITON_ADMIN_KEY = "wig80-development-only"
 MIN_SECRET_LENGTH = 32
 QUESTDB_DEFAULT_PASSWORD = "quest"
 DEVELOPMENT_POCKETBASE_PASSWORD = "wig80-development-only"
+DEVELOPMENT_POCKETBASE_READER_PASSWORD = "wig80-development-only-reader"
 
 # Who may say who the client is (X-Forwarded-For): in production no range wider than one pod network
 # (IPv4 /16) or one IPv6 subnet (/64, a node's pod range: list several nodes' ranges one by one)
@@ -40,15 +41,21 @@ MIN_TRUSTED_PREFIX = {4: 16, 6: 64}
 # "all" is `wig80 serve` on one host (Triton, the registry and the gateway in one process tree).
 Workload = Literal["all", "gateway", "lifecycle"]
 SECRETS_BY_WORKLOAD: dict[str, frozenset[str]] = {
-    # the gateway: POST /bars, and the registry for GET /models; never Triton's model control
-    "gateway": frozenset({"WIG80_API_KEY", "WIG80_POCKETBASE_ADMIN_PASSWORD"}),
-    # retrain, export, rollback: Triton's model control and the registry; no client API
-    "lifecycle": frozenset({"WIG80_TRITON_ADMIN_KEY", "WIG80_POCKETBASE_ADMIN_PASSWORD"}),
-    "all": frozenset({"WIG80_API_KEY", "WIG80_TRITON_ADMIN_KEY", "WIG80_POCKETBASE_ADMIN_PASSWORD"}),
+    # the gateway: POST /bars, and the registry's read-only account for GET /models and the analogue
+    # index; never Triton's model control, never the registry's superuser
+    "gateway": frozenset({"WIG80_API_KEY", "WIG80_POCKETBASE_READER_PASSWORD"}),
+    # retrain, export, rollback: Triton's model control and the registry's superuser, which (re)sets the
+    # reader's password to the one given here (registry.client.Registry.ensure_reader); no client API
+    "lifecycle": frozenset({"WIG80_TRITON_ADMIN_KEY", "WIG80_POCKETBASE_ADMIN_PASSWORD",
+                            "WIG80_POCKETBASE_READER_PASSWORD"}),
+    "all": frozenset({"WIG80_API_KEY", "WIG80_TRITON_ADMIN_KEY", "WIG80_POCKETBASE_ADMIN_PASSWORD",
+                      "WIG80_POCKETBASE_READER_PASSWORD"}),
 }
 SECRET_FIELDS = {"WIG80_API_KEY": "api_key", "WIG80_TRITON_ADMIN_KEY": "triton_admin_key",
-                 "WIG80_POCKETBASE_ADMIN_PASSWORD": "pocketbase_admin_password"}
-DEVELOPMENT_SECRETS = {DEVELOPMENT_TRITON_ADMIN_KEY, DEVELOPMENT_POCKETBASE_PASSWORD}
+                 "WIG80_POCKETBASE_ADMIN_PASSWORD": "pocketbase_admin_password",
+                 "WIG80_POCKETBASE_READER_PASSWORD": "pocketbase_reader_password"}
+DEVELOPMENT_SECRETS = {DEVELOPMENT_TRITON_ADMIN_KEY, DEVELOPMENT_POCKETBASE_PASSWORD,
+                       DEVELOPMENT_POCKETBASE_READER_PASSWORD}
 
 
 def too_wide_to_trust(proxy: str) -> bool:
@@ -108,6 +115,9 @@ class Settings(BaseSettings):
     pocketbase_port: int = 8090
     pocketbase_admin_email: str = "admin@wig80.local"
     pocketbase_admin_password: str = DEVELOPMENT_POCKETBASE_PASSWORD
+    pocketbase_reader_email: str = Field("gateway@wig80.local", description="the registry's read-only account "
+                                         "(the gateway's): created by the lifecycle and `wig80 serve`")
+    pocketbase_reader_password: str = DEVELOPMENT_POCKETBASE_READER_PASSWORD
 
     # retraining: champion and challenger scored on the same most recent rows that neither trained on
     retrain_eval_days: int = Field(60, ge=5, description="trading days of the most recent samples scored")
@@ -144,6 +154,9 @@ class Settings(BaseSettings):
     websocket_max_message_bytes: int = Field(64 * 1024, ge=1024, description="uvicorn's ws_max_size")
     websocket_max_connections: int = Field(1000, ge=1, description="open WebSockets per gateway process")
     websocket_max_connections_per_client: int = Field(8, ge=1, description="per client address, per process")
+    websocket_idle_timeout_s: float = Field(
+        300.0, gt=0, description="a WebSocket that sent nothing and was sent nothing (no subscription pushes) "
+        "for this long is closed (4408), freeing its slot")
     websocket_max_symbol_updates_per_second: float = Field(
         5.0, gt=0, description="a subscription's budget: len(symbols) / update_frequency"
     )

@@ -52,8 +52,16 @@ def validation_reason(error: RequestValidationError) -> str:
         message = item.get("msg", "invalid")
         if item.get("type") == "json_invalid":
             message = f"not valid JSON ({item.get('ctx', {}).get('error', 'unparseable')})"
+        elif item.get("type", "").endswith("_type") and "input" in item:
+            message = f"{message}, not {_json_type(item['input'])}"  # strict types: say what was sent instead
         reasons.append(f"{where}: {message}" if where else message)
     return "; ".join(reasons) or "invalid request"
+
+
+def _json_type(value: object) -> str:
+    names = {bool: "a boolean", str: "a string", int: "an integer", float: "a number", list: "an array",
+             dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 async def _validation_failed(request: Request, error: Exception) -> JSONResponse:

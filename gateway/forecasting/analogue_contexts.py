@@ -25,6 +25,7 @@ from gateway.forecasting.forecasts import HeldForecast
 from gateway.forecasting.triton_client import ModelInfo
 from gateway.schemas import RagContext
 from registry.client import Registry, RegistryError
+from registry.schema import READERS
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,10 @@ RETRY_S = 60.0
 
 
 class AnalogueContexts:
-    def __init__(self, registry_url: str, admin_email: str, admin_password: str, home: Path) -> None:
-        self.registry_url = registry_url
-        self.admin_email = admin_email
-        self.admin_password = admin_password
+    def __init__(self, registry_url: str, reader_email: str, reader_password: str, home: Path) -> None:
+        self.registry_url = registry_url  # read with the registry's read-only account (registry.schema.READERS)
+        self.reader_email = reader_email
+        self.reader_password = reader_password
         self.home = Path(home)
         self.model_version: str | None = None  # the label of the version whose index `query` holds
         self.query: AnalogueQuery | None = None
@@ -47,7 +48,7 @@ class AnalogueContexts:
         """None without a registry (POCKETBASE_URL unset): then `rag_context` is always null."""
         if not settings.pocketbase_url:
             return None
-        return cls(settings.registry_url, settings.pocketbase_admin_email, settings.pocketbase_admin_password,
+        return cls(settings.registry_url, settings.pocketbase_reader_email, settings.pocketbase_reader_password,
                    settings.home)
 
     async def attach(self, helds: Sequence[HeldForecast], info: ModelInfo) -> None:
@@ -91,7 +92,8 @@ class AnalogueContexts:
         return info.model_version != self.model_version or failed_long_ago
 
     def _read(self, version: int) -> AnalogueIndex | None:
-        with Registry(self.registry_url, self.admin_email, self.admin_password) as registry:
+        with Registry(self.registry_url, self.reader_email, self.reader_password,
+                      auth_collection=READERS) as registry:
             return served_index(registry, version, self.home)
 
 

@@ -7,6 +7,11 @@ Bounded clients (gateway.realtime.limits): connections per address and per proce
 and a message limit keyed by the client, not the connection. A failed update is reported on the socket
 and the loop goes on; after MAX_CONSECUTIVE_PUSH_FAILURES in a row, or when a connection's sender or
 pusher dies, the socket is closed with 1011: never left open and silent.
+
+An idle connection (nothing received from the client, nothing pushed to it, for the limits'
+idle_timeout_s) is closed with CLOSE_IDLE (4408) and the reason, so a client that opens sockets and
+stays silent does not hold the per-address and total slots; a subscription's pushes keep it open
+(its update_frequency is added to the allowance).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import contextlib
 import itertools
 import json
 import logging
+import time
 
 from fastapi import WebSocket
 from pydantic import ValidationError
@@ -34,6 +40,7 @@ log = logging.getLogger(__name__)
 MAX_CONSECUTIVE_PUSH_FAILURES = 5
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_INTERNAL_ERROR = 1011
+CLOSE_IDLE = 4408  # an application code (4000-4999), after HTTP 408 Request Timeout
 
 _connection_ids = itertools.count(1)
 
@@ -48,6 +55,10 @@ class Connection:
         self.tickers: tuple[str, ...] = ()
         self.new_bar_tickers: set[str] = set()
         self.wake = asyncio.Event()
+        self.last_activity = time.monotonic()  # a message received or sent
+
+    def idle_for(self) -> float:
+        return time.monotonic() - self.last_activity
 
     def send(self, message: WebSocketPrediction | WebSocketError) -> None:
         """Queue a message; when the queue is full, drop the oldest one to make room."""
@@ -99,19 +110,26 @@ class RealtimeHub:
     async def _run(self, connection: Connection) -> None:
         """Until the client leaves; if the sender or the pusher dies first, close the socket with 1011."""
         receiver = asyncio.create_task(self._receive_loop(connection))
+        idle = asyncio.create_task(self._until_idle(connection))
         workers = [asyncio.create_task(self._send_loop(connection)), asyncio.create_task(self._push_loop(connection))]
         try:
-            await asyncio.wait([receiver, *workers], return_when=asyncio.FIRST_COMPLETED)
-            if not receiver.done():
+            await asyncio.wait([receiver, idle, *workers], return_when=asyncio.FIRST_COMPLETED)
+            if idle.done() and not receiver.done():
+                timeout = self.limits.idle_timeout_s
+                log.info("WebSocket %s: idle for %g s; closing with %d", connection.id, timeout, CLOSE_IDLE)
+                with contextlib.suppress(Exception):
+                    await connection.websocket.close(
+                        CLOSE_IDLE, f"idle timeout: nothing sent or pushed for {timeout:g} s; reconnect to go on")
+            elif not receiver.done():
                 failed = next(task for task in workers if task.done())
                 error = failed.exception() if not failed.cancelled() else None
                 log.error("WebSocket %s: %s stopped (%r); closing with 1011", connection.id, failed.get_name(), error)
                 with contextlib.suppress(Exception):
                     await connection.websocket.close(CLOSE_INTERNAL_ERROR, "server error: updates stopped")
         finally:
-            for task in (receiver, *workers):
+            for task in (receiver, idle, *workers):
                 task.cancel()
-            for task in (receiver, *workers):
+            for task in (receiver, idle, *workers):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
@@ -123,6 +141,7 @@ class RealtimeHub:
                 return
             if message["type"] == "websocket.disconnect":
                 return
+            connection.last_activity = time.monotonic()
             if not await self.message_limiter.allow(connection.client):
                 detail = f"too many messages: at most {self.message_limiter.per_second} per second; ignored"
                 connection.send(WebSocketError(detail=detail))
@@ -209,6 +228,17 @@ class RealtimeHub:
         while True:
             text = await connection.outbox.get()
             await connection.websocket.send_text(text)
+            connection.last_activity = time.monotonic()
+
+    async def _until_idle(self, connection: Connection) -> None:
+        """Returns once the connection has been idle for the limits' idle_timeout_s (plus its subscription's
+        update_frequency, so that pushes slower than the timeout still keep it open)."""
+        while (left := self._idle_allowance(connection) - connection.idle_for()) > 0:
+            await asyncio.sleep(left)
+
+    def _idle_allowance(self, connection: Connection) -> float:
+        subscription = connection.subscription
+        return self.limits.idle_timeout_s + (subscription.update_frequency if subscription else 0.0)
 
 
 def _reason(error: Exception) -> str:

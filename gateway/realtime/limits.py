@@ -1,4 +1,5 @@
-"""What one WebSocket client may hold: connections per address and per process, a subscription budget, messages per second.
+"""What one WebSocket client may hold: connections per address and per process, a subscription budget, messages
+per second, and its slot only while it is not idle.
 
 A subscription costs len(symbols) / update_frequency pushes a second; the budget bounds that, so a
 client cannot ask for a hundred symbols every second. Connection slots are per process (each replica
@@ -22,6 +23,7 @@ class ConnectionLimits:
     max_connections: int = 1000
     max_per_client: int = 8
     max_symbol_updates_per_second: float = 5.0
+    idle_timeout_s: float = 300.0  # nothing received and nothing pushed for this long: closed
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConnectionLimits:
@@ -29,6 +31,7 @@ class ConnectionLimits:
             settings.websocket_max_connections,
             settings.websocket_max_connections_per_client,
             settings.websocket_max_symbol_updates_per_second,
+            settings.websocket_idle_timeout_s,
         )
 
     def subscription_refusal(self, symbols: int, update_frequency: float) -> str | None:

@@ -26,6 +26,7 @@ SECRETS = {
     "WIG80_API_KEY": "test-api-key-0123456789abcdefghijkl",
     "WIG80_TRITON_ADMIN_KEY": "test-triton-admin-key-0123456789abcd",
     "WIG80_POCKETBASE_ADMIN_PASSWORD": "test-pocketbase-password-0123456789",
+    "WIG80_POCKETBASE_READER_PASSWORD": "test-pocketbase-reader-password-0123",
     "REDIS_PASSWORD": "test-redis-password-0123456789abcdef",
     "QUESTDB_USER": "test-questdb-user",
     "QUESTDB_PASSWORD": "test-questdb-password-0123456789abcd",
@@ -37,10 +38,11 @@ SECRETS_OF = {
     "triton": {"WIG80_TRITON_ADMIN_KEY"},
     "redis": {"REDIS_PASSWORD"},
     "questdb": {"QUESTDB_USER", "QUESTDB_PASSWORD"},
-    "gateway": {"WIG80_API_KEY", "WIG80_POCKETBASE_ADMIN_PASSWORD", "REDIS_PASSWORD", "QUESTDB_USER",
+    "gateway": {"WIG80_API_KEY", "WIG80_POCKETBASE_READER_PASSWORD", "REDIS_PASSWORD", "QUESTDB_USER",
                 "QUESTDB_PASSWORD"},
     "pocketbase": {"WIG80_POCKETBASE_ADMIN_PASSWORD"},
-    "retrain": {"WIG80_TRITON_ADMIN_KEY", "WIG80_POCKETBASE_ADMIN_PASSWORD", "QUESTDB_USER", "QUESTDB_PASSWORD"},
+    "retrain": {"WIG80_TRITON_ADMIN_KEY", "WIG80_POCKETBASE_ADMIN_PASSWORD", "WIG80_POCKETBASE_READER_PASSWORD",
+                "QUESTDB_USER", "QUESTDB_PASSWORD"},
     "nginx": {"WIG80_TLS_CERT_FILE", "WIG80_TLS_KEY_FILE"},
     "prometheus": set(),
 }
@@ -116,7 +118,8 @@ def test_the_gateway_never_holds_the_triton_admin_key(compose):
 def test_each_workload_environment_passes_the_production_checks(compose, monkeypatch, service, workload):
     from settings import Settings
 
-    for name in ("WIG80_API_KEY", "WIG80_TRITON_ADMIN_KEY", "WIG80_POCKETBASE_ADMIN_PASSWORD", "WIG80_WORKLOAD"):
+    for name in ("WIG80_API_KEY", "WIG80_TRITON_ADMIN_KEY", "WIG80_POCKETBASE_ADMIN_PASSWORD",
+                 "WIG80_POCKETBASE_READER_PASSWORD", "WIG80_WORKLOAD"):
         monkeypatch.delenv(name, raising=False)
     for name, value in compose["services"][service]["environment"].items():
         monkeypatch.setenv(name, str(value))

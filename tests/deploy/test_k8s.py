@@ -284,7 +284,7 @@ def test_the_gateway_trusts_the_ingress_pods_and_passes_the_production_checks(mo
     pod = PODS["gateway"]
     env = {**config, **{e["name"]: e["value"] for e in pod["containers"][0]["env"] if "value" in e}}
     # what the Secret wig80-gateway holds (README's kubectl command), with test values
-    env |= {"WIG80_API_KEY": "k" * 32, "WIG80_POCKETBASE_ADMIN_PASSWORD": "p" * 32,
+    env |= {"WIG80_API_KEY": "k" * 32, "WIG80_POCKETBASE_READER_PASSWORD": "p" * 32,
             "REDIS_URL": "redis://:r@redis:6379/0", "MARKET_DB_URL": "postgresql://u:q@questdb:8812/qdb"}
     for name in ("WIG80_TRITON_ADMIN_KEY", "WIG80_HOME"):
         monkeypatch.delenv(name, raising=False)

@@ -15,6 +15,7 @@ import redis
 from market_data.importer import import_paths
 from market_data.stores import open_store
 from market_data.synthetic import synthesize
+from tests.fixtures.registry import READER_EMAIL, READER_PASSWORD
 from tests.fixtures.requirements import requirement_missing
 from tests.fixtures.services import free_port
 from tests.gateway.process import GatewayProcess
@@ -149,5 +150,6 @@ def registry_serving(pocketbase, triton_server):
 
     with pocketbase.client() as registry:
         registry.ensure_collections()
+        registry.ensure_reader(READER_EMAIL, READER_PASSWORD)  # the gateway's read-only account
         assert record_served(registry, triton_server.repository) is not None
     return pocketbase

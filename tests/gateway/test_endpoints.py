@@ -84,6 +84,12 @@ def test_analyze_accepts_a_gpw_short_name(gateway, stored_symbols):
         ({"symbol": "1AT", "confidence_threshold": 1.5}, 400, "body.confidence_threshold"),
         ({"symbol": "1AT", "timeframe": "1h"}, 400, "body.timeframe"),
         ({"symbol": "1AT", "surprise": 1}, 400, "body.surprise"),
+        # strict types: no boolean for a number, no string for an integer, no number for a boolean
+        ({"symbol": "1AT", "confidence_threshold": False}, 400,
+         "body.confidence_threshold: Input should be a valid number, not a boolean"),
+        ({"symbol": "1AT", "prediction_horizon": "5"}, 400,
+         "body.prediction_horizon: Input should be a valid integer, not a string"),
+        ({"symbol": "1AT", "include_spectral": 1}, 400, "body.include_spectral: Input should be a valid boolean"),
         ({}, 400, "body.symbol"),
     ],
 )
@@ -189,12 +195,32 @@ def test_post_bars_rejects_an_invalid_bar_with_its_reason(gateway, stored_symbol
     assert "bars[0]" in response.text and "high" in response.text
 
 
-def test_post_bars_refuses_a_price_that_overflows_float32_with_its_reason(gateway, stored_symbols):
-    bar = {"symbol": stored_symbols[0], "date": "2026-01-02", "open": 10, "high": 1e300, "low": 9, "close": 1e300,
-           "volume": 1000}
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"high": 1e300, "close": 1e300}, "body.bars.0.high: Input should be less than or equal to 1000000000"),
+    ({"low": 0}, "body.bars.0.low: Input should be greater than or equal to 0.000001"),
+    ({"volume": True}, "body.bars.0.volume: Input should be a valid number, not a boolean"),
+    ({"open": "10"}, "body.bars.0.open: Input should be a valid number, not a string"),
+])
+def test_post_bars_refuses_out_of_schema_values_with_their_reason(gateway, stored_symbols, change, reason):
+    bar = {"symbol": stored_symbols[0], "date": "2026-01-02", "open": 10, "high": 11, "low": 9, "close": 10,
+           "volume": 1000} | change
     response = post(gateway, "/bars", {"bars": [bar]}, headers={"X-API-Key": "test-gateway-key"})
     assert response.status_code == 400
-    assert "price high 1e+300 does not fit float32" in response.json()["detail"]
+    assert reason in response.json()["detail"]
+
+
+def test_the_schema_states_the_bounds_the_api_enforces(gateway, stored_symbols):
+    from feature_kernels import MIN_WINDOW
+
+    schema = get(gateway, "/openapi.json").json()
+    bar = schema["components"]["schemas"]["BarIn"]["properties"]
+    assert all(bar[price]["exclusiveMinimum"] == 0 for price in ("open", "high", "low", "close"))
+    assert bar["volume"]["minimum"] == 0
+    days = next(p for p in schema["paths"]["/spectrum/{symbol}"]["get"]["parameters"] if p["name"] == "days")
+    assert days["schema"]["minimum"] == MIN_WINDOW  # the served model's window minimum
+    response = get(gateway, f"/spectrum/{stored_symbols[0]}", params={"days": MIN_WINDOW - 1})
+    assert response.status_code == 400 and "query.days" in response.json()["detail"]
+    assert get(gateway, f"/spectrum/{stored_symbols[0]}", params={"days": MIN_WINDOW}).status_code == 200
 
 
 def test_metrics_exposes_the_named_series(gateway, stored_symbols):

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.redis]
 PRODUCTION = {
     "WIG80_ENVIRONMENT": "production", "WIG80_WORKLOAD": "gateway",
     "WIG80_API_KEY": "a-production-api-key-of-32-chars",
-    "WIG80_POCKETBASE_ADMIN_PASSWORD": "a-pocketbase-password-of-32-char", "REDIS_URL": "",
+    "WIG80_POCKETBASE_READER_PASSWORD": "a-pocketbase-reader-password-32c", "REDIS_URL": "",
 }
 ADDRESS = re.compile(r"\d+\.\d+\.\d+\.\d+|:\d{2,5}\b")
 

@@ -20,6 +20,7 @@ from lifecycle.publish import export_registered
 from lifecycle.retrain import retrain
 from lifecycle.rollback import RollbackRefused, rollback
 from registry.records import deployed_version, deployments
+from tests.fixtures.registry import READER_EMAIL, READER_PASSWORD
 from tests.fixtures.triton import start_triton
 from tests.gateway.conftest import gateway_env
 from tests.gateway.process import GatewayProcess
@@ -88,6 +89,7 @@ def test_a_better_challenger_is_promoted_a_worse_one_rejected_and_rollback_resto
     windows = stored_windows(None, tiny_run.home, tiny_run.window)[:1]
     registry = registry_env.client()
     registry.ensure_collections()
+    registry.ensure_reader(READER_EMAIL, READER_PASSWORD)  # the gateway's account, as `wig80 serve` sets it
     export_registered(registry, untrained(tiny_run, tmp_path / "random_champion", seed=3), settings)
     server = start_triton(repository, tmp_path / "home")
     settings = settings.model_copy(update={"triton_grpc_port": server.grpc_port, "triton_admin_key": server.admin_key})

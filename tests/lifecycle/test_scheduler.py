@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.retrain import retrain_lock
+from lifecycle.repository_lock import repository_lock
 from lifecycle.scheduler import RETRAIN_NICENESS, RetrainSchedule, cron_trigger
 from wig80.commands.model_lifecycle import EXIT_BUSY
 
@@ -40,11 +40,11 @@ def test_a_bad_cron_expression_is_refused_naming_it():
 def test_a_second_retraining_while_one_runs_does_not_train(registry_env, tmp_path):
     """The lock is what a running `wig80 retrain` holds; a second one (scheduled or by hand) stops at it."""
     env = {**os.environ, **registry_env.env, "WIG80_HOME": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)}
-    with retrain_lock(tmp_path):
+    with repository_lock(tmp_path, "retrain"):
         second = subprocess.run([sys.executable, "-m", "wig80.cli", "retrain"], env=env, cwd=PROJECT_ROOT,
                                 capture_output=True, text=True, timeout=120)
     assert second.returncode == EXIT_BUSY, second.stderr
-    assert "another retraining is running" in second.stderr
+    assert "another retrain" in second.stderr and "holds the repository lock" in second.stderr
     assert not (tmp_path / "models").exists()  # it trained nothing
     with registry_env.client() as registry:
         registry.ensure_collections()

@@ -7,18 +7,45 @@ import json
 import stat
 from pathlib import Path
 
-from registry.records import deployed_version, record_deployment
-from registry.schema import COLLECTIONS
-from tests.fixtures.registry import start_pocketbase
+import httpx
+import pytest
+
+from registry.client import RegistryError
+from registry.records import active_model, deployed_version, record_deployment
+from registry.schema import COLLECTIONS, READERS
+from tests.fixtures.registry import READER_EMAIL, READER_PASSWORD, start_pocketbase
 from wig80.cli import main as wig80_main
 
 
 def test_collections_are_created_once(pocketbase):
     with pocketbase.client() as registry:
-        assert registry.ensure_collections() == list(COLLECTIONS)
+        assert registry.ensure_collections() == [READERS, *COLLECTIONS]
         assert registry.ensure_collections() == []
         names = [c["name"] for c in registry._request("GET", "/api/collections", params={"perPage": 500})["items"]]
     assert sorted(n for n in names if n in COLLECTIONS) == sorted(COLLECTIONS)
+
+
+def test_the_reader_account_reads_what_the_gateway_shows_and_nothing_else(pocketbase):
+    """The gateway's account: runs, versions and deployments readable; no write, no evaluations, no accounts,
+    no collection changes; an anonymous client sees no record."""
+    with pocketbase.client() as registry:
+        registry.ensure_collections()
+        registry.ensure_reader(READER_EMAIL, "an-older-password-0123456789")
+        registry.ensure_reader(READER_EMAIL, READER_PASSWORD)  # a second call sets the password given now
+        record_deployment(registry, 1, "initial")
+        registry.create("evaluations", {"decision": "failed", "reason": "test"})
+    with pocketbase.reader() as reader:
+        assert [d["to_version"] for d in reader.records("deployments")] == [1]
+        assert reader.records("model_versions") == [] and reader.records("training_runs") == []
+        assert active_model(reader) is None  # version 1 is not registered: nothing to show, nothing refused
+        refusals = [lambda: reader.records("evaluations"), lambda: reader.records(READERS),
+                    lambda: record_deployment(reader, 2, "manual"), reader.ensure_collections,
+                    lambda: reader.ensure_reader("someone@wig80.test", "x" * 32)]
+        for call in refusals:
+            with pytest.raises(RegistryError, match="403"):
+                call()
+    anonymous = httpx.get(f"{pocketbase.url}/api/collections/deployments/records")
+    assert anonymous.status_code == 200 and anonymous.json()["items"] == []
 
 
 def test_a_train_and_an_export_appear_with_their_metrics(tiny_run, registry_env, tmp_path, monkeypatch):

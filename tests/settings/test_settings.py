@@ -8,6 +8,7 @@ from settings import DEVELOPMENT_TRITON_ADMIN_KEY, MIN_SECRET_LENGTH, Settings
 API_KEY = "an-api-key-of-thirty-two-chars.."
 TRITON_ADMIN_KEY = "a-triton-admin-key-of-32-chars.."
 POCKETBASE_PASSWORD = "a-pocketbase-password-of-32-char"
+READER_PASSWORD = "a-registry-reader-password-of-32"
 
 
 def test_service_urls_keep_their_conventional_names(monkeypatch):
@@ -62,6 +63,7 @@ def production(monkeypatch, **env: str | None) -> Settings:
         "WIG80_API_KEY": API_KEY,
         "WIG80_TRITON_ADMIN_KEY": TRITON_ADMIN_KEY,
         "WIG80_POCKETBASE_ADMIN_PASSWORD": POCKETBASE_PASSWORD,
+        "WIG80_POCKETBASE_READER_PASSWORD": READER_PASSWORD,
         "REDIS_URL": "redis://:a-password@redis:6379/0",
         "MARKET_DB_URL": "postgresql://wig80:a-password@questdb:8812/qdb",
     }
@@ -88,6 +90,8 @@ def test_production_accepts_set_secrets(monkeypatch):
         ("WIG80_API_KEY", API_KEY[:-1], "WIG80_API_KEY"),  # 31 characters
         ("WIG80_POCKETBASE_ADMIN_PASSWORD", POCKETBASE_PASSWORD[:-1], "WIG80_POCKETBASE_ADMIN_PASSWORD"),
         ("WIG80_POCKETBASE_ADMIN_PASSWORD", "wig80-development-only", "WIG80_POCKETBASE_ADMIN_PASSWORD"),
+        ("WIG80_POCKETBASE_READER_PASSWORD", READER_PASSWORD[:-1], "WIG80_POCKETBASE_READER_PASSWORD"),
+        ("WIG80_POCKETBASE_READER_PASSWORD", "wig80-development-only-reader", "WIG80_POCKETBASE_READER_PASSWORD"),
         ("REDIS_URL", "redis://redis:6379/0", "REDIS_URL must carry a password"),
         ("MARKET_DB_URL", "postgresql://admin:quest@questdb:8812/qdb", "QuestDB's default password"),
     ],
@@ -99,7 +103,8 @@ def test_production_refuses_unsafe_defaults_naming_them(monkeypatch, name, value
 
 def test_production_without_a_triton_admin_key_starts_but_refuses_model_control(monkeypatch):
     """The gateway needs no key (it never controls models); model control without one is refused, naming it."""
-    settings = production(monkeypatch, WIG80_WORKLOAD="gateway", WIG80_TRITON_ADMIN_KEY=None)
+    settings = production(monkeypatch, WIG80_WORKLOAD="gateway", WIG80_TRITON_ADMIN_KEY=None,
+                         WIG80_POCKETBASE_ADMIN_PASSWORD=None)
     assert settings.environment == "production" and settings.triton_admin_key is None
     with pytest.raises(ValueError, match="WIG80_TRITON_ADMIN_KEY is not set"):
         _ = settings.triton_model_control_key
@@ -131,10 +136,13 @@ def test_production_accepts_proxy_addresses_and_pod_networks(monkeypatch, proxie
 
 
 def test_each_workload_gets_its_own_secrets_and_refuses_the_others(monkeypatch):
-    gateway = production(monkeypatch, WIG80_WORKLOAD="gateway", WIG80_TRITON_ADMIN_KEY=None)
+    gateway = production(monkeypatch, WIG80_WORKLOAD="gateway", WIG80_TRITON_ADMIN_KEY=None,
+                         WIG80_POCKETBASE_ADMIN_PASSWORD=None)
     assert gateway.workload == "gateway" and gateway.api_key == API_KEY
     with pytest.raises(ValidationError, match="WIG80_TRITON_ADMIN_KEY is not used by the gateway workload"):
         production(monkeypatch, WIG80_WORKLOAD="gateway")
+    with pytest.raises(ValidationError, match="WIG80_POCKETBASE_ADMIN_PASSWORD is not used by the gateway workload"):
+        production(monkeypatch, WIG80_WORKLOAD="gateway", WIG80_TRITON_ADMIN_KEY=None)  # the registry superuser
     lifecycle = production(monkeypatch, WIG80_WORKLOAD="lifecycle", WIG80_API_KEY=None)
     assert lifecycle.triton_admin_key == TRITON_ADMIN_KEY
     with pytest.raises(ValidationError, match="WIG80_API_KEY is not used by the lifecycle workload"):
@@ -182,7 +190,8 @@ def test_the_environment_of_a_child_reproduces_the_settings(monkeypatch, tmp_pat
 def test_a_gateway_workers_environment_carries_only_the_gateways_secrets(monkeypatch):
     """`wig80.commands.gateway_worker` with WIG80_API_WORKERS > 1 in production (the gateway image): each
     worker builds its settings from `as_environment()`, and production refuses another workload's secret."""
-    parent = production(monkeypatch, WIG80_WORKLOAD="gateway", WIG80_TRITON_ADMIN_KEY=None, WIG80_API_WORKERS="2")
+    parent = production(monkeypatch, WIG80_WORKLOAD="gateway", WIG80_TRITON_ADMIN_KEY=None,
+                        WIG80_POCKETBASE_ADMIN_PASSWORD=None, WIG80_API_WORKERS="2")
     environment = parent.as_environment()
     assert "WIG80_TRITON_ADMIN_KEY" not in environment
     assert environment["WIG80_API_KEY"] == API_KEY

@@ -40,8 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_export_command(args: argparse.Namespace) -> int:
     from export.onnx_export import ParityError
     from lifecycle.publish import RegistrationError, export_registered
+    from lifecycle.repository_lock import RepositoryBusy, UnsafeLockFile
     from registry.client import RegistryError
     from settings import Settings
+    from wig80.commands.model_lifecycle import EXIT_BUSY
     from wig80.commands.registry_session import open_registry
 
     if not args.run_dir.exists():
@@ -55,7 +57,10 @@ def run_export_command(args: argparse.Namespace) -> int:
         with open_registry(settings) as registry:  # no version is served that the registry lacks
             result = export_registered(registry, args.run_dir, settings, args.target, args.repository,
                                        build_tensorrt=args.tensorrt)
-    except (ParityError, ValueError, FileNotFoundError, RegistrationError, RegistryError) as error:
+    except RepositoryBusy as error:
+        print(f"wig80 export: {error}", file=sys.stderr)
+        return EXIT_BUSY
+    except (ParityError, ValueError, FileNotFoundError, RegistrationError, RegistryError, UnsafeLockFile) as error:
         print(f"wig80 export: {error}", file=sys.stderr)
         return 1
     if result.tensorrt_error:

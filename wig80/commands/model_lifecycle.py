@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_BUSY = 3  # another retraining holds the lock
+EXIT_BUSY = 3  # another retrain, export, deploy or rollback holds the repository lock
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +34,8 @@ def fail(command: str, message: str, code: int = 1) -> int:
 
 
 def run_retrain(args: argparse.Namespace) -> int:
-    from lifecycle.retrain import RetrainBusy, retrain
+    from lifecycle.repository_lock import RepositoryBusy, UnsafeLockFile
+    from lifecycle.retrain import retrain
     from registry.client import RegistryError
     from settings import Settings
     from wig80.commands.registry_session import open_registry
@@ -43,8 +44,10 @@ def run_retrain(args: argparse.Namespace) -> int:
     try:
         with open_registry(settings) as registry:
             outcome = retrain(settings, registry, args.challenger)
-    except RetrainBusy as error:
+    except RepositoryBusy as error:
         return fail("retrain", str(error), EXIT_BUSY)
+    except UnsafeLockFile as error:
+        return fail("retrain", str(error))
     except RegistryError as error:
         return fail("retrain", f"{error}; nothing was changed")
     print(f"[retrain] {outcome.decision}: {outcome.reason}", flush=True)
@@ -55,6 +58,7 @@ def run_retrain(args: argparse.Namespace) -> int:
 
 def run_rollback(args: argparse.Namespace) -> int:
     from lifecycle.deploy import DeployError
+    from lifecycle.repository_lock import RepositoryBusy, UnsafeLockFile
     from lifecycle.rollback import rollback
     from registry.client import RegistryError
     from settings import Settings
@@ -64,7 +68,9 @@ def run_rollback(args: argparse.Namespace) -> int:
     try:
         with open_registry(settings) as registry:
             rollback(registry, settings, args.version, force=args.force)
-    except (DeployError, RegistryError, ValueError) as error:  # RollbackRefused is a ValueError
+    except RepositoryBusy as error:
+        return fail("rollback", str(error), EXIT_BUSY)
+    except (UnsafeLockFile, DeployError, RegistryError, ValueError) as error:  # RollbackRefused is a ValueError
         return fail("rollback", str(error))
     print(f"[rollback] serving version {args.version}", flush=True)
     return 0

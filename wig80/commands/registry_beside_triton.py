@@ -12,7 +12,7 @@ from pathlib import Path
 from lifecycle.deploy import record_served
 from registry.server import PocketBaseServer
 from settings import Settings
-from wig80.commands.registry_session import connect, embedded_server
+from wig80.commands.registry_session import connect, embedded_server, prepare
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def registry_beside_triton(settings: Settings, repository: Path, retrain_cron: s
     schedule = None
     try:
         with connect(settings.registry_url, settings) as registry:
-            registry.ensure_collections()
+            prepare(registry, settings)
             served = record_served(registry, repository)
         say(f"registry: serving version {served}")
         if retrain_cron:

@@ -19,16 +19,22 @@ def connect(url: str, settings: Settings) -> Registry:
     return Registry(url, settings.pocketbase_admin_email, settings.pocketbase_admin_password)
 
 
+def prepare(registry: Registry, settings: Settings) -> None:
+    """The collections in place, and the gateway's read-only account with the configured password."""
+    registry.ensure_collections()
+    registry.ensure_reader(settings.pocketbase_reader_email, settings.pocketbase_reader_password)
+
+
 @contextlib.contextmanager
 def open_registry(settings: Settings) -> Iterator[Registry]:
-    """A registry with its collections in place. Without POCKETBASE_URL and with nothing answering on the
+    """A registry with its collections and reader account in place. Without POCKETBASE_URL and with nothing answering on the
     embedded port, the home's PocketBase is started for the duration of the command."""
     registry = connect(settings.registry_url, settings)
     server = None
     if not settings.pocketbase_url and not registry.healthy():
         server = embedded_server(settings).start().wait_ready()
     try:
-        registry.ensure_collections()
+        prepare(registry, settings)
         yield registry
     finally:
         registry.close()

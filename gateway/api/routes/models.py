@@ -1,19 +1,21 @@
-"""GET /models: the served model from the registry (its run, metrics, data range) and the deployment history."""
+"""GET /models: the served model from the registry (its run, metrics, data range) and the deployment history,
+as gateway.forecasting.served_records holds them (no registry login per request)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from gateway.api.deps import ServicesDep
 from gateway.api.errors import ERROR_RESPONSES
-from registry.client import Registry, RegistryError
-from registry.records import ActiveModel, active_model
-from settings import Settings
+from gateway.redaction import without_addresses
+from registry.client import RegistryError
+from registry.records import ActiveModel
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["models"], responses=ERROR_RESPONSES)
 
 
@@ -51,12 +53,6 @@ class ModelsResponse(BaseModel):
     deployments: list[Deployment] = Field(description="newest first")
 
 
-def _read(settings: Settings) -> ActiveModel | None:
-    with Registry(settings.registry_url, settings.pocketbase_admin_email, settings.pocketbase_admin_password,
-                  timeout=5.0) as registry:
-        return active_model(registry)
-
-
 def _active(model: ActiveModel) -> ActiveVersion:
     version, run = model.version, model.run or {}
     return ActiveVersion(
@@ -69,18 +65,20 @@ def _active(model: ActiveModel) -> ActiveVersion:
 
 
 @router.get("/models", response_model=ModelsResponse)
-async def models(services: ServicesDep) -> ModelsResponse:
-    """The active version with its training run's metrics, data range and date, and the deployment history."""
-    settings = services.settings
-    if not settings.pocketbase_url:
+async def models(services: ServicesDep, request: Request) -> ModelsResponse:
+    """The active version with its training run's metrics, data range and date, and the deployment history
+    (read from the registry when the served version changes, and at most every minute otherwise)."""
+    if services.records is None:
         raise HTTPException(503, "no registry configured: set POCKETBASE_URL (`wig80 serve` sets it)")
+    info = await services.model.served()  # the version every answer of this process is labelled with
     try:
-        model = await run_in_threadpool(_read, settings)
+        model = await services.records.get(info.version)
     except RegistryError as error:
-        raise HTTPException(503, f"the registry is unavailable: {error}") from error
+        log.warning("GET /models: the registry is unavailable: %s", error)
+        reason = without_addresses(str(error)) if request.app.state.redact_errors else str(error)
+        raise HTTPException(503, f"the registry is unavailable: {reason}") from error
     if model is None:
         raise HTTPException(503, "the registry records no deployment yet")
-    info = await services.model.served()  # the version every answer of this process is labelled with
     return ModelsResponse(
         active=_active(model),
         served_by_triton=info.version,

@@ -42,7 +42,8 @@ from tests.fixtures.services import free_port
 ROOT = Path(__file__).resolve().parents[3]
 FILES = (ROOT / "docker-compose.yml", ROOT / "deploy" / "compose.cpu.yml", Path(__file__).parent / "compose.local.yml")
 PROJECT = "wig80ct"
-SECRETS = ("WIG80_API_KEY", "WIG80_TRITON_ADMIN_KEY", "WIG80_POCKETBASE_ADMIN_PASSWORD", "REDIS_PASSWORD",
+SECRETS = ("WIG80_API_KEY", "WIG80_TRITON_ADMIN_KEY", "WIG80_POCKETBASE_ADMIN_PASSWORD",
+           "WIG80_POCKETBASE_READER_PASSWORD", "REDIS_PASSWORD",
            "QUESTDB_USER", "QUESTDB_PASSWORD")
 NGINX_UID = 101  # docker-compose.yml's user for nginx: it must read the key
 GATEWAY_REPLICAS = 2

@@ -18,7 +18,7 @@ from gateway.forecasting.triton_client import TritonClient
 from gateway.forecasting.windows import HotWindows
 from gateway.schemas import AnalysisRequest
 from market_data.stores import open_store
-from tests.fixtures.registry import EMAIL, PASSWORD
+from tests.fixtures.registry import READER_EMAIL, READER_PASSWORD
 from tests.fixtures.services import free_port
 from training.analogue_index import INDEX_FILE
 
@@ -34,7 +34,7 @@ async def service_with(bars_home, triton_grpc, tmp_path):
         store = open_store(None, bars_home)
         triton = TritonClient(triton_grpc, default_window=0)
         opened.append((store, triton))
-        analogues = AnalogueContexts(registry_url, EMAIL, PASSWORD, tmp_path / "gateway-home")
+        analogues = AnalogueContexts(registry_url, READER_EMAIL, READER_PASSWORD, tmp_path / "gateway-home")
         return AnalysisService(HotWindows(store), ModelWatcher(triton), ForecastBook(triton, None, "test"),
                                DirectionalAccuracy(store), PredictionPolicy(), default_window=0, analogues=analogues)
 

@@ -86,3 +86,24 @@ async def test_reconnecting_does_not_reset_the_message_limit(start_gateway_witho
             assert "too many messages" in reply
             return
     pytest.fail("could not send 4 messages over two connections within a second in 3 tries")
+
+
+async def test_an_idle_connection_is_closed_and_frees_its_slot(start_gateway_without_triton):
+    """WIG80_WEBSOCKET_IDLE_TIMEOUT_S: silent sockets are closed with 4408 and the reason; their slots of the
+    per-address cap are given back; a client that keeps talking is not idle."""
+    gateway = start_gateway_without_triton(WIG80_WEBSOCKET_IDLE_TIMEOUT_S="1",
+                                           WIG80_WEBSOCKET_MAX_CONNECTIONS_PER_CLIENT="2")
+    async with contextlib.AsyncExitStack() as stack:
+        silent = await open_connections(gateway.ws_url, 2, stack)
+        closes = [await closed_with(ws) for ws in silent]
+    assert {close.code for close in closes} == {4408}
+    assert all("idle timeout: nothing sent or pushed for 1 s" in close.reason for close in closes)
+    assert gateway.metric("websocket_connections") == 0
+    async with websockets.connect(gateway.ws_url) as talking, websockets.connect(gateway.ws_url) as second:
+        for _ in range(6):  # 2.4 s of messages, each an activity: more than the 1 s timeout
+            await talking.send("not json")
+            assert "invalid subscription" in json.loads(await asyncio.wait_for(talking.recv(), RECEIVE_TIMEOUT_S))["detail"]
+            await asyncio.sleep(0.4)
+        await talking.send("not json")  # still open
+        assert "invalid subscription" in json.loads(await asyncio.wait_for(talking.recv(), RECEIVE_TIMEOUT_S))["detail"]
+        assert (await closed_with(second)).code == 4408  # the silent one beside it was closed meanwhile

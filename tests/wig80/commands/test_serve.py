@@ -45,8 +45,8 @@ def test_a_listen_address_binds_beyond_loopback_from_the_setting_or_the_argument
 
 
 def test_production_without_the_admin_key_starts_no_embedded_triton(tmp_path):
-    production = settings(tmp_path, environment="production", api_key="an-api-key-of-some-length",
-                          pocketbase_admin_password="a-pocketbase-password-0123", triton_admin_key=None,
+    production = settings(tmp_path, environment="production", workload="gateway", api_key="a" * 32,
+                          pocketbase_reader_password="r" * 32,
                           redis_url=None, market_db_url=None)
     with pytest.raises(ValueError, match="WIG80_TRITON_ADMIN_KEY is not set"):
         embedded_server(arguments(), production)
