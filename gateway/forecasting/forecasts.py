@@ -1,4 +1,7 @@
-"""One forecast per (symbol, last bar date, model version): made once, kept, shared by every response.
+"""One forecast per (symbol, window of bars, model version): made once, kept, shared by every response.
+
+The window is named by a fingerprint of its bars, so a bar corrected or backfilled before the last date
+makes a new forecast, not only a new last bar.
 
 The model answers all horizons in one pass and the bars change once a day, so `/analyze`,
 `/batch_analyze`, `/forecast`, `/spectrum` and the WebSocket pushes (any horizon, threshold,
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway.forecasting.cache import MemoryCache, RedisCache, forecast_key
+from gateway.forecasting.cache import MemoryCache, RedisCache, forecast_key, window_fingerprint
 from gateway.forecasting.predictions import WindowFacts, window_facts
 from gateway.forecasting.triton_client import ModelInfo, TritonClient
 from gateway.schemas import RagContext
@@ -109,7 +112,10 @@ class ForecastBook:
         self._in_flight: dict[str, asyncio.Future[HeldForecast]] = {}
 
     def key(self, series: BarSeries, info: ModelInfo) -> str:
-        return forecast_key(self.prefix, series.symbol, str(series.dates[-1]), info.model_version)
+        """What the forecast of `series` by `info`'s version is made from: the bars the model reads."""
+        tail = slice(-info.window, None)
+        return forecast_key(self.prefix, series.symbol, str(series.dates[-1]), info.model_version,
+                            window_fingerprint(series.dates[tail], series.ohlcv[tail]))
 
     def held(self, series: BarSeries, info: ModelInfo) -> HeldForecast | None:
         """The forecast of this window if this process has it (no await: the warm request path)."""

@@ -1,22 +1,36 @@
 // The dashboard: index members with data, the selected symbol's bars and forecast fan, live over /ws/realtime.
+// It loads with one request for the table (GET /dashboard/summary, whatever the member count) and, refused
+// with 429, waits as long as the answer's Retry-After says and asks again.
 "use strict";
 
-const HORIZON = 5;            // the API's default horizon, the one WebSocket pushes use
 const HISTORY_BARS = 120;
-const MAX_SYMBOLS = 100;      // the API's limit per batch request and per subscription
 const RECONNECT_MS = 3000;
-const REFRESH_MS = 1000;      // at most one re-read of /symbols and of the chart per second (rate limits)
+const REFRESH_MS = 1000;      // at most one re-read of the chart per second (rate limits)
+const MAX_RETRY_AFTER_S = 120;
 
-const state = { rows: new Map(), predictions: new Map(), selected: null, chart: null, series: null };
+const state = { rows: new Map(), predictions: new Map(), selected: null, chart: null, series: null, dataStatus: "live" };
 
-async function getJson(path, options) {
-  const response = await fetch(path, options);
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return response.json();
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Retry-After in seconds (delta or HTTP date), at least 1, at most MAX_RETRY_AFTER_S
+function retryAfterSeconds(response) {
+  const header = response.headers.get("Retry-After") || "1";
+  const seconds = /^\d+$/.test(header) ? Number(header) : (Date.parse(header) - Date.now()) / 1000;
+  return Math.min(Math.max(Number.isFinite(seconds) ? seconds : 1, 1), MAX_RETRY_AFTER_S);
 }
 
-function postJson(path, body) {
-  return getJson(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+async function getJson(path, options) {
+  for (;;) {
+    const response = await fetch(path, options);
+    if (response.status === 429) {
+      const seconds = retryAfterSeconds(response);
+      setStatus(`rate limited, retrying in ${Math.ceil(seconds)} s…`, "down");
+      await sleep(seconds * 1000);
+      continue;
+    }
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+    return response.json();
+  }
 }
 
 function cell(row, name, text, value, className) {
@@ -146,7 +160,7 @@ const refreshChart = coalesced(() => drawChart(state.selected));
 function subscribe(symbols) {
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/realtime`);
   ws.onopen = () => {
-    setStatus("live", "live");
+    setStatus(state.dataStatus, state.dataStatus);
     ws.send(JSON.stringify({ symbols, update_frequency: 3600, include_spectral: true }));
   };
   ws.onmessage = (event) => {
@@ -223,7 +237,11 @@ async function showModelMetrics() {
       "see the training report of the run named in the version.";
     return;
   }
-  const response = await fetch("/models");
+  let response = await fetch("/models");
+  while (response.status === 429) {
+    await sleep(retryAfterSeconds(response) * 1000);
+    response = await fetch("/models");
+  }
   const answer = await response.json();
   if (!response.ok) {
     target.textContent = `Test metrics unavailable: ${answer.detail || response.status}`;
@@ -243,16 +261,20 @@ function report(error) {
 }
 
 async function main() {
-  const listing = await getJson("/symbols");
-  const members = listing.symbols.filter((s) => s.data_available && s.index).slice(0, MAX_SYMBOLS);
-  members.forEach(addRow);
-  const tickers = members.map((s) => s.symbol);
+  const summary = await getJson("/dashboard/summary");
+  state.dataStatus = summary.data_status;
+  document.getElementById("data-status").textContent = summary.data_status === "historical"
+    ? `historical data, newest bar ${summary.newest_bar}`
+    : `${summary.data_status}: newest bar ${summary.newest_bar}, exchange's last session ${summary.last_session}`;
+  document.getElementById("data-status").className = `note data-${summary.data_status}`;
+  document.getElementById("horizon").textContent = String(summary.horizon);
+  summary.members.forEach(addRow);
+  const tickers = summary.members.map((s) => s.symbol);
   if (tickers.length === 0) {
     document.getElementById("selected-symbol").textContent = "no index member has bars stored";
     return;
   }
-  const batch = await postJson("/batch_analyze", { symbols: tickers, prediction_horizon: HORIZON });
-  for (const item of batch.results) if (item.prediction) showPrediction(item.prediction, false);
+  for (const { item } of summary.members) if (item.prediction) showPrediction(item.prediction, false);
   subscribe(tickers);
   const wanted = decodeURIComponent(location.hash.slice(1)).toUpperCase();
   await select(state.rows.has(wanted) ? wanted : tickers[0]);
