@@ -42,6 +42,7 @@ from market_data.symbols import resolve_ticker
 
 log = logging.getLogger(__name__)
 
+MEMO_ENTRIES = 4096  # windows whose usability is remembered
 SNAPSHOT_ATTEMPTS = 3  # reads of a forecast and its history that may find the bars moved before giving up
 SPECTRUM_FEATURES = ("band_power_low", "band_power_mid", "band_power_high", "spectral_total_power", "spectral_centroid")
 
@@ -94,6 +95,7 @@ class AnalysisService:
     analogues: AnalogueContexts | None = None  # include_rag_context (None: no registry configured)
     _new_bars: set[str] = field(default_factory=set)
     _new_bar_signal: asyncio.Event = field(default_factory=asyncio.Event)
+    _unusable: dict[tuple[int, int], tuple[BarSeries, str | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.model.prepare_with(self.prepare_model)
@@ -157,8 +159,23 @@ class AnalysisService:
         if len(series) < needed:
             raise SymbolNotFound(f"{ticker} has {len(series)} bars stored; at least {needed} are needed")
         if info is not None:
-            _refuse_unusable(series, info.window)
+            self._refuse_unusable(series, info.window)
         return series
+
+    def _refuse_unusable(self, series: BarSeries, window: int) -> None:
+        """`_refuse_unusable`, checked once per held window object (the warm request path)."""
+        memo = self._unusable.get((id(series), window))
+        if memo is None or memo[0] is not series:
+            try:
+                _refuse_unusable(series, window)
+                reason = None
+            except InvalidRequest as error:
+                reason = str(error)
+            if len(self._unusable) >= MEMO_ENTRIES:
+                self._unusable.clear()
+            memo = self._unusable[(id(series), window)] = (series, reason)  # holding it keeps its id unique
+        if memo[1] is not None:
+            raise InvalidRequest(memo[1])
 
     async def served_model(self, ticker: str | None = None) -> ModelInfo:
         """The served model; when Triton has never answered, an unknown `ticker` still answers 404, not 503."""

@@ -8,13 +8,11 @@ Redis never fails a request: it is counted, logged once per outage, and the requ
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
-import numpy as np
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -28,17 +26,9 @@ Value = TypeVar("Value")
 
 
 def forecast_key(prefix: str, ticker: str, last_bar_date: str, model_version: str, fingerprint: str = "") -> str:
-    """`fingerprint` names the window's bars (`window_fingerprint`): a corrected or backfilled bar inside
-    the window changes it, not only a new last date."""
+    """`fingerprint` names the window's bars (`market_data.bars.window_fingerprint`): a corrected or
+    backfilled bar inside the window changes it, not only a new last date."""
     return f"{prefix}:forecast:{model_version}:{fingerprint}:{ticker}:{last_bar_date}"
-
-
-def window_fingerprint(dates: np.ndarray, ohlcv: np.ndarray) -> str:
-    """A short hash of a window's dates and prices: equal windows, equal fingerprints."""
-    digest = hashlib.blake2b(digest_size=8)
-    digest.update(np.ascontiguousarray(dates, dtype="datetime64[D]").view(np.int64).tobytes())
-    digest.update(np.ascontiguousarray(ohlcv, dtype=np.float64).tobytes())
-    return digest.hexdigest()
 
 
 class MemoryCache(Generic[Value]):

@@ -131,6 +131,49 @@ async function drawChart(symbol) {
   document.getElementById("model-version").textContent = forecast.model_version;
 }
 
+// rag_context of /analyze: the window's nearest past situations (any symbol) and what followed them
+async function showAnalogues(symbol) {
+  const target = document.getElementById("analogues");
+  const answer = await getJson("/analyze", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ symbol, include_rag_context: true }) });
+  if (symbol !== state.selected) return;
+  const rag = answer.rag_context;
+  target.replaceChildren();
+  if (!rag) {
+    target.textContent = "no analogue index for the served version (needs the registry and an index built at export)";
+    return;
+  }
+  const note = document.createElement("p");
+  note.className = "note";
+  note.textContent = `${rag.k} nearest situations before ${rag.admissible_before} (index of run ${rag.index_run}); ` +
+    "realised log returns after each, in %:";
+  target.appendChild(note);
+  const table = document.createElement("table");
+  table.id = "analogues-table";
+  const header = table.createTHead().insertRow();
+  for (const text of ["symbol", "date", "similarity", "h1", "h5", "h30"]) {
+    header.appendChild(document.createElement("th")).textContent = text;
+  }
+  const body = table.createTBody();
+  const percent = (value) => (typeof value === "number" ? (100 * value).toFixed(1) : "–");
+  for (const analogue of rag.analogues) {
+    const row = body.insertRow();
+    row.dataset.symbol = analogue.symbol;
+    const cells = [analogue.symbol, analogue.date, analogue.similarity.toFixed(3),
+      percent(analogue.returns.h1), percent(analogue.returns.h5), percent(analogue.returns.h30)];
+    for (const text of cells) row.insertCell().textContent = text;
+  }
+  for (const outcome of rag.forecast) {
+    const row = body.insertRow();
+    row.className = "outcome";
+    const cells = [`all ${rag.k}`, `h${outcome.horizon}`, `up ${(100 * outcome.up_fraction).toFixed(0)} %`,
+      `mean ${percent(outcome.mean)}`, `median ${percent(outcome.quantiles.q50)}`,
+      `90%: ${percent(outcome.quantiles.q05)} .. ${percent(outcome.quantiles.q95)}`];
+    for (const text of cells) row.insertCell().textContent = text;
+  }
+  target.appendChild(table);
+}
+
 async function select(symbol) {
   state.selected = symbol;
   for (const [name, row] of state.rows) row.classList.toggle("selected", name === symbol);
@@ -138,6 +181,9 @@ async function select(symbol) {
   const prediction = state.predictions.get(symbol);
   if (prediction) showDetails(prediction);
   await drawChart(symbol);
+  showAnalogues(symbol).catch((error) => {
+    document.getElementById("analogues").textContent = `analogues unavailable: ${error.message}`;
+  });
 }
 
 function setStatus(text, className) {
