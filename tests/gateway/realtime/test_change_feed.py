@@ -161,3 +161,20 @@ def test_a_backfilled_bar_before_the_last_date_makes_a_new_forecast(start_gatewa
 async def _last_bars(home: Path, symbol: str, n: int) -> BarSeries:
     async with open_store(None, home) as store:
         return await store.last_bars(symbol, n)
+
+
+def test_a_replica_whose_pub_sub_is_down_gets_a_posted_bar_from_the_feed(start_gateway, stored_symbols):
+    from tests.fixtures.services import free_port
+    from tests.gateway.conftest import API_KEY
+
+    poster = start_gateway()
+    deaf = start_gateway(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")  # its subscriber never connects
+    symbol = stored_symbols[3]
+    close = round(analyze(deaf, symbol).current_price * 0.987, 4)
+    bar = {"symbol": symbol, "date": NEXT_SESSION, "open": close, "high": close * 1.01, "low": close * 0.99,
+           "close": close, "volume": 5000.0}
+    posted = httpx.post(f"{poster.url}/bars", json={"bars": [bar]}, headers={"X-API-Key": API_KEY}, timeout=30.0)
+    assert posted.status_code == 200 and posted.json()["stored"] == 1, posted.text
+    assert analyze(poster, symbol).current_price == close  # the posting replica, before it answered
+    answer = poll(lambda: analyze(deaf, symbol), lambda a: a.current_price == close, time.monotonic() + DEADLINE_S)
+    assert answer.current_price == close and str(answer.data_as_of) == NEXT_SESSION, deaf.log_tail()
