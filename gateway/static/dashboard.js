@@ -8,7 +8,7 @@ const RECONNECT_MS = 3000;
 const REFRESH_MS = 1000;      // at most one re-read of the chart per second (rate limits)
 const MAX_RETRY_AFTER_S = 120;
 
-const state = { rows: new Map(), predictions: new Map(), selected: null, chart: null, series: null, dataStatus: "live" };
+const state = { rows: new Map(), predictions: new Map(), selected: null, chart: null, series: null, dataStatus: "live", connected: false };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -20,7 +20,7 @@ function retryAfterSeconds(response) {
 }
 
 async function getJson(path, options) {
-  for (;;) {
+  for (let refused = false; ; refused = true) {
     const response = await fetch(path, options);
     if (response.status === 429) {
       const seconds = retryAfterSeconds(response);
@@ -28,9 +28,16 @@ async function getJson(path, options) {
       await sleep(seconds * 1000);
       continue;
     }
+    if (refused) showConnection();
     if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
     return response.json();
   }
+}
+
+// the status badge: the store's data status while the WebSocket is open
+function showConnection() {
+  if (state.connected) setStatus(state.dataStatus, state.dataStatus);
+  else setStatus("connecting…", "");
 }
 
 function cell(row, name, text, value, className) {
@@ -206,7 +213,8 @@ const refreshChart = coalesced(() => drawChart(state.selected));
 function subscribe(symbols) {
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/realtime`);
   ws.onopen = () => {
-    setStatus(state.dataStatus, state.dataStatus);
+    state.connected = true;
+    showConnection();
     ws.send(JSON.stringify({ symbols, update_frequency: 3600, include_spectral: true }));
   };
   ws.onmessage = (event) => {
@@ -219,6 +227,7 @@ function subscribe(symbols) {
     if (moved && message.symbol === state.selected) refreshChart();
   };
   ws.onclose = () => {
+    state.connected = false;
     setStatus("disconnected, retrying…", "down");
     setTimeout(() => subscribe(symbols), RECONNECT_MS);
   };
@@ -287,6 +296,7 @@ async function showModelMetrics() {
   while (response.status === 429) {
     await sleep(retryAfterSeconds(response) * 1000);
     response = await fetch("/models");
+    if (response.status !== 429) showConnection();
   }
   const answer = await response.json();
   if (!response.ok) {
