@@ -82,7 +82,12 @@ class PredictionResponse(BaseModel):
     prediction_interval: PredictionInterval = Field(
         description="central interval of the predicted price distribution at the horizon")
     data_as_of: dt.date = Field(description="date of the last bar the forecast was made from")
-    stale: bool = Field(description="the last bar lags the newest stored bar of any symbol by more than WIG80_STALE_AFTER_TRADING_DAYS weekdays")
+    stale: bool = Field(description="the last bar lags the newest stored bar of any symbol by more than "
+                        "WIG80_STALE_AFTER_TRADING_DAYS XWAR sessions, or the store's newest bar lags the exchange's "
+                        "last closed session by more than WIG80_STORE_STALE_AFTER_SESSIONS (not for a historical store)")
+    data_status: Literal["live", "stale", "historical"] = Field(
+        "live", description="historical: the store is marked historical (WIG80_STORE_HISTORICAL), no staleness "
+        "against the calendar; stale: as `stale`; live: neither")
     rag_context: RagContext | None = Field(None, description="with include_rag_context, when the served version "
                                            "has an analogue index: its historical analogues")
 

@@ -21,6 +21,7 @@ from gateway.forecasting.served_records import ServedRecords
 from gateway.forecasting.triton_client import TritonClient
 from gateway.forecasting.windows import HotWindows
 from gateway.realtime.bar_events import LocalBarEvents, RedisBarEvents
+from gateway.realtime.change_feed import ChangeFeedFollower
 from gateway.realtime.hub import RealtimeHub
 from gateway.realtime.limits import ConnectionLimits
 from market_data.stores import open_store
@@ -38,6 +39,7 @@ class Services:
     analysis: AnalysisService
     events: LocalBarEvents
     hub: RealtimeHub
+    follower: ChangeFeedFollower  # the store's change feed: every write path reaches the hot state
     started_monotonic: float
 
     @property
@@ -67,16 +69,20 @@ async def open_services(settings: Settings, redis_prefix: str) -> AsyncIterator[
         ConnectionLimits.from_settings(settings), ClientIdentity(settings.trusted_proxies, settings.api_key),
         redact_errors=settings.environment == "production",
     )
-    events.subscribe(analysis.on_new_bar)  # first: the hub's pushes must see the new window
-    events.subscribe(hub.on_new_bar)
-    events.subscribe(accuracy.on_new_bar)
+    # analysis first: the hub's pushes must see the new window
+    follower = ChangeFeedFollower(store, settings.change_poll_seconds,
+                                  [analysis.on_new_bar, hub.on_new_bar, accuracy.on_new_bar])
+    events.subscribe(follower.on_announcement)  # an announcement wakes the follower; the feed says what changed
     await events.start()
+    position = await follower.position()  # before the windows load: nothing committed after it is missed
     await analysis.start()
+    follower.start(position)
     background = [asyncio.create_task(model.watch()), asyncio.create_task(analysis.precompute_new_bars())]
     records = ServedRecords.from_settings(settings)
     try:
-        yield Services(settings, store, triton, model, records, analysis, events, hub, time.monotonic())
+        yield Services(settings, store, triton, model, records, analysis, events, hub, follower, time.monotonic())
     finally:
+        await follower.stop()
         if records is not None:
             records.close()
         for task in background:

@@ -143,7 +143,16 @@ class Settings(BaseSettings):
     cache_ttl_seconds: int = Field(300, ge=0)
     prediction_interval_level: float = Field(0.8, gt=0, lt=1, description="level of prediction_interval")
     stale_after_trading_days: int = Field(
-        5, ge=0, description="a forecast is stale when more weekdays than this passed since its last bar")
+        5, ge=0, description="a forecast is stale when its last bar lags the store's newest bar by more XWAR "
+        "sessions than this")
+    store_stale_after_sessions: int = Field(
+        5, ge=0, description="every forecast is stale when the store's newest bar lags the exchange's last "
+        "closed XWAR session by more sessions than this (the feed stopped); off when store_historical")
+    store_historical: bool = Field(
+        False, description="the store holds past data on purpose: no staleness against the calendar, answers "
+        "and the dashboard say `historical`")
+    change_poll_seconds: float = Field(
+        2.0, gt=0, le=60, description="the gateway reads the store's change feed at least this often")
     rate_limit_per_minute: int = Field(100, ge=1)
     rate_limit_burst_per_second: int = Field(20, ge=1)
     websocket_messages_per_second: int = Field(5, ge=1)

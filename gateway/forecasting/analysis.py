@@ -17,6 +17,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from gateway import metrics
 from gateway.forecasting.accuracy import DirectionalAccuracy
 from gateway.forecasting.analogue_contexts import AnalogueContexts
@@ -25,7 +27,7 @@ from gateway.forecasting.model_watcher import ModelWatcher
 from gateway.forecasting.predictions import PredictionPolicy, build_prediction, named_features
 from gateway.forecasting.spectrum_bands import BandEdgesInvalid, frequency_bands
 from gateway.forecasting.triton_client import ModelInfo, TritonRejected, TritonUnavailable
-from gateway.forecasting.windows import HotWindows
+from gateway.forecasting.windows import HotWindows, WindowMoved
 from gateway.schemas import (
     AnalysisRequest,
     BatchAnalysisRequest,
@@ -35,10 +37,13 @@ from gateway.schemas import (
     SpectrumResponse,
 )
 from market_data.bars import BarSeries
+from market_data.stores import StoreUnavailable
 from market_data.symbols import resolve_ticker
 
 log = logging.getLogger(__name__)
 
+MEMO_ENTRIES = 4096  # windows whose usability is remembered
+SNAPSHOT_ATTEMPTS = 3  # reads of a forecast and its history that may find the bars moved before giving up
 SPECTRUM_FEATURES = ("band_power_low", "band_power_mid", "band_power_high", "spectral_total_power", "spectral_centroid")
 
 
@@ -53,6 +58,26 @@ class SymbolNotFound(Exception):
 @functools.lru_cache(maxsize=1024)
 def ticker_of(symbol: str) -> str:
     return resolve_ticker(symbol) or symbol.strip().upper()
+
+
+def _refuse_unusable(series: BarSeries, window: int) -> None:
+    """InvalidRequest naming the first bar of the model's window whose values are not finite in float32
+    (the model's input type): such a window has no forecast, and must not spoil a batch."""
+    values = series.ohlcv[-window:]
+    with np.errstate(over="ignore"):
+        finite = np.isfinite(values.astype(np.float32)).all(axis=1)
+    if not finite.all():
+        day = series.dates[-window:][int(np.argmin(finite))]
+        raise InvalidRequest(f"{series.symbol}'s bar of {day} has values that are not finite in float32 "
+                             "(the model's input): correct it in the store (docs/market_data.md)")
+
+
+def _usable(series: BarSeries, info: ModelInfo) -> bool:
+    try:
+        _refuse_unusable(series, info.window)
+    except InvalidRequest:
+        return False
+    return True
 
 
 def _elapsed_ms(started: float) -> float:
@@ -70,6 +95,7 @@ class AnalysisService:
     analogues: AnalogueContexts | None = None  # include_rag_context (None: no registry configured)
     _new_bars: set[str] = field(default_factory=set)
     _new_bar_signal: asyncio.Event = field(default_factory=asyncio.Event)
+    _unusable: dict[tuple[int, int], tuple[BarSeries, str | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.model.prepare_with(self.prepare_model)
@@ -114,7 +140,7 @@ class AnalysisService:
                 log.exception("precomputing forecasts of new bars failed for %s", ", ".join(tickers))
 
     async def _precompute(self, tickers: Sequence[str], info: ModelInfo) -> None:
-        full = [s for s in [await self.windows.get(t) for t in tickers] if len(s) >= info.window]
+        full = [s for s in [await self.windows.get(t) for t in tickers] if len(s) >= info.window and _usable(s, info)]
         try:
             helds, _ = await self.book.get_many(full, info)
             if self.analogues is not None:  # the version's index, then one search for all, off the event loop
@@ -132,7 +158,24 @@ class AnalysisService:
         needed = info.window if info else 1
         if len(series) < needed:
             raise SymbolNotFound(f"{ticker} has {len(series)} bars stored; at least {needed} are needed")
+        if info is not None:
+            self._refuse_unusable(series, info.window)
         return series
+
+    def _refuse_unusable(self, series: BarSeries, window: int) -> None:
+        """`_refuse_unusable`, checked once per held window object (the warm request path)."""
+        memo = self._unusable.get((id(series), window))
+        if memo is None or memo[0] is not series:
+            try:
+                _refuse_unusable(series, window)
+                reason = None
+            except InvalidRequest as error:
+                reason = str(error)
+            if len(self._unusable) >= MEMO_ENTRIES:
+                self._unusable.clear()
+            memo = self._unusable[(id(series), window)] = (series, reason)  # holding it keeps its id unique
+        if memo[1] is not None:
+            raise InvalidRequest(memo[1])
 
     async def served_model(self, ticker: str | None = None) -> ModelInfo:
         """The served model; when Triton has never answered, an unknown `ticker` still answers 404, not 503."""
@@ -166,6 +209,17 @@ class AnalysisService:
         (metrics.CACHE_HITS if source == "cache" else metrics.CACHE_MISSES).inc()
         return held, source
 
+    async def forecast_with_history(self, ticker: str, n: int) -> tuple[HeldForecast, BarSeries]:
+        """The held forecast and the symbol's last `n` bars ending with the window it was made from: one
+        snapshot, never the store's newer bars beside an older forecast (asked again when the bars moved)."""
+        for _ in range(SNAPSHOT_ATTEMPTS):
+            held, _ = await self.current_forecast(ticker)
+            try:
+                return held, await self.windows.history(ticker, n, held.window)
+            except WindowMoved:
+                continue
+        raise StoreUnavailable(f"{ticker}'s bars changed on every one of {SNAPSHOT_ATTEMPTS} reads; retry")
+
     async def analyze_batch(self, request: BatchAnalysisRequest) -> BatchAnalysisResponse:
         """Every symbol's forecast; those not made yet go to Triton in one request (split at max batch)."""
         started = time.perf_counter()
@@ -175,13 +229,15 @@ class AnalysisService:
         for symbol in dict.fromkeys(request.symbols):
             try:
                 windows.append((symbol, await self.window(ticker_of(symbol), info)))
-            except SymbolNotFound as error:
-                items[symbol] = BatchItem(symbol=ticker_of(symbol), requested=symbol, status_code=404,
+            except (SymbolNotFound, InvalidRequest) as error:
+                status = 404 if isinstance(error, SymbolNotFound) else 400
+                items[symbol] = BatchItem(symbol=ticker_of(symbol), requested=symbol, status_code=status,
                                           error=str(error))
-        if windows:
-            helds, _ = await self.book.get_many([series for _, series in windows], info)
-            single = AnalysisRequest(symbol="-", prediction_horizon=request.prediction_horizon)
-            for (symbol, _), held in zip(windows, helds, strict=True):
+        single = AnalysisRequest(symbol="-", prediction_horizon=request.prediction_horizon)
+        for symbol, held in await self._batch_forecasts(windows, info):
+            if isinstance(held, BatchItem):
+                items[symbol] = held
+            else:
                 items[symbol] = self._batch_item(symbol, held, single, started)
         ordered = [items[symbol] for symbol in dict.fromkeys(request.symbols)]
         return BatchAnalysisResponse(results=ordered, processing_time_ms=_elapsed_ms(started))
@@ -191,10 +247,10 @@ class AnalysisService:
         and the held forecast's features (the features model asked once per forecast and length)."""
         ticker = ticker_of(symbol)
         info = await self.served_model(ticker)
-        window = await self.window(ticker)
+        await self.window(ticker)
         if days < info.min_window:
             raise InvalidRequest(f"days={days} is below the model's minimum window of {info.min_window} bars")
-        series = await self.windows.history(ticker, days)
+        window, series = await self._window_with_history(ticker, days)
         if len(series) < info.min_window:
             raise SymbolNotFound(f"{ticker} has {len(series)} bars stored; at least {info.min_window} are needed")
         named = named_features(await self._spectral_features(window, series, info), info.feature_names,
@@ -210,6 +266,16 @@ class AnalysisService:
             frequency_bands=bands, spectral_centroid=named["spectral_centroid"], total_power=total,
         )
 
+    async def _window_with_history(self, ticker: str, n: int) -> tuple[BarSeries, BarSeries]:
+        """The held window and the last `n` bars ending with it (one snapshot, see `forecast_with_history`)."""
+        for _ in range(SNAPSHOT_ATTEMPTS):
+            window = await self.windows.get(ticker)
+            try:
+                return window, await self.windows.history(ticker, n, window)
+            except WindowMoved:
+                continue
+        raise StoreUnavailable(f"{ticker}'s bars changed on every one of {SNAPSHOT_ATTEMPTS} reads; retry")
+
     async def _spectral_features(self, window: BarSeries, series: BarSeries, info: ModelInfo):
         """The features model's FEATURES of `series` (the symbol's last bars; `window` its held window)."""
         held = None
@@ -224,6 +290,28 @@ class AnalysisService:
             features, _ = await self.book.triton.features(series.ohlcv)
             held.keep_spectrum(len(series), features)
         return held.spectra[len(series)]
+
+    async def _batch_forecasts(self, windows: list[tuple[str, BarSeries]],
+                               info: ModelInfo) -> list[tuple[str, HeldForecast | BatchItem]]:
+        """The forecasts of all windows in one Triton request; when Triton refuses that request, each window
+        alone, so the one it refuses is reported in its own item and the others are answered."""
+        if not windows:
+            return []
+        try:
+            helds, _ = await self.book.get_many([series for _, series in windows], info)
+            return [(symbol, held) for (symbol, _), held in zip(windows, helds, strict=True)]
+        except TritonRejected:
+            if len(windows) == 1:
+                raise
+        answers: list[tuple[str, HeldForecast | BatchItem]] = []
+        for symbol, series in windows:
+            try:
+                [held], _ = await self.book.get_many([series], info)
+                answers.append((symbol, held))
+            except TritonRejected as error:
+                answers.append((symbol, BatchItem(symbol=series.symbol, requested=symbol, status_code=400,
+                                                  error=f"the model refused the input: {error}")))
+        return answers
 
     def _batch_item(self, symbol: str, held: HeldForecast, request: AnalysisRequest, started: float) -> BatchItem:
         try:

@@ -1,7 +1,8 @@
 """Where forecasts are kept: in-process always, and in Redis (shared by replicas) when REDIS_URL is set.
 
-A key names everything a forecast depends on (the symbol, its last bar date, the model version), so a
-new bar or a new model simply stops matching the old entries; Redis expires them after the TTL. A failing
+A key names everything a forecast depends on (the symbol, a fingerprint of its window's bars, its last bar
+date, the model version), so a new bar, a corrected or backfilled one, or a new model simply stops matching
+the old entries; Redis expires them after the TTL. A failing
 Redis never fails a request: it is counted, logged once per outage, and the request goes on without it.
 """
 
@@ -24,8 +25,10 @@ REDIS_TIMEOUT_S = 0.5
 Value = TypeVar("Value")
 
 
-def forecast_key(prefix: str, ticker: str, last_bar_date: str, model_version: str) -> str:
-    return f"{prefix}:forecast:{model_version}:{ticker}:{last_bar_date}"
+def forecast_key(prefix: str, ticker: str, last_bar_date: str, model_version: str, fingerprint: str = "") -> str:
+    """`fingerprint` names the window's bars (`market_data.bars.window_fingerprint`): a corrected or
+    backfilled bar inside the window changes it, not only a new last date."""
+    return f"{prefix}:forecast:{model_version}:{fingerprint}:{ticker}:{last_bar_date}"
 
 
 class MemoryCache(Generic[Value]):

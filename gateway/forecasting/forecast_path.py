@@ -18,15 +18,15 @@ from market_data.calendar import trading_calendar
 
 
 async def forecast_path(analysis: AnalysisService, symbol: str, history: int) -> ForecastPathResponse:
-    """From the hot state: the held forecast and the symbol's last `history` bars (held beyond the window
-    once read), so a repeated request reads no store and asks Triton nothing."""
+    """From the hot state: the held forecast and the symbol's last `history` bars ending with the window it
+    was made from (held beyond the window once read), so a repeated request reads no store and asks Triton
+    nothing, and the bars and the fan always belong to one snapshot."""
     ticker = ticker_of(symbol)
-    held, _ = await analysis.current_forecast(ticker)
+    held, series = await analysis.forecast_with_history(ticker, history)
     forecast = held.forecast
     mean, std = forecast.mean.astype(np.float64), forecast.std.astype(np.float64)
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
         raise TritonUnavailable("the model returned a non-finite forecast")
-    series = await analysis.windows.history(ticker, history)
     last_date = series.dates[-1].astype(dt.date)
     price = float(series.close[-1])
     return ForecastPathResponse(

@@ -1,4 +1,7 @@
-"""One forecast per (symbol, last bar date, model version): made once, kept, shared by every response.
+"""One forecast per (symbol, window of bars, model version): made once, kept, shared by every response.
+
+The window is named by a fingerprint of its bars, so a bar corrected or backfilled before the last date
+makes a new forecast, not only a new last bar.
 
 The model answers all horizons in one pass and the bars change once a day, so `/analyze`,
 `/batch_analyze`, `/forecast`, `/spectrum` and the WebSocket pushes (any horizon, threshold,
@@ -19,11 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway.forecasting.cache import MemoryCache, RedisCache, forecast_key
+from gateway.forecasting.cache import MEMORY_CACHE_ENTRIES, MemoryCache, RedisCache, forecast_key
 from gateway.forecasting.predictions import WindowFacts, window_facts
 from gateway.forecasting.triton_client import ModelInfo, TritonClient
 from gateway.schemas import RagContext
-from market_data.bars import BarSeries
+from market_data.bars import BarSeries, window_fingerprint
 
 # made_at (POSIX s), horizons, features, band shares, label bytes; then the label (UTF-8) and float32 arrays
 _HEADER = struct.Struct("<dHHHH")
@@ -107,9 +110,20 @@ class ForecastBook:
         self.prefix = prefix
         self.memory: MemoryCache[HeldForecast] = MemoryCache()
         self._in_flight: dict[str, asyncio.Future[HeldForecast]] = {}
+        self._keys: dict[tuple[int, str], tuple[BarSeries, str]] = {}  # (id(window), version) -> key
 
     def key(self, series: BarSeries, info: ModelInfo) -> str:
-        return forecast_key(self.prefix, series.symbol, str(series.dates[-1]), info.model_version)
+        """What the forecast of `series` by `info`'s version is made from: the bars the model reads (hashed
+        once per held window object and version: the warm request path)."""
+        memo = self._keys.get((id(series), info.model_version))
+        if memo is not None and memo[0] is series:
+            return memo[1]
+        key = forecast_key(self.prefix, series.symbol, str(series.dates[-1]), info.model_version,
+                           window_fingerprint(series.tail(info.window)))
+        if len(self._keys) >= MEMORY_CACHE_ENTRIES:
+            self._keys.clear()
+        self._keys[(id(series), info.model_version)] = (series, key)  # holding `series` keeps its id unique
+        return key
 
     def held(self, series: BarSeries, info: ModelInfo) -> HeldForecast | None:
         """The forecast of this window if this process has it (no await: the warm request path)."""

@@ -15,8 +15,9 @@ The model predicts, per horizon h (1..30 trading days), the forward log return r
 - prediction_interval: the central `level` interval of the log-normal price at the horizon,
   current_price * exp(mu_h -+ z sigma_h) with z the normal quantile of (1 + level) / 2.
 - data_as_of: the last bar's date; stale: the symbol lags the market as the store knows it, i.e. more
-  than `stale_after` weekdays (the exchange's trading days, public holidays not counted out) lie after
-  that date up to the newest bar stored for any symbol.
+  than `stale_after` XWAR sessions lie after that date up to the newest bar stored for any symbol; or the
+  whole store lags the exchange: more than `store_stale_after` sessions closed after its newest bar
+  (off for a store marked historical). data_status: "historical" for such a store, else "stale" or "live".
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from gateway.schemas import (
     TechnicalIndicators,
 )
 from market_data.bars import CLOSE, VOLUME, BarSeries
+from market_data.calendar import trading_calendar
 from settings import Settings
 
 RISK_DAILY_VOL_MEDIUM = 0.015
@@ -80,8 +82,8 @@ def prediction_interval(price: float, mu: float, sigma: float, level: float) -> 
 
 
 def missed_trading_days(last_bar: dt.date, newest_bar: dt.date) -> int:
-    """Weekdays after `last_bar` up to and including `newest_bar` (the newest bar of any stored symbol)."""
-    return int(np.busday_count(last_bar + dt.timedelta(days=1), newest_bar + dt.timedelta(days=1)))
+    """XWAR sessions after `last_bar` up to and including `newest_bar` (holidays are no gap)."""
+    return trading_calendar().sessions_between(last_bar, newest_bar)
 
 
 def is_stale(last_bar: dt.date, stale_after: int, newest_bar: dt.date | None) -> bool:
@@ -144,11 +146,33 @@ class PredictionPolicy:
     """How responses are derived beyond the request's own fields: built once from the settings."""
 
     interval_level: float = 0.8  # WIG80_PREDICTION_INTERVAL_LEVEL: the central interval of prediction_interval
-    stale_after: int = 5  # WIG80_STALE_AFTER_TRADING_DAYS: weekdays a symbol may lag the market before `stale`
+    stale_after: int = 5  # WIG80_STALE_AFTER_TRADING_DAYS: sessions a symbol may lag the store's newest bar
+    store_stale_after: int | None = None  # WIG80_STORE_STALE_AFTER_SESSIONS: sessions the store may lag the
+    # exchange's last closed session; None: never (a store marked historical, WIG80_STORE_HISTORICAL)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PredictionPolicy:
-        return cls(settings.prediction_interval_level, settings.stale_after_trading_days)
+        store_stale_after = None if settings.store_historical else settings.store_stale_after_sessions
+        return cls(settings.prediction_interval_level, settings.stale_after_trading_days, store_stale_after)
+
+    @property
+    def historical(self) -> bool:
+        return self.store_stale_after is None
+
+    def store_lags(self, newest_bar: dt.date | None, now: dt.datetime | None = None) -> bool:
+        """Whether the store's newest bar lags the exchange's last closed session by more than allowed."""
+        if self.historical or newest_bar is None:
+            return False
+        return missed_trading_days(newest_bar, trading_calendar().last_session(now)) > self.store_stale_after
+
+    def data_status(self, last_bar: dt.date, newest_bar: dt.date | None) -> str:
+        """`historical` (a store marked so), `stale` (the symbol lags the store, or the store the exchange)
+        or `live`."""
+        if is_stale(last_bar, self.stale_after, newest_bar):
+            return "stale"
+        if self.historical:
+            return "historical"
+        return "stale" if self.store_lags(newest_bar) else "live"
 
 
 @dataclass(frozen=True)
@@ -188,6 +212,7 @@ def build_prediction(forecast: Distribution, facts: WindowFacts, request: Analys
     mu, sigma = float(forecast.mean[horizon - 1]), float(forecast.std[horizon - 1])
     context, data_as_of = facts.context, facts.data_as_of
     confidence = sign_confidence(mu, sigma)
+    status = policy.data_status(data_as_of, newest_bar)
     return PredictionResponse(
         symbol=facts.symbol,
         timestamp=dt.datetime.now(dt.UTC),
@@ -205,5 +230,6 @@ def build_prediction(forecast: Distribution, facts: WindowFacts, request: Analys
         processing_time_ms=0.0,
         prediction_interval=prediction_interval(context.current_price, mu, sigma, policy.interval_level),
         data_as_of=data_as_of,
-        stale=is_stale(data_as_of, policy.stale_after, newest_bar),
+        stale=status == "stale",
+        data_status=status,
     )

@@ -1,9 +1,9 @@
 """The gateway's hot state: per symbol, the last window of bars the model needs, held in memory.
 
-Loaded from the store at start-up and kept current by the new-bar events (`POST /bars` here and the
-pub/sub of other replicas), so a warm request reads no store. A symbol not yet held is read once,
+Loaded from the store at start-up and kept current by the store's change feed (`ChangeFeedFollower`:
+every write path, whichever process made it), so a warm request reads no store. A symbol not yet held is read once,
 and concurrent readers of it share that one read. A longer history than the window (`/forecast`'s
-bars, `/spectrum`'s days) is read once per symbol and bar, then held until the next bar.
+bars, `/spectrum`'s days) is read once per symbol and window, then held while it ends with the held window.
 """
 
 from __future__ import annotations
@@ -11,7 +11,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import numpy as np
+
 from market_data.bars import BarSeries
+
+
+class WindowMoved(Exception):
+    """The store's bars changed under a held window; it was re-read, ask again."""
+
+
+def _ends_with(series: BarSeries, window: BarSeries) -> bool:
+    """Whether `series`' last bars are exactly `window` (same dates and prices)."""
+    if len(series) < len(window):
+        return False
+    tail = series.tail(len(window))
+    return bool(np.array_equal(tail.dates, window.dates) and np.array_equal(tail.ohlcv, window.ohlcv))
 
 
 class HotWindows:
@@ -53,15 +67,20 @@ class HotWindows:
         self._histories.pop(ticker, None)
         return await self._read(ticker)
 
-    async def history(self, ticker: str, n: int) -> BarSeries:
-        """The last `n` bars of the symbol: the held window's tail, or, when more are asked, a history read
-        from the store once and held while the window ends on the same bar."""
-        window = await self.get(ticker)
+    async def history(self, ticker: str, n: int, window: BarSeries | None = None) -> BarSeries:
+        """The last `n` bars of the symbol ending with `window` (default: the held window): its tail, or,
+        when more are asked, a history read from the store once and held while it ends with that window.
+        WindowMoved when the store's bars no longer end with `window` (the window is re-read then: ask
+        again), so an answer never joins bars of two different snapshots."""
+        window = window if window is not None else await self.get(ticker)
         if n <= len(window) or len(window) == 0:
             return window.tail(n)
         asked, held = self._histories.get(ticker, (0, None))
-        if held is None or asked < n or held.dates[-1] != window.dates[-1]:
+        if held is None or asked < n or not _ends_with(held, window):
             held = await self.store.last_bars(ticker, n)
+            if not _ends_with(held, window):
+                await self.refresh(ticker)
+                raise WindowMoved(f"{ticker}'s stored bars changed while its history was read")
             self._histories[ticker] = (n, held)
         return held.tail(n)
 

@@ -1,22 +1,43 @@
 // The dashboard: index members with data, the selected symbol's bars and forecast fan, live over /ws/realtime.
+// It loads with one request for the table (GET /dashboard/summary, whatever the member count) and, refused
+// with 429, waits as long as the answer's Retry-After says and asks again.
 "use strict";
 
-const HORIZON = 5;            // the API's default horizon, the one WebSocket pushes use
 const HISTORY_BARS = 120;
-const MAX_SYMBOLS = 100;      // the API's limit per batch request and per subscription
 const RECONNECT_MS = 3000;
-const REFRESH_MS = 1000;      // at most one re-read of /symbols and of the chart per second (rate limits)
+const REFRESH_MS = 1000;      // at most one re-read of the chart per second (rate limits)
+const MAX_RETRY_AFTER_S = 120;
 
-const state = { rows: new Map(), predictions: new Map(), selected: null, chart: null, series: null };
+const state = { rows: new Map(), predictions: new Map(), selected: null, chart: null, series: null, dataStatus: "live", connected: false };
 
-async function getJson(path, options) {
-  const response = await fetch(path, options);
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return response.json();
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Retry-After in seconds (delta or HTTP date), at least 1, at most MAX_RETRY_AFTER_S
+function retryAfterSeconds(response) {
+  const header = response.headers.get("Retry-After") || "1";
+  const seconds = /^\d+$/.test(header) ? Number(header) : (Date.parse(header) - Date.now()) / 1000;
+  return Math.min(Math.max(Number.isFinite(seconds) ? seconds : 1, 1), MAX_RETRY_AFTER_S);
 }
 
-function postJson(path, body) {
-  return getJson(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+async function getJson(path, options) {
+  for (let refused = false; ; refused = true) {
+    const response = await fetch(path, options);
+    if (response.status === 429) {
+      const seconds = retryAfterSeconds(response);
+      setStatus(`rate limited, retrying in ${Math.ceil(seconds)} s…`, "down");
+      await sleep(seconds * 1000);
+      continue;
+    }
+    if (refused) showConnection();
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+    return response.json();
+  }
+}
+
+// the status badge: the store's data status while the WebSocket is open
+function showConnection() {
+  if (state.connected) setStatus(state.dataStatus, state.dataStatus);
+  else setStatus("connecting…", "");
 }
 
 function cell(row, name, text, value, className) {
@@ -117,6 +138,49 @@ async function drawChart(symbol) {
   document.getElementById("model-version").textContent = forecast.model_version;
 }
 
+// rag_context of /analyze: the window's nearest past situations (any symbol) and what followed them
+async function showAnalogues(symbol) {
+  const target = document.getElementById("analogues");
+  const answer = await getJson("/analyze", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ symbol, include_rag_context: true }) });
+  if (symbol !== state.selected) return;
+  const rag = answer.rag_context;
+  target.replaceChildren();
+  if (!rag) {
+    target.textContent = "no analogue index for the served version (needs the registry and an index built at export)";
+    return;
+  }
+  const note = document.createElement("p");
+  note.className = "note";
+  note.textContent = `${rag.k} nearest situations before ${rag.admissible_before} (index of run ${rag.index_run}); ` +
+    "realised log returns after each, in %:";
+  target.appendChild(note);
+  const table = document.createElement("table");
+  table.id = "analogues-table";
+  const header = table.createTHead().insertRow();
+  for (const text of ["symbol", "date", "similarity", "h1", "h5", "h30"]) {
+    header.appendChild(document.createElement("th")).textContent = text;
+  }
+  const body = table.createTBody();
+  const percent = (value) => (typeof value === "number" ? (100 * value).toFixed(1) : "–");
+  for (const analogue of rag.analogues) {
+    const row = body.insertRow();
+    row.dataset.symbol = analogue.symbol;
+    const cells = [analogue.symbol, analogue.date, analogue.similarity.toFixed(3),
+      percent(analogue.returns.h1), percent(analogue.returns.h5), percent(analogue.returns.h30)];
+    for (const text of cells) row.insertCell().textContent = text;
+  }
+  for (const outcome of rag.forecast) {
+    const row = body.insertRow();
+    row.className = "outcome";
+    const cells = [`all ${rag.k}`, `h${outcome.horizon}`, `up ${(100 * outcome.up_fraction).toFixed(0)} %`,
+      `mean ${percent(outcome.mean)}`, `median ${percent(outcome.quantiles.q50)}`,
+      `90%: ${percent(outcome.quantiles.q05)} .. ${percent(outcome.quantiles.q95)}`];
+    for (const text of cells) row.insertCell().textContent = text;
+  }
+  target.appendChild(table);
+}
+
 async function select(symbol) {
   state.selected = symbol;
   for (const [name, row] of state.rows) row.classList.toggle("selected", name === symbol);
@@ -124,6 +188,9 @@ async function select(symbol) {
   const prediction = state.predictions.get(symbol);
   if (prediction) showDetails(prediction);
   await drawChart(symbol);
+  showAnalogues(symbol).catch((error) => {
+    document.getElementById("analogues").textContent = `analogues unavailable: ${error.message}`;
+  });
 }
 
 function setStatus(text, className) {
@@ -146,7 +213,8 @@ const refreshChart = coalesced(() => drawChart(state.selected));
 function subscribe(symbols) {
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/realtime`);
   ws.onopen = () => {
-    setStatus("live", "live");
+    state.connected = true;
+    showConnection();
     ws.send(JSON.stringify({ symbols, update_frequency: 3600, include_spectral: true }));
   };
   ws.onmessage = (event) => {
@@ -159,6 +227,7 @@ function subscribe(symbols) {
     if (moved && message.symbol === state.selected) refreshChart();
   };
   ws.onclose = () => {
+    state.connected = false;
     setStatus("disconnected, retrying…", "down");
     setTimeout(() => subscribe(symbols), RECONNECT_MS);
   };
@@ -223,7 +292,12 @@ async function showModelMetrics() {
       "see the training report of the run named in the version.";
     return;
   }
-  const response = await fetch("/models");
+  let response = await fetch("/models");
+  while (response.status === 429) {
+    await sleep(retryAfterSeconds(response) * 1000);
+    response = await fetch("/models");
+    if (response.status !== 429) showConnection();
+  }
   const answer = await response.json();
   if (!response.ok) {
     target.textContent = `Test metrics unavailable: ${answer.detail || response.status}`;
@@ -243,16 +317,20 @@ function report(error) {
 }
 
 async function main() {
-  const listing = await getJson("/symbols");
-  const members = listing.symbols.filter((s) => s.data_available && s.index).slice(0, MAX_SYMBOLS);
-  members.forEach(addRow);
-  const tickers = members.map((s) => s.symbol);
+  const summary = await getJson("/dashboard/summary");
+  state.dataStatus = summary.data_status;
+  document.getElementById("data-status").textContent = summary.data_status === "historical"
+    ? `historical data, newest bar ${summary.newest_bar}`
+    : `${summary.data_status}: newest bar ${summary.newest_bar}, exchange's last session ${summary.last_session}`;
+  document.getElementById("data-status").className = `note data-${summary.data_status}`;
+  document.getElementById("horizon").textContent = String(summary.horizon);
+  summary.members.forEach(addRow);
+  const tickers = summary.members.map((s) => s.symbol);
   if (tickers.length === 0) {
     document.getElementById("selected-symbol").textContent = "no index member has bars stored";
     return;
   }
-  const batch = await postJson("/batch_analyze", { symbols: tickers, prediction_horizon: HORIZON });
-  for (const item of batch.results) if (item.prediction) showPrediction(item.prediction, false);
+  for (const { item } of summary.members) if (item.prediction) showPrediction(item.prediction, false);
   subscribe(tickers);
   const wanted = decodeURIComponent(location.hash.slice(1)).toUpperCase();
   await select(state.rows.has(wanted) ? wanted : tickers[0]);

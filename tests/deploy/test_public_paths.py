@@ -13,7 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = {"/", "/static", "/health/live", "/health/ready", "/analyze", "/batch_analyze", "/bars", "/symbols",
-          "/models", "/spectrum/{symbol}", "/forecast/{symbol}", "/ws/realtime"}
+          "/models", "/dashboard/summary", "/spectrum/{symbol}", "/forecast/{symbol}", "/ws/realtime"}
 INTERNAL = {"/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 EXAMPLES = {"/static": "/static/dashboard.js", "/spectrum/{symbol}": "/spectrum/ABE", "/forecast/{symbol}": "/forecast/ABE"}
 

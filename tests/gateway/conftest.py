@@ -100,6 +100,7 @@ def gateway_env(home: Path, triton_grpc: str, redis_url: str | None, **extra: st
     env = {
         "WIG80_HOME": str(home), "TRITON_URL": triton_grpc, "REDIS_URL": redis_url or "",
         "MARKET_DB_URL": "", "WIG80_API_KEY": API_KEY, "WIG80_ENVIRONMENT": "development", **UNLIMITED,
+        "WIG80_STORE_HISTORICAL": "true",  # the synthetic and stooq stores end in the past on purpose
     }
     return env | extra
 

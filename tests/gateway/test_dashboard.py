@@ -180,3 +180,28 @@ def next_bar(gateway, symbol: str, close: float) -> dict:
     close = round(close, 2)
     return {"symbol": symbol, "date": str(day), "open": last.current_price, "high": round(close * 1.01, 2),
             "low": round(min(last.current_price, close) * 0.99, 2), "close": close, "volume": 50_000}
+
+
+def test_dashboard_recovers_from_429_by_its_retry_after_and_shows_the_analogues(
+    browser, start_gateway, stored_symbols, registry_serving
+):
+    # four requests a second: the page's four files pass, the API calls right after them are refused with
+    # 429 and Retry-After, and the page must wait and ask again
+    gateway = start_gateway(WIG80_RATE_LIMIT_BURST_PER_SECOND="4", **registry_serving.env)
+    browser.get(f"{gateway.url}/")
+    wait = WebDriverWait(browser, LOAD_TIMEOUT_S)
+    wait.until(lambda d: len(rows(d)) == len(stored_symbols) and all(r["price"] for r in rows(d).values()))
+    wait.until(lambda d: d.find_element(By.ID, "chart").get_attribute("data-last-date"))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#analogues-table tbody tr[data-symbol]"))
+    wait.until(lambda d: d.find_element(By.ID, "status").text == "historical")  # the store is marked so
+    assert gateway.metric("rate_limited_requests_total") >= 1  # the page was refused, and recovered
+
+    selected = browser.find_element(By.ID, "selected-symbol").text
+    rag = httpx.post(f"{gateway.url}/analyze", json={"symbol": selected, "include_rag_context": True},
+                     timeout=30.0).json()["rag_context"]
+    shown = [[td.text for td in row.find_elements(By.TAG_NAME, "td")]
+             for row in browser.find_elements(By.CSS_SELECTOR, "#analogues-table tbody tr[data-symbol]")]
+    assert [row[:2] for row in shown] == [[a["symbol"], a["date"]] for a in rag["analogues"]]
+    assert "historical data" in browser.find_element(By.ID, "data-status").text
+    refused = [m for m in console_errors(browser) if "429" not in m]
+    assert refused == []  # the only console errors are the refused loads themselves

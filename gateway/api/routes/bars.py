@@ -1,4 +1,5 @@
-"""POST /bars: live bars in, validated like imports, stored, announced to every replica."""
+"""POST /bars: live bars in, validated like imports, stored, applied from the change feed here at once and
+announced to the other replicas (their followers read the feed when woken, or at their next poll)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ async def post_bars(request: BarsRequest, services: ServicesDep) -> BarsResponse
     metrics.BARS_RECEIVED.labels(outcome="stored").inc(result.stored)
     metrics.BARS_RECEIVED.labels(outcome="duplicate").inc(result.duplicates)
     announced = sorted(by_symbol) if result.stored else []
-    for symbol in announced:  # this replica's listeners before it answers, then the other replicas
+    if announced:
+        await services.follower.catch_up()  # this replica's hot state before it answers
+    for symbol in announced:  # wakes the other replicas' followers sooner than their next poll
         await services.events.publish(symbol, max(bar.date for bar in by_symbol[symbol]).isoformat())
     return BarsResponse(stored=result.stored, duplicates=result.duplicates, symbols=announced)
 

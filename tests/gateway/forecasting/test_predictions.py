@@ -108,12 +108,15 @@ def test_prediction_interval_is_the_central_quantile_range_of_the_price_at_the_h
     assert interval.lower < 100 * math.exp(0.01) < interval.upper
 
 
-def test_a_forecast_is_stale_when_it_lags_the_newest_stored_bar_by_more_trading_days_than_allowed():
+def test_a_forecast_is_stale_when_it_lags_the_newest_stored_bar_by_more_xwar_sessions_than_allowed():
     import datetime as dt
 
     friday = dt.date(2025, 11, 28)
     assert predictions.missed_trading_days(friday, dt.date(2025, 11, 30)) == 0  # the weekend is no gap
     assert predictions.missed_trading_days(friday, dt.date(2025, 12, 5)) == 5  # the whole week without a bar
+    # XWAR sessions, not weekdays: 24-26 December are holidays, 29 December is the only session missed
+    assert predictions.missed_trading_days(dt.date(2025, 12, 23), dt.date(2025, 12, 29)) == 1
+    assert not predictions.is_stale(dt.date(2025, 12, 23), 1, newest_bar=dt.date(2025, 12, 29))
     assert not predictions.is_stale(friday, 5, newest_bar=dt.date(2025, 12, 5))
     assert predictions.is_stale(friday, 5, newest_bar=dt.date(2025, 12, 8))
     assert not predictions.is_stale(friday, 5, newest_bar=friday)
