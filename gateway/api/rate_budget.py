@@ -1,0 +1,147 @@
+"""Where the rate limiter's counts live: Redis (shared by every replica) or this process's memory.
+
+A client's budget per scope (second, minute) is a moving window of grants. `reserve` takes `need` requests
+and, while the client is far from every limit, up to `fraction` of what remains beyond them (an advance
+that the asking replica spends locally without asking again), in one atomic step over all scopes; the
+grant counts in every window from now until its lease ends (`lease_s`), so a request served from the
+advance is never outside the window that counted it. `release` gives an advance's unspent part back.
+
+On Redis both are one Lua script each (Redis's clock, so replicas agree on time): a grant is a sorted-set
+member "<id>:<count>" scored by the time its lease ends; the window's count is the sum of its members'
+counts whose score is inside the window.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+REDIS_TIMEOUT_S = 0.5
+
+
+@dataclass(frozen=True)
+class Scope:
+    name: str  # "second", "minute": in refusals and metrics
+    limit: int
+    window_s: float
+
+
+@dataclass(frozen=True)
+class Grant:
+    """`granted` requests (0: refused); `remaining` and `reset_epoch` per scope as the store saw them after
+    the grant; `refused_by`: the first scope without room for `need`."""
+
+    granted: int
+    remaining: tuple[int, ...]
+    reset_epoch: tuple[float, ...]
+    refused_by: int | None = None
+
+
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local need, fraction, max_advance, lease, id = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
+  tonumber(ARGV[4]), ARGV[5]
+local room, used, resets, refused = nil, {}, {}, 0
+for i = 1, #KEYS do
+  local limit, window = tonumber(ARGV[4 + 2 * i]), tonumber(ARGV[5 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  local members = redis.call('ZRANGE', KEYS[i], 0, -1, 'WITHSCORES')
+  local sum = 0
+  for j = 1, #members, 2 do sum = sum + tonumber(string.match(members[j], ':(%d+)$')) end
+  used[i] = sum
+  resets[i] = tostring((members[2] and tonumber(members[2]) or now) + window)
+  if refused == 0 and limit - sum < need then refused = i end
+  if room == nil or limit - sum < room then room = limit - sum end
+end
+local granted = 0
+if refused == 0 then
+  granted = need + math.min(max_advance, math.floor((room - need) * fraction))
+  local score = now
+  if granted > need then score = now + lease end
+  for i = 1, #KEYS do
+    local window = tonumber(ARGV[5 + 2 * i])
+    redis.call('ZADD', KEYS[i], score, id .. ':' .. granted)
+    redis.call('PEXPIRE', KEYS[i], math.ceil((window + lease) * 1000))
+  end
+end
+local remaining = {}
+for i = 1, #KEYS do remaining[i] = tonumber(ARGV[4 + 2 * i]) - used[i] - granted end
+return {granted, refused, remaining, resets}
+"""
+
+_RELEASE = """
+for i = 1, #KEYS do
+  local score = redis.call('ZSCORE', KEYS[i], ARGV[1] .. ':' .. ARGV[2])
+  if score then
+    redis.call('ZREM', KEYS[i], ARGV[1] .. ':' .. ARGV[2])
+    if tonumber(ARGV[3]) > 0 then redis.call('ZADD', KEYS[i], score, ARGV[1] .. ':' .. ARGV[3]) end
+  end
+end
+return 0
+"""
+
+
+class RedisBudget:
+    def __init__(self, redis_url: str, key_prefix: str) -> None:
+        self._redis = aioredis.Redis.from_url(redis_url, socket_timeout=REDIS_TIMEOUT_S,
+                                              socket_connect_timeout=REDIS_TIMEOUT_S)
+        self._prefix = f"{key_prefix}:limits"
+        self._reserve = self._redis.register_script(_RESERVE)
+        self._release = self._redis.register_script(_RELEASE)
+
+    def _keys(self, client: str, scopes: tuple[Scope, ...]) -> list[str]:
+        return [f"{self._prefix}:{scope.name}:{client}" for scope in scopes]
+
+    async def reserve(self, client: str, scopes: tuple[Scope, ...], need: int, fraction: float, max_advance: int,
+                      lease_s: float, grant_id: str) -> Grant:
+        args: list = [need, fraction, max_advance, lease_s, grant_id]
+        for scope in scopes:
+            args += [scope.limit, scope.window_s]
+        granted, refused, remaining, resets = await self._reserve(keys=self._keys(client, scopes), args=args)
+        return Grant(int(granted), tuple(int(r) for r in remaining), tuple(float(r) for r in resets),
+                     int(refused) - 1 if refused else None)
+
+    async def release(self, client: str, scopes: tuple[Scope, ...], grant_id: str, granted: int, spent: int) -> None:
+        await self._release(keys=self._keys(client, scopes), args=[grant_id, granted, spent])
+
+
+class MemoryBudget:
+    """The same windows in this process (no REDIS_URL: one replica, nothing to share)."""
+
+    def __init__(self) -> None:
+        self._grants: dict[tuple[str, str], list[list]] = {}  # (scope, client) -> [[lease end, id, count]]
+
+    def _window(self, client: str, scope: Scope, now: float) -> list[list]:
+        key = (scope.name, client)
+        grants = [grant for grant in self._grants.pop(key, ()) if grant[0] > now - scope.window_s]
+        self._grants[key] = grants
+        return grants
+
+    async def reserve(self, client: str, scopes: tuple[Scope, ...], need: int, fraction: float, max_advance: int,
+                      lease_s: float, grant_id: str) -> Grant:
+        now = time.time()
+        windows = [self._window(client, scope, now) for scope in scopes]
+        used = [sum(grant[2] for grant in window) for window in windows]
+        resets = tuple(min((g[0] for g in window), default=now) + scope.window_s
+                       for window, scope in zip(windows, scopes, strict=True))
+        rooms = [scope.limit - count for scope, count in zip(scopes, used, strict=True)]
+        refused = next((i for i, room in enumerate(rooms) if room < need), None)
+        granted = 0
+        if refused is None:
+            granted = need + min(max_advance, int((min(rooms) - need) * fraction))
+            end = now + lease_s if granted > need else now
+            for window in windows:
+                window.append([end, grant_id, granted])
+        for scope, window in zip(scopes, windows, strict=True):
+            if not window:
+                del self._grants[(scope.name, client)]
+        return Grant(granted, tuple(room - granted for room in rooms), resets, refused)
+
+    async def release(self, client: str, scopes: tuple[Scope, ...], grant_id: str, granted: int, spent: int) -> None:
+        for scope in scopes:
+            for grant in self._grants.get((scope.name, client), ()):
+                if grant[1] == grant_id:
+                    grant[2] = spent
