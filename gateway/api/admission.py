@@ -22,7 +22,14 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import metrics
-from gateway.api.rate_limit import CLIENT_KEY_STATE, EXEMPT_PATHS, RATE_LIMITED, Decision, RateLimiter, refusal
+from gateway.api.rate_limit import (
+    CLIENT_KEY_STATE,
+    EXEMPT_PATHS,
+    RATE_LIMITED,
+    Decision,
+    RateLimiter,
+    refusal,
+)
 from gateway.client_identity import ClientIdentity
 
 WEBSOCKET_RATE_REFUSED = metrics.WEBSOCKET_REFUSED.labels(reason="rate_limit")

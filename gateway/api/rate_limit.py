@@ -109,7 +109,7 @@ class RateLimiter:
         try:
             grant = await self._budget.reserve(client, scopes, cost, ADVANCE_FRACTION if advancing else 0.0,
                                                ADVANCE_MAX, ADVANCE_LEASE_S, grant_id)
-        except (RedisError, OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, RedisError, OSError) as error:
             metrics.RATE_LIMITER_ERRORS.inc()
             if not self._failing:
                 log.warning("rate limiter storage unavailable, not limiting until it returns: %s", error)
@@ -142,7 +142,7 @@ class RateLimiter:
     async def _release(self, client: str, advance: Advance, spent: int) -> None:
         try:
             await self._budget.release(client, self._scopes, advance.grant_id, advance.granted, spent)
-        except (RedisError, OSError, asyncio.TimeoutError) as error:  # the advance stays counted until it ages out
+        except (TimeoutError, RedisError, OSError) as error:  # the advance stays counted until it ages out
             log.debug("returning an unspent rate-limit advance failed: %s", error)
 
 
