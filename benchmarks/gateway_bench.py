@@ -52,6 +52,7 @@ THRESHOLDS = (0.5, 0.55, 0.6, 0.7, 0.8)
 BATCH_SYMBOLS = 8
 CONNECTIONS = 32
 START_TIMEOUT_S = 120.0
+WARM_UP_S = 2
 PIDS: dict[str, int] = {}  # base URL -> uvicorn's pid, for --profile
 UNLIMITED = {"WIG80_RATE_LIMIT_PER_MINUTE": "100000000", "WIG80_RATE_LIMIT_BURST_PER_SECOND": "100000000"}
 
@@ -68,13 +69,8 @@ def wrk_binary() -> str:
 
 
 @contextmanager
-def uvicorn_process(app: str, env: dict[str, str], log: Path, factory: bool = False, workers: int = 1):
-    """A uvicorn server on a free port, until the block ends; yields its base URL once it answers."""
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-               "--log-level", "warning", "--no-access-log", "--workers", str(workers)]
-    if factory:
-        command.append("--factory")
+def server_process(command: list[str], port: int, env: dict[str, str], log: Path):
+    """A server process listening on `port`, until the block ends; yields its base URL once it answers."""
     with log.open("w") as output:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=output,
                                    stderr=subprocess.STDOUT)
@@ -90,6 +86,22 @@ def uvicorn_process(app: str, env: dict[str, str], log: Path, factory: bool = Fa
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def uvicorn_process(app: str, env: dict[str, str], log: Path):
+    """A reference app on uvicorn's command line (no access log), on a free port."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port),
+               "--log-level", "warning", "--no-access-log"]
+    return server_process(command, port, env, log)
+
+
+def gateway_process(env: dict[str, str], log: Path, workers: int = 1):
+    """The gateway as its image and `wig80 serve` start it (`wig80.commands.gateway_worker`: the uvicorn
+    options of `gateway.server`, the access log as WIG80_API_ACCESS_LOG says), on a free port."""
+    port = free_port()
+    env = {**env, "WIG80_API_HOST": "127.0.0.1", "WIG80_API_PORT": str(port), "WIG80_API_WORKERS": str(workers)}
+    return server_process([sys.executable, "-m", "wig80.commands.gateway_worker"], port, env, log)
 
 
 def wait_until_answering(url: str, process: subprocess.Popen, log: Path) -> None:
@@ -226,18 +238,16 @@ def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url
         gateway_env = {"WIG80_HOME": str(scratch), "TRITON_URL": triton.address.grpc, "MARKET_DB_URL": "",
                        "REDIS_URL": redis_url or "", **UNLIMITED}
         peer_env = {"WIG80_BENCH_HOME": str(scratch), "WIG80_BENCH_ONNX": str(onnx), "WIG80_BENCH_WINDOW": str(window)}
-        echo = stack.enter_context(uvicorn_process("benchmarks.reference_apps:echo_app", {}, scratch / "echo.log",
-                                                   factory=True))
+        echo = stack.enter_context(uvicorn_process("benchmarks.reference_apps:echo_app", {}, scratch / "echo.log"))
         peer = stack.enter_context(uvicorn_process("benchmarks.reference_apps:in_process_app", peer_env,
-                                                   scratch / "peer.log", factory=True))
-        gateway = stack.enter_context(uvicorn_process("wig80.commands.gateway_worker:build_app", gateway_env,
-                                                      scratch / "gateway.log", factory=True, workers=workers))
+                                                   scratch / "peer.log"))
+        gateway = stack.enter_context(gateway_process(gateway_env, scratch / "gateway.log", workers))
         one = [{"symbol": symbols[0], "prediction_horizon": 5, "confidence_threshold": 0.6}]
         mixed = mixed_bodies(symbols)
         batches = [{"symbols": symbols[i:i + BATCH_SYMBOLS], "prediction_horizon": 1 + i % 30}
                    for i in range(0, len(symbols), BATCH_SYMBOLS)]
         for url, bodies in ((echo, one), (peer, mixed), (gateway, mixed)):
-            run_wrk(url, "/analyze", bodies, 1, scratch, "warm-up")
+            run_wrk(url, "/analyze", bodies, WARM_UP_S, scratch, "warm-up")
         rows = [
             run_wrk(echo, "/analyze", one, seconds, scratch, "echo"),
             run_wrk(peer, "/analyze", mixed, seconds, scratch, "peer_mixed"),
@@ -249,7 +259,8 @@ def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url
     by_load = {row["load"]: row for row in rows}
     return {
         "seconds": seconds, "connections": CONNECTIONS, "gateway_workers": workers, "window": window,
-        "symbols": len(symbols), "redis": bool(redis_url), "gateway_rss_mb": gateway_rss_mb, "rows": rows,
+        "symbols": len(symbols), "redis": bool(redis_url),
+        "gateway_access_log": Settings().api_access_log, "load_average": os.getloadavg(), "gateway_rss_mb": gateway_rss_mb, "rows": rows,
         "ratios": {
             "analyze_one_vs_echo": by_load["analyze_one"]["requests_per_s"] / by_load["echo"]["requests_per_s"],
             "analyze_mixed_vs_peer": by_load["analyze_mixed"]["requests_per_s"] / by_load["peer_mixed"]["requests_per_s"],

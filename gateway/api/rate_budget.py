@@ -8,11 +8,13 @@ advance is never outside the window that counted it. `release` gives an advance'
 
 On Redis both are one Lua script each (Redis's clock, so replicas agree on time): a grant is a sorted-set
 member "<id>:<count>" scored by the time its lease ends; the window's count is the sum of its members'
-counts whose score is inside the window.
+counts whose score is inside the window, kept as a running total beside the set (a request costs the
+grants that left the window since the last one, not a pass over the whole window).
 """
 
 from __future__ import annotations
 
+import bisect
 import time
 from dataclasses import dataclass
 
@@ -47,12 +49,18 @@ local need, fraction, max_advance, lease, id = tonumber(ARGV[1]), tonumber(ARGV[
 local room, used, resets, refused = nil, {}, {}, 0
 for i = 1, #KEYS do
   local limit, window = tonumber(ARGV[4 + 2 * i]), tonumber(ARGV[5 + 2 * i])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
-  local members = redis.call('ZRANGE', KEYS[i], 0, -1, 'WITHSCORES')
-  local sum = 0
-  for j = 1, #members, 2 do sum = sum + tonumber(string.match(members[j], ':(%d+)$')) end
+  local total = KEYS[i] .. ':total'
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  if #expired > 0 then
+    local gone = 0
+    for j = 1, #expired do gone = gone + tonumber(string.match(expired[j], ':(%d+)$')) end
+    redis.call('DECRBY', total, gone)
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  end
+  local sum = tonumber(redis.call('GET', total) or '0')
+  local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
   used[i] = sum
-  resets[i] = tostring((members[2] and tonumber(members[2]) or now) + window)
+  resets[i] = tostring((oldest[2] and tonumber(oldest[2]) or now) + window)
   if refused == 0 and limit - sum < need then refused = i end
   if room == nil or limit - sum < room then room = limit - sum end
 end
@@ -62,9 +70,11 @@ if refused == 0 then
   local score = now
   if granted > need then score = now + lease end
   for i = 1, #KEYS do
-    local window = tonumber(ARGV[5 + 2 * i])
+    local expiry = math.ceil((tonumber(ARGV[5 + 2 * i]) + lease) * 1000)
     redis.call('ZADD', KEYS[i], score, id .. ':' .. granted)
-    redis.call('PEXPIRE', KEYS[i], math.ceil((window + lease) * 1000))
+    redis.call('INCRBY', KEYS[i] .. ':total', granted)
+    redis.call('PEXPIRE', KEYS[i], expiry)
+    redis.call('PEXPIRE', KEYS[i] .. ':total', expiry)
   end
 end
 local remaining = {}
@@ -77,6 +87,7 @@ for i = 1, #KEYS do
   local score = redis.call('ZSCORE', KEYS[i], ARGV[1] .. ':' .. ARGV[2])
   if score then
     redis.call('ZREM', KEYS[i], ARGV[1] .. ':' .. ARGV[2])
+    redis.call('DECRBY', KEYS[i] .. ':total', tonumber(ARGV[2]) - tonumber(ARGV[3]))
     if tonumber(ARGV[3]) > 0 then redis.call('ZADD', KEYS[i], score, ARGV[1] .. ':' .. ARGV[3]) end
   end
 end
@@ -112,36 +123,63 @@ class MemoryBudget:
     """The same windows in this process (no REDIS_URL: one replica, nothing to share)."""
 
     def __init__(self) -> None:
-        self._grants: dict[tuple[str, str], list[list]] = {}  # (scope, client) -> [[lease end, id, count]]
+        self._windows: dict[tuple[str, str], Window] = {}
 
-    def _window(self, client: str, scope: Scope, now: float) -> list[list]:
-        key = (scope.name, client)
-        grants = [grant for grant in self._grants.pop(key, ()) if grant[0] > now - scope.window_s]
-        self._grants[key] = grants
-        return grants
+    def _window(self, client: str, scope: Scope, now: float) -> Window:
+        window = self._windows.get((scope.name, client))
+        if window is None:
+            window = self._windows[(scope.name, client)] = Window()
+        window.expire(now - scope.window_s)
+        return window
 
     async def reserve(self, client: str, scopes: tuple[Scope, ...], need: int, fraction: float, max_advance: int,
                       lease_s: float, grant_id: str) -> Grant:
         now = time.time()
         windows = [self._window(client, scope, now) for scope in scopes]
-        used = [sum(grant[2] for grant in window) for window in windows]
-        resets = tuple(min((g[0] for g in window), default=now) + scope.window_s
-                       for window, scope in zip(windows, scopes, strict=True))
-        rooms = [scope.limit - count for scope, count in zip(scopes, used, strict=True)]
+        resets = tuple(window.oldest(now) + scope.window_s for window, scope in zip(windows, scopes, strict=True))
+        rooms = [scope.limit - window.total for scope, window in zip(scopes, windows, strict=True)]
         refused = next((i for i, room in enumerate(rooms) if room < need), None)
         granted = 0
         if refused is None:
             granted = need + min(max_advance, int((min(rooms) - need) * fraction))
             end = now + lease_s if granted > need else now
             for window in windows:
-                window.append([end, grant_id, granted])
+                window.add(end, grant_id, granted)
         for scope, window in zip(scopes, windows, strict=True):
-            if not window:
-                del self._grants[(scope.name, client)]
+            if window.total == 0 and not window.grants:
+                del self._windows[(scope.name, client)]
         return Grant(granted, tuple(room - granted for room in rooms), resets, refused)
 
     async def release(self, client: str, scopes: tuple[Scope, ...], grant_id: str, granted: int, spent: int) -> None:
         for scope in scopes:
-            for grant in self._grants.get((scope.name, client), ()):
-                if grant[1] == grant_id:
-                    grant[2] = spent
+            if (window := self._windows.get((scope.name, client))) is not None:
+                window.reduce(grant_id, spent)
+
+
+class Window:
+    """One client's grants in one scope, ordered by when their leases end, and their running total."""
+
+    __slots__ = ("grants", "total")
+
+    def __init__(self) -> None:
+        self.grants: list[list] = []  # [lease end, id, count]
+        self.total = 0
+
+    def expire(self, before: float) -> None:
+        gone = bisect.bisect_right(self.grants, before, key=lambda grant: grant[0])
+        if gone:
+            self.total -= sum(grant[2] for grant in self.grants[:gone])
+            del self.grants[:gone]
+
+    def oldest(self, now: float) -> float:
+        return self.grants[0][0] if self.grants else now
+
+    def add(self, end: float, grant_id: str, count: int) -> None:
+        bisect.insort(self.grants, [end, grant_id, count], key=lambda grant: grant[0])
+        self.total += count
+
+    def reduce(self, grant_id: str, count: int) -> None:
+        for grant in self.grants:
+            if grant[1] == grant_id:
+                self.total -= grant[2] - count
+                grant[2] = count
