@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from gateway.api.admission import AdmissionMiddleware
+from gateway.api.analyze_fast_path import AnalyzeFastPath
 from gateway.api.errors import COMMON_RESPONSES, install_error_handlers, without_validation_422
 from gateway.api.rate_limit import RateLimiter, limiter_budget
 from gateway.api.routes import (
@@ -56,6 +57,7 @@ def create_app(settings: Settings, redis_prefix: str = DEFAULT_REDIS_PREFIX) -> 
     app.state.limiter = limiter
     app.state.redact_errors = settings.environment == "production"
     identity = ClientIdentity(settings.trusted_proxies, settings.api_key)
+    app.add_middleware(AnalyzeFastPath)  # inside admission: limited, its body already read and bounded
     app.add_middleware(AdmissionMiddleware, max_bytes=settings.max_request_body_bytes,
                        read_timeout_s=settings.request_body_timeout_seconds, limiter=limiter, identity=identity)
     install_error_handlers(app)
