@@ -96,12 +96,20 @@ def uvicorn_process(app: str, env: dict[str, str], log: Path):
     return server_process(command, port, env, log)
 
 
-def gateway_process(env: dict[str, str], log: Path, workers: int = 1):
+def gateway_process(env: dict[str, str], log: Path, workers: int = 1, server: str = "uvicorn"):
     """The gateway as its image and `wig80 serve` start it (`wig80.commands.gateway_worker`: the uvicorn
-    options of `gateway.server`, the access log as WIG80_API_ACCESS_LOG says), on a free port."""
+    options of `gateway.server`, the access log as WIG80_API_ACCESS_LOG says), on a free port; with
+    `server="granian"`, the same app on granian (the comparison of docs/serving.md; granian is not a
+    dependency: `pip install granian` first)."""
     port = free_port()
     env = {**env, "WIG80_API_HOST": "127.0.0.1", "WIG80_API_PORT": str(port), "WIG80_API_WORKERS": str(workers)}
-    return server_process([sys.executable, "-m", "wig80.commands.gateway_worker"], port, env, log)
+    command = [sys.executable, "-m", "wig80.commands.gateway_worker"]
+    if server == "granian":
+        access_log = "--access-log" if Settings().api_access_log else "--no-access-log"
+        command = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", "127.0.0.1",
+                   "--port", str(port), "--workers", str(workers), "--log-level", "warning", access_log,
+                   "wig80.commands.gateway_worker:build_app"]
+    return server_process(command, port, env, log)
 
 
 def wait_until_answering(url: str, process: subprocess.Popen, log: Path) -> None:
@@ -224,8 +232,16 @@ async def fill_store(home: Path) -> list[str]:
     return [series.symbol for series in market]
 
 
+def hold_for_outside_runs(seconds: float, urls: dict[str, str], scratch: Path) -> None:
+    """Keep the servers up so that `wrk` run by hand (the issue's "outside" run) can be compared."""
+    print(f"[gateway_bench] holding {seconds:.0f} s for outside runs; wrk scripts in {scratch}:", flush=True)
+    for name, url in urls.items():
+        print(f"[gateway_bench]   {name}: {url}", flush=True)
+    time.sleep(seconds)
+
+
 def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url: str | None = None,
-            profile: Path | None = None) -> dict:
+            profile: Path | None = None, hold_s: float = 0.0, server: str = "uvicorn") -> dict:
     wrk_binary()
     with tempfile.TemporaryDirectory(prefix="wig80-gateway-bench-") as scratch_dir, ExitStack() as stack:
         scratch = Path(scratch_dir)
@@ -241,7 +257,7 @@ def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url
         echo = stack.enter_context(uvicorn_process("benchmarks.reference_apps:echo_app", {}, scratch / "echo.log"))
         peer = stack.enter_context(uvicorn_process("benchmarks.reference_apps:in_process_app", peer_env,
                                                    scratch / "peer.log"))
-        gateway = stack.enter_context(gateway_process(gateway_env, scratch / "gateway.log", workers))
+        gateway = stack.enter_context(gateway_process(gateway_env, scratch / "gateway.log", workers, server))
         one = [{"symbol": symbols[0], "prediction_horizon": 5, "confidence_threshold": 0.6}]
         mixed = mixed_bodies(symbols)
         batches = [{"symbols": symbols[i:i + BATCH_SYMBOLS], "prediction_horizon": 1 + i % 30}
@@ -256,11 +272,13 @@ def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url
             run_wrk(gateway, "/batch_analyze", batches, seconds, scratch, "batch"),
         ]
         gateway_rss_mb = resident_mb(PIDS[gateway])
+        if hold_s > 0:
+            hold_for_outside_runs(hold_s, {"echo": echo, "peer": peer, "gateway": gateway}, scratch)
     by_load = {row["load"]: row for row in rows}
     return {
         "seconds": seconds, "connections": CONNECTIONS, "gateway_workers": workers, "window": window,
         "symbols": len(symbols), "redis": bool(redis_url),
-        "gateway_access_log": Settings().api_access_log, "load_average": os.getloadavg(), "gateway_rss_mb": gateway_rss_mb, "rows": rows,
+        "gateway_access_log": Settings().api_access_log, "gateway_server": server, "load_average": os.getloadavg(), "gateway_rss_mb": gateway_rss_mb, "rows": rows,
         "ratios": {
             "analyze_one_vs_echo": by_load["analyze_one"]["requests_per_s"] / by_load["echo"]["requests_per_s"],
             "analyze_mixed_vs_peer": by_load["analyze_mixed"]["requests_per_s"] / by_load["peer_mixed"]["requests_per_s"],
@@ -300,9 +318,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=int, default=256, help="bars per window")
     parser.add_argument("--redis-url", help="give the gateway this Redis (default: in-process cache)")
     parser.add_argument("--profile", type=Path, help="py-spy the gateway under its loads; stacks into this folder")
+    parser.add_argument("--hold", type=float, default=0.0, metavar="SECONDS",
+                        help="keep the servers up this long after the loads, for wrk runs by hand")
+    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn",
+                        help="what serves the gateway (the references stay on uvicorn)")
     args = parser.parse_args(argv)
     try:
-        results = compare(args.seconds, args.workers, args.window, args.redis_url, args.profile)
+        results = compare(args.seconds, args.workers, args.window, args.redis_url, args.profile, args.hold,
+                          args.server)
     except WrkMissing as error:
         print(f"gateway_bench: {error}", file=sys.stderr)
         return 2
