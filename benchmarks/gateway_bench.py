@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.gateway_bench                 # ~1 min: 5 loads x 6 s
     .venv/bin/python -m benchmarks.gateway_bench --seconds 3 --workers 2
+    .venv/bin/python -m benchmarks.gateway_bench --seconds 6 --write README.md   # README's two gateway rows
 
 Starts everything it needs in a temporary home: a synthetic market of every sWIG80 symbol, an untrained
 network of the quick profile's architecture (timing does not depend on the weights), the embedded Triton
@@ -301,6 +302,48 @@ def print_table(results: dict) -> None:
     print(f"gateway resident memory after the loads: {results['gateway_rss_mb']:.0f} MiB")
 
 
+ONE_ROW = "| gateway `POST /analyze`, one symbol, vs bare FastAPI echo"
+MIXED_ROW = "| gateway, mixed load"
+AIM_ONE_VS_ECHO, AIM_CPU_VS_ECHO, AIM_MIXED_VS_PEER = 0.6, 1.5, 1.2
+
+
+def readme_rows(results: dict) -> dict[str, str]:
+    """README's two gateway rows of the Benchmarks table from one run, by the start of each row."""
+    rows = {row["load"]: row for row in results["rows"]}
+    echo, one, peer, mixed = rows["echo"], rows["analyze_one"], rows["peer_mixed"], rows["analyze_mixed"]
+    ratio_one, ratio_mixed = results["ratios"]["analyze_one_vs_echo"], results["ratios"]["analyze_mixed_vs_peer"]
+    cpu = one["server_cpu_us_per_request"] / echo["server_cpu_us_per_request"]
+    met_one = "met" if ratio_one >= AIM_ONE_VS_ECHO and cpu <= AIM_CPU_VS_ECHO else "**not met**"
+    met_mixed = "met" if ratio_mixed >= AIM_MIXED_VS_PEER else "**not met**"
+    load = "load average {:.1f}".format(results["load_average"][0]) if "load_average" in results else "load unknown"
+    access = "access log on" if results.get("gateway_access_log", True) else "access log off"
+    access += ", Redis" if results.get("redis") else ", in-process cache"
+    command = f"`python -m benchmarks.gateway_bench --seconds {results['seconds']:g} --write README.md`"
+    return {
+        ONE_ROW: f"{ONE_ROW} (`wrk -t1 -c{results['connections']}`, same run; gateway as its image starts it, "
+                 f"{access}) | {one['requests_per_s']:,.0f} vs {echo['requests_per_s']:,.0f} req/s "
+                 f"(**{ratio_one:.2f}x**), p99 {one['p99_ms']:.1f} vs {echo['p99_ms']:.1f} ms; server CPU "
+                 f"{one['server_cpu_us_per_request']:.0f} vs {echo['server_cpu_us_per_request']:.0f} µs per request "
+                 f"({cpu:.2f}x); {load} | >= {AIM_ONE_VS_ECHO}x, CPU <= {AIM_CPU_VS_ECHO}x the echo's ({met_one}) "
+                 f"| {command} |",
+        MIXED_ROW: f"{MIXED_ROW} ({results['symbols']} symbols x horizons 1..30 x thresholds) vs the in-process peer "
+                   f"(windows in memory, features + ONNX per request) | {mixed['requests_per_s']:,.0f} vs "
+                   f"{peer['requests_per_s']:,.0f} req/s (**{ratio_mixed:.2f}x**), p99 {mixed['p99_ms']:.1f} vs "
+                   f"{peer['p99_ms']:.1f} ms; {load} | >= {AIM_MIXED_VS_PEER}x ({met_mixed}) | same |",
+    }
+
+
+def write_rows(path: Path, rows: dict[str, str]) -> None:
+    """Replace the lines of `path` that start with each row's start (no figure typed by hand)."""
+    lines = path.read_text().splitlines(keepends=True)
+    for start, row in rows.items():
+        found = [i for i, line in enumerate(lines) if line.startswith(start)]
+        if len(found) != 1:
+            raise ValueError(f"{path}: expected one line starting with {start!r}, found {len(found)}")
+        lines[found[0]] = row + "\n"
+    path.write_text("".join(lines))
+
+
 def regression_ratios() -> dict[str, dict]:
     """Gateway req/s over the two references' in the same run (higher is better); ~40 s."""
     results = compare(seconds=3.0)
@@ -322,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the servers up this long after the loads, for wrk runs by hand")
     parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn",
                         help="what serves the gateway (the references stay on uvicorn)")
+    parser.add_argument("--write", type=Path, action="append", default=[], metavar="README",
+                        help="rewrite the gateway rows of this file's Benchmarks table from this run")
     args = parser.parse_args(argv)
     try:
         results = compare(args.seconds, args.workers, args.window, args.redis_url, args.profile, args.hold,
@@ -330,6 +375,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gateway_bench: {error}", file=sys.stderr)
         return 2
     print_table(results)
+    for path in args.write:
+        write_rows(path, readme_rows(results))
+        print(f"rows rewritten: {path}")
     RESULTS_PATH.parent.mkdir(exist_ok=True)
     RESULTS_PATH.write_text(json.dumps(results, indent=2))
     print(f"\nwritten: {RESULTS_PATH}")
