@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 REDIS_TIMEOUT_S = 0.5
+SWEEP_EVERY = 4096  # reservations between two sweeps of the in-memory budget's idle clients
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,15 @@ class MemoryBudget:
 
     def __init__(self) -> None:
         self._windows: dict[tuple[str, str], Window] = {}
+        self._reserves = 0
+
+    def _sweep(self, now: float, scopes: tuple[Scope, ...]) -> None:
+        """Forget the clients whose grants have all left their windows (every SWEEP_EVERY reservations)."""
+        spans = {scope.name: scope.window_s for scope in scopes}
+        for key, window in list(self._windows.items()):
+            window.expire(now - spans.get(key[0], max(spans.values())))
+            if not window.grants:
+                del self._windows[key]
 
     def _window(self, client: str, scope: Scope, now: float) -> Window:
         window = self._windows.get((scope.name, client))
@@ -135,6 +145,9 @@ class MemoryBudget:
     async def reserve(self, client: str, scopes: tuple[Scope, ...], need: int, fraction: float, max_advance: int,
                       lease_s: float, grant_id: str) -> Grant:
         now = time.time()
+        self._reserves += 1
+        if self._reserves % SWEEP_EVERY == 0:
+            self._sweep(now, scopes)
         windows = [self._window(client, scope, now) for scope in scopes]
         resets = tuple(window.oldest(now) + scope.window_s for window, scope in zip(windows, scopes, strict=True))
         rooms = [scope.limit - window.total for scope, window in zip(scopes, windows, strict=True)]

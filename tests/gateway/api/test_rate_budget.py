@@ -62,3 +62,14 @@ async def test_the_limiter_spends_its_advance_locally_and_returns_the_rest(budge
     await asyncio.sleep(ADVANCE_LEASE_S + 0.2)  # the lease ends: 51 spent, the rest given back
     probe = await budget.reserve(who, WIDE, 1, 0.0, 256, 0.25, "probe")
     assert probe.remaining == (10_000 - 51 - 1,) * 2
+
+
+async def test_memory_forgets_clients_whose_grants_left_their_windows(monkeypatch):
+    monkeypatch.setattr("gateway.api.rate_budget.SWEEP_EVERY", 3)
+    budget = MemoryBudget()
+    short = (Scope("second", 5, 0.05),)
+    await budget.reserve("gone", short, 1, 0.0, 256, 0.0, "a")
+    await asyncio.sleep(0.1)
+    await budget.reserve("here", short, 1, 0.0, 256, 0.0, "b")
+    await budget.reserve("here", short, 1, 0.0, 256, 0.0, "c")  # the third: a sweep
+    assert ("second", "gone") not in budget._windows and ("second", "here") in budget._windows
