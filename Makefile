@@ -85,7 +85,7 @@ bench: $(STAMP) bench-tools
 	$(BIN)/python -m benchmarks.export_bench --seconds 1
 	$(BIN)/python -m benchmarks.serving_bench --seconds 2
 	$(BIN)/python -m benchmarks.mgdl_sines_bench
-	$(BIN)/python -m benchmarks.gateway_bench --seconds 6
+	$(BIN)/python -m benchmarks.gateway_bench --seconds 6 --write README.md
 
 bench-check: $(STAMP) bench-tools
 	$(BIN)/python -m benchmarks.regression

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.gateway_bench                 # ~1 min: 5 loads x 6 s
     .venv/bin/python -m benchmarks.gateway_bench --seconds 3 --workers 2
+    .venv/bin/python -m benchmarks.gateway_bench --seconds 6 --write README.md   # README's two gateway rows
 
 Starts everything it needs in a temporary home: a synthetic market of every sWIG80 symbol, an untrained
 network of the quick profile's architecture (timing does not depend on the weights), the embedded Triton
@@ -52,6 +53,7 @@ THRESHOLDS = (0.5, 0.55, 0.6, 0.7, 0.8)
 BATCH_SYMBOLS = 8
 CONNECTIONS = 32
 START_TIMEOUT_S = 120.0
+WARM_UP_S = 2
 PIDS: dict[str, int] = {}  # base URL -> uvicorn's pid, for --profile
 UNLIMITED = {"WIG80_RATE_LIMIT_PER_MINUTE": "100000000", "WIG80_RATE_LIMIT_BURST_PER_SECOND": "100000000"}
 
@@ -68,13 +70,8 @@ def wrk_binary() -> str:
 
 
 @contextmanager
-def uvicorn_process(app: str, env: dict[str, str], log: Path, factory: bool = False, workers: int = 1):
-    """A uvicorn server on a free port, until the block ends; yields its base URL once it answers."""
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-               "--log-level", "warning", "--no-access-log", "--workers", str(workers)]
-    if factory:
-        command.append("--factory")
+def server_process(command: list[str], port: int, env: dict[str, str], log: Path):
+    """A server process listening on `port`, until the block ends; yields its base URL once it answers."""
     with log.open("w") as output:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=output,
                                    stderr=subprocess.STDOUT)
@@ -90,6 +87,30 @@ def uvicorn_process(app: str, env: dict[str, str], log: Path, factory: bool = Fa
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def uvicorn_process(app: str, env: dict[str, str], log: Path):
+    """A reference app on uvicorn's command line (no access log), on a free port."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port),
+               "--log-level", "warning", "--no-access-log"]
+    return server_process(command, port, env, log)
+
+
+def gateway_process(env: dict[str, str], log: Path, workers: int = 1, server: str = "uvicorn"):
+    """The gateway as its image and `wig80 serve` start it (`wig80.commands.gateway_worker`: the uvicorn
+    options of `gateway.server`, the access log as WIG80_API_ACCESS_LOG says), on a free port; with
+    `server="granian"`, the same app on granian (the comparison of docs/serving.md; granian is not a
+    dependency: `pip install granian` first)."""
+    port = free_port()
+    env = {**env, "WIG80_API_HOST": "127.0.0.1", "WIG80_API_PORT": str(port), "WIG80_API_WORKERS": str(workers)}
+    command = [sys.executable, "-m", "wig80.commands.gateway_worker"]
+    if server == "granian":
+        access_log = "--access-log" if Settings().api_access_log else "--no-access-log"
+        command = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", "127.0.0.1",
+                   "--port", str(port), "--workers", str(workers), "--log-level", "warning", access_log,
+                   "wig80.commands.gateway_worker:build_app"]
+    return server_process(command, port, env, log)
 
 
 def wait_until_answering(url: str, process: subprocess.Popen, log: Path) -> None:
@@ -212,8 +233,16 @@ async def fill_store(home: Path) -> list[str]:
     return [series.symbol for series in market]
 
 
+def hold_for_outside_runs(seconds: float, urls: dict[str, str], scratch: Path) -> None:
+    """Keep the servers up so that `wrk` run by hand (the issue's "outside" run) can be compared."""
+    print(f"[gateway_bench] holding {seconds:.0f} s for outside runs; wrk scripts in {scratch}:", flush=True)
+    for name, url in urls.items():
+        print(f"[gateway_bench]   {name}: {url}", flush=True)
+    time.sleep(seconds)
+
+
 def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url: str | None = None,
-            profile: Path | None = None) -> dict:
+            profile: Path | None = None, hold_s: float = 0.0, server: str = "uvicorn") -> dict:
     wrk_binary()
     with tempfile.TemporaryDirectory(prefix="wig80-gateway-bench-") as scratch_dir, ExitStack() as stack:
         scratch = Path(scratch_dir)
@@ -226,18 +255,16 @@ def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url
         gateway_env = {"WIG80_HOME": str(scratch), "TRITON_URL": triton.address.grpc, "MARKET_DB_URL": "",
                        "REDIS_URL": redis_url or "", **UNLIMITED}
         peer_env = {"WIG80_BENCH_HOME": str(scratch), "WIG80_BENCH_ONNX": str(onnx), "WIG80_BENCH_WINDOW": str(window)}
-        echo = stack.enter_context(uvicorn_process("benchmarks.reference_apps:echo_app", {}, scratch / "echo.log",
-                                                   factory=True))
+        echo = stack.enter_context(uvicorn_process("benchmarks.reference_apps:echo_app", {}, scratch / "echo.log"))
         peer = stack.enter_context(uvicorn_process("benchmarks.reference_apps:in_process_app", peer_env,
-                                                   scratch / "peer.log", factory=True))
-        gateway = stack.enter_context(uvicorn_process("wig80.commands.gateway_worker:build_app", gateway_env,
-                                                      scratch / "gateway.log", factory=True, workers=workers))
+                                                   scratch / "peer.log"))
+        gateway = stack.enter_context(gateway_process(gateway_env, scratch / "gateway.log", workers, server))
         one = [{"symbol": symbols[0], "prediction_horizon": 5, "confidence_threshold": 0.6}]
         mixed = mixed_bodies(symbols)
         batches = [{"symbols": symbols[i:i + BATCH_SYMBOLS], "prediction_horizon": 1 + i % 30}
                    for i in range(0, len(symbols), BATCH_SYMBOLS)]
         for url, bodies in ((echo, one), (peer, mixed), (gateway, mixed)):
-            run_wrk(url, "/analyze", bodies, 1, scratch, "warm-up")
+            run_wrk(url, "/analyze", bodies, WARM_UP_S, scratch, "warm-up")
         rows = [
             run_wrk(echo, "/analyze", one, seconds, scratch, "echo"),
             run_wrk(peer, "/analyze", mixed, seconds, scratch, "peer_mixed"),
@@ -246,10 +273,13 @@ def compare(seconds: float = 6.0, workers: int = 1, window: int = 256, redis_url
             run_wrk(gateway, "/batch_analyze", batches, seconds, scratch, "batch"),
         ]
         gateway_rss_mb = resident_mb(PIDS[gateway])
+        if hold_s > 0:
+            hold_for_outside_runs(hold_s, {"echo": echo, "peer": peer, "gateway": gateway}, scratch)
     by_load = {row["load"]: row for row in rows}
     return {
         "seconds": seconds, "connections": CONNECTIONS, "gateway_workers": workers, "window": window,
-        "symbols": len(symbols), "redis": bool(redis_url), "gateway_rss_mb": gateway_rss_mb, "rows": rows,
+        "symbols": len(symbols), "redis": bool(redis_url),
+        "gateway_access_log": Settings().api_access_log, "gateway_server": server, "load_average": os.getloadavg(), "gateway_rss_mb": gateway_rss_mb, "rows": rows,
         "ratios": {
             "analyze_one_vs_echo": by_load["analyze_one"]["requests_per_s"] / by_load["echo"]["requests_per_s"],
             "analyze_mixed_vs_peer": by_load["analyze_mixed"]["requests_per_s"] / by_load["peer_mixed"]["requests_per_s"],
@@ -272,6 +302,48 @@ def print_table(results: dict) -> None:
     print(f"gateway resident memory after the loads: {results['gateway_rss_mb']:.0f} MiB")
 
 
+ONE_ROW = "| gateway `POST /analyze`, one symbol, vs bare FastAPI echo"
+MIXED_ROW = "| gateway, mixed load"
+AIM_ONE_VS_ECHO, AIM_CPU_VS_ECHO, AIM_MIXED_VS_PEER = 0.6, 1.5, 1.2
+
+
+def readme_rows(results: dict) -> dict[str, str]:
+    """README's two gateway rows of the Benchmarks table from one run, by the start of each row."""
+    rows = {row["load"]: row for row in results["rows"]}
+    echo, one, peer, mixed = rows["echo"], rows["analyze_one"], rows["peer_mixed"], rows["analyze_mixed"]
+    ratio_one, ratio_mixed = results["ratios"]["analyze_one_vs_echo"], results["ratios"]["analyze_mixed_vs_peer"]
+    cpu = one["server_cpu_us_per_request"] / echo["server_cpu_us_per_request"]
+    met_one = "met" if ratio_one >= AIM_ONE_VS_ECHO and cpu <= AIM_CPU_VS_ECHO else "**not met**"
+    met_mixed = "met" if ratio_mixed >= AIM_MIXED_VS_PEER else "**not met**"
+    load = "load average {:.1f}".format(results["load_average"][0]) if "load_average" in results else "load unknown"
+    access = "access log on" if results.get("gateway_access_log", True) else "access log off"
+    access += ", Redis" if results.get("redis") else ", in-process cache"
+    command = f"`python -m benchmarks.gateway_bench --seconds {results['seconds']:g} --write README.md`"
+    return {
+        ONE_ROW: f"{ONE_ROW} (`wrk -t1 -c{results['connections']}`, same run; gateway as its image starts it, "
+                 f"{access}) | {one['requests_per_s']:,.0f} vs {echo['requests_per_s']:,.0f} req/s "
+                 f"(**{ratio_one:.2f}x**), p99 {one['p99_ms']:.1f} vs {echo['p99_ms']:.1f} ms; server CPU "
+                 f"{one['server_cpu_us_per_request']:.0f} vs {echo['server_cpu_us_per_request']:.0f} µs per request "
+                 f"({cpu:.2f}x); {load} | >= {AIM_ONE_VS_ECHO}x, CPU <= {AIM_CPU_VS_ECHO}x the echo's ({met_one}) "
+                 f"| {command} |",
+        MIXED_ROW: f"{MIXED_ROW} ({results['symbols']} symbols x horizons 1..30 x thresholds) vs the in-process peer "
+                   f"(windows in memory, features + ONNX per request) | {mixed['requests_per_s']:,.0f} vs "
+                   f"{peer['requests_per_s']:,.0f} req/s (**{ratio_mixed:.2f}x**), p99 {mixed['p99_ms']:.1f} vs "
+                   f"{peer['p99_ms']:.1f} ms; {load} | >= {AIM_MIXED_VS_PEER}x ({met_mixed}) | same |",
+    }
+
+
+def write_rows(path: Path, rows: dict[str, str]) -> None:
+    """Replace the lines of `path` that start with each row's start (no figure typed by hand)."""
+    lines = path.read_text().splitlines(keepends=True)
+    for start, row in rows.items():
+        found = [i for i, line in enumerate(lines) if line.startswith(start)]
+        if len(found) != 1:
+            raise ValueError(f"{path}: expected one line starting with {start!r}, found {len(found)}")
+        lines[found[0]] = row + "\n"
+    path.write_text("".join(lines))
+
+
 def regression_ratios() -> dict[str, dict]:
     """Gateway req/s over the two references' in the same run (higher is better); ~40 s."""
     results = compare(seconds=3.0)
@@ -289,13 +361,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=int, default=256, help="bars per window")
     parser.add_argument("--redis-url", help="give the gateway this Redis (default: in-process cache)")
     parser.add_argument("--profile", type=Path, help="py-spy the gateway under its loads; stacks into this folder")
+    parser.add_argument("--hold", type=float, default=0.0, metavar="SECONDS",
+                        help="keep the servers up this long after the loads, for wrk runs by hand")
+    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn",
+                        help="what serves the gateway (the references stay on uvicorn)")
+    parser.add_argument("--write", type=Path, action="append", default=[], metavar="README",
+                        help="rewrite the gateway rows of this file's Benchmarks table from this run")
     args = parser.parse_args(argv)
     try:
-        results = compare(args.seconds, args.workers, args.window, args.redis_url, args.profile)
+        results = compare(args.seconds, args.workers, args.window, args.redis_url, args.profile, args.hold,
+                          args.server)
     except WrkMissing as error:
         print(f"gateway_bench: {error}", file=sys.stderr)
         return 2
     print_table(results)
+    for path in args.write:
+        write_rows(path, readme_rows(results))
+        print(f"rows rewritten: {path}")
     RESULTS_PATH.parent.mkdir(exist_ok=True)
     RESULTS_PATH.write_text(json.dumps(results, indent=2))
     print(f"\nwritten: {RESULTS_PATH}")

@@ -8,6 +8,7 @@ prepend anything to the header, but not what our own proxies append). An IPv6 cl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -18,6 +19,7 @@ from starlette.types import Scope
 API_KEY_HEADER = b"x-api-key"
 FORWARDED_FOR_HEADER = b"x-forwarded-for"
 IPV6_CLIENT_PREFIX = 64
+PEERS_REMEMBERED = 4096
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -54,25 +56,40 @@ class ClientIdentity:
         self.proxies = [ipaddress.ip_network(proxy, strict=False) for proxy in trusted_proxies]
         self.api_key = api_key
         self._api_key_id = "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:16] if api_key else None
+        # a peer's own key (and whether it is a proxy) is worked out once per address, not per request
+        self._peer = functools.lru_cache(maxsize=PEERS_REMEMBERED)(self._peer_uncached)
 
     def _trusted(self, address: IPAddress | None) -> bool:
         return address is not None and any(address in network for network in self.proxies)
 
-    def address(self, scope: Scope) -> str:
+    def _peer_uncached(self, peer: str | None) -> tuple[str, bool]:
+        """(the peer's address key, whether it is a trusted proxy)."""
+        address = _parse_address(peer) if peer is not None else None
+        return (address_key(address) if address is not None else "unknown"), self._trusted(address)
+
+    def address_from(self, peer: str | None, forwarded_for: str | None) -> str:
         """The client's address key (see the module docstring); "unknown" when there is no peer."""
-        peer = _parse_address(scope["client"][0]) if scope.get("client") else None
-        if self._trusted(peer):
-            hops = [_parse_address(hop) for hop in (_header(scope, FORWARDED_FOR_HEADER) or "").split(",")]
+        own, trusted = self._peer(peer)
+        if trusted:
+            hops = [_parse_address(hop) for hop in (forwarded_for or "").split(",")]
             for hop in reversed(hops):
                 if hop is None:
                     break  # an unparseable entry: believe no one further left
                 if not self._trusted(hop):
                     return address_key(hop)
-        return address_key(peer) if peer is not None else "unknown"
+        return own
+
+    def key_from(self, peer: str | None, sent_key: str | None, forwarded_for: str | None) -> str:
+        """The rate-limit key: the API key's hash when the configured key is sent, else the address key."""
+        if self.api_key and sent_key is not None and hmac.compare_digest(sent_key.encode(), self.api_key.encode()):
+            return self._api_key_id
+        return "addr:" + self.address_from(peer, forwarded_for)
+
+    def address(self, scope: Scope) -> str:
+        client = scope.get("client")
+        return self.address_from(client[0] if client else None, _header(scope, FORWARDED_FOR_HEADER))
 
     def key(self, scope: Scope) -> str:
-        """The rate-limit key: the API key's hash when the configured key is sent, else the address key."""
-        sent = _header(scope, API_KEY_HEADER)
-        if self.api_key and sent is not None and hmac.compare_digest(sent.encode(), self.api_key.encode()):
-            return self._api_key_id
-        return "addr:" + self.address(scope)
+        client = scope.get("client")
+        return self.key_from(client[0] if client else None, _header(scope, API_KEY_HEADER),
+                             _header(scope, FORWARDED_FOR_HEADER))

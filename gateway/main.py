@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from gateway.api.body_limit import BodyLimitMiddleware
+from gateway.api.admission import AdmissionMiddleware
+from gateway.api.analyze_fast_path import AnalyzeFastPath
 from gateway.api.errors import COMMON_RESPONSES, install_error_handlers, without_validation_422
-from gateway.api.rate_limit import RateLimiter, RateLimitMiddleware, limiter_storage
+from gateway.api.rate_limit import RateLimiter, limiter_budget
 from gateway.api.routes import (
     analysis,
     bars,
@@ -49,15 +50,16 @@ def create_app(settings: Settings, redis_prefix: str = DEFAULT_REDIS_PREFIX) -> 
         **({} if settings.docs_enabled else {"docs_url": None, "redoc_url": None, "openapi_url": None}),
     )
     limiter = RateLimiter(
-        limiter_storage(settings.redis_url, redis_prefix),
+        limiter_budget(settings.redis_url, redis_prefix),
         settings.rate_limit_per_minute,
         settings.rate_limit_burst_per_second,
     )
     app.state.limiter = limiter
     app.state.redact_errors = settings.environment == "production"
     identity = ClientIdentity(settings.trusted_proxies, settings.api_key)
-    app.add_middleware(RateLimitMiddleware, limiter=limiter, identity=identity)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)  # added last: outermost
+    app.add_middleware(AnalyzeFastPath)  # inside admission: limited, its body already read and bounded
+    app.add_middleware(AdmissionMiddleware, max_bytes=settings.max_request_body_bytes,
+                       read_timeout_s=settings.request_body_timeout_seconds, limiter=limiter, identity=identity)
     install_error_handlers(app)
     for module in (health, analysis, forecast, spectrum, symbols, bars, metrics, models, realtime, dashboard):
         app.include_router(module.router)

@@ -160,6 +160,8 @@ class Settings(BaseSettings):
 
     # serving: gateway hardening (what one client may cost; who is a client)
     max_request_body_bytes: int = Field(1_000_000, ge=1024, description="larger bodies get 413 before parsing")
+    request_body_timeout_seconds: float = Field(
+        10.0, gt=0, description="a body not received within this gets 408 and its connection closed")
     websocket_max_message_bytes: int = Field(64 * 1024, ge=1024, description="uvicorn's ws_max_size")
     websocket_max_connections: int = Field(1000, ge=1, description="open WebSockets per gateway process")
     websocket_max_connections_per_client: int = Field(8, ge=1, description="per client address, per process")

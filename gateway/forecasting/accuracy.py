@@ -35,14 +35,15 @@ class DirectionalAccuracy:
 
     def record(self, prediction: PredictionResponse) -> None:
         """Keep a non-neutral prediction until the bar `horizon` trading days after its last bar arrives."""
-        base_date = prediction.data_as_of
-        if prediction.direction == "neutral" or len(self._pending) >= self.max_pending:
+        self.record_parts(prediction.symbol, prediction.data_as_of, prediction.current_price,
+                          prediction.prediction_horizon, prediction.direction)
+
+    def record_parts(self, symbol: str, base_date: dt.date, base_close: float, horizon: int, direction: str) -> None:
+        """`record` from a prediction's parts (a response served from bytes has no model to read them from)."""
+        key = (symbol, base_date, horizon)
+        if direction == "neutral" or key in self._pending or len(self._pending) >= self.max_pending:
             return
-        key = (prediction.symbol, base_date, prediction.prediction_horizon)
-        self._pending[key] = PendingPrediction(
-            prediction.symbol, base_date, prediction.current_price, prediction.prediction_horizon,
-            prediction.direction == "bullish",
-        )
+        self._pending[key] = PendingPrediction(symbol, base_date, base_close, horizon, direction == "bullish")
 
     async def on_new_bar(self, symbol: str, last_date: str) -> None:
         waiting = [p for p in self._pending.values() if p.symbol == symbol]

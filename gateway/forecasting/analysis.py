@@ -24,7 +24,13 @@ from gateway.forecasting.accuracy import DirectionalAccuracy
 from gateway.forecasting.analogue_contexts import AnalogueContexts
 from gateway.forecasting.forecasts import ForecastBook, HeldForecast
 from gateway.forecasting.model_watcher import ModelWatcher
-from gateway.forecasting.predictions import PredictionPolicy, build_prediction, named_features
+from gateway.forecasting.predictions import (
+    PredictionPolicy,
+    build_prediction,
+    direction,
+    named_features,
+    sign_confidence,
+)
 from gateway.forecasting.spectrum_bands import BandEdgesInvalid, frequency_bands
 from gateway.forecasting.triton_client import ModelInfo, TritonRejected, TritonUnavailable
 from gateway.forecasting.windows import HotWindows, WindowMoved
@@ -44,6 +50,7 @@ log = logging.getLogger(__name__)
 
 MEMO_ENTRIES = 4096  # windows whose usability is remembered
 SNAPSHOT_ATTEMPTS = 3  # reads of a forecast and its history that may find the bars moved before giving up
+PROCESSING_TIME_FIELD = b'"processing_time_ms":0.0'
 SPECTRUM_FEATURES = ("band_power_low", "band_power_mid", "band_power_high", "spectral_total_power", "spectral_centroid")
 
 
@@ -195,6 +202,39 @@ class AnalysisService:
         response = self._answer(held, request, started)
         self.accuracy.record(response)
         return response, source
+
+    async def analyze_json(self, request: AnalysisRequest) -> tuple[bytes, str]:
+        """`analyze`'s prediction as its JSON body: made once per held forecast and what the body depends
+        on (horizon, direction, include_spectral, the newest bar of the market and whether the store lags the
+        exchange's calendar, for `stale`), then reused
+        with this request's processing time spliced in."""
+        if request.include_rag_context:
+            prediction, source = await self.analyze(request)
+            return prediction.model_dump_json().encode(), source
+        started = time.perf_counter()
+        held, source = await self.current_forecast(ticker_of(request.symbol))
+        horizon = request.prediction_horizon
+        if not held.forecast.is_finite(horizon):
+            raise TritonUnavailable("the model returned non-finite predictions or band shares")
+        mu, sigma = held.forecast.horizon(horizon)
+        heading = direction(mu, sign_confidence(mu, sigma), request.confidence_threshold)
+        newest = self.windows.newest_date  # `stale` also turns with the clock: the store may come to lag the exchange
+        key = (horizon, heading, request.include_spectral, newest, self.policy.store_lags(newest))
+        parts = held.responses.get(key)
+        if parts is None:
+            parts = self._body_parts(held, request)
+            held.keep_response(key, parts)
+        facts = held.facts()
+        self.accuracy.record_parts(facts.symbol, facts.data_as_of, facts.context.current_price, horizon, heading)
+        return b"".join((parts[0], repr(_elapsed_ms(started)).encode(), parts[1])), source
+
+    def _body_parts(self, held: HeldForecast, request: AnalysisRequest) -> tuple[bytes, bytes]:
+        prediction = build_prediction(held.forecast, held.facts(), request, self.policy, self.windows.newest_date)
+        body = prediction.model_copy(update={"timestamp": held.forecast.made_at}).model_dump_json().encode()
+        head, field, tail = body.partition(PROCESSING_TIME_FIELD)
+        if not field:
+            raise RuntimeError("a PredictionResponse's JSON does not name processing_time_ms as expected")
+        return head + field[:-3], tail
 
     async def current_forecast(self, ticker: str) -> tuple[HeldForecast, str]:
         """The held forecast of the symbol's window by the served model, and where it came from ("cache":

@@ -31,6 +31,7 @@ from market_data.bars import BarSeries, window_fingerprint
 # made_at (POSIX s), horizons, features, band shares, label bytes; then the label (UTF-8) and float32 arrays
 _HEADER = struct.Struct("<dHHHH")
 SPECTRA_PER_FORECAST = 8  # lengths of /spectrum kept per held forecast (a client choosing `days` cannot grow it)
+RESPONSES_PER_FORECAST = 256  # /analyze bodies kept per held forecast (30 horizons x 3 directions x spectral or not)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,9 @@ class HeldForecast:
     """A forecast as this process holds it: the model's answer, the window it was made from, and what every
     answer derives from that pair whatever the request: the facts of a response (derived on first use, then
     kept), the spectral features of the symbol's last bars by length (`/spectrum`, a few lengths kept) and
-    the window's historical analogues (`include_rag_context`, kept by `AnalogueContexts.attach`)."""
+    the window's historical analogues (`include_rag_context`, kept by `AnalogueContexts.attach`) and the
+    /analyze bodies made from it (`responses`: everything of a body but its processing time, by what the
+    body depends on; they go when the forecast goes)."""
 
     def __init__(self, forecast: SymbolForecast, window: BarSeries, feature_names: tuple[str, ...]) -> None:
         self.forecast = forecast
@@ -89,6 +92,7 @@ class HeldForecast:
         self.spectra: dict[int, np.ndarray] = {}  # bars analysed -> the features model's FEATURES of them
         self.analogues: RagContext | None = None  # by the index of the version that made the forecast
         self._facts: WindowFacts | None = None
+        self.responses: dict[tuple, tuple[bytes, bytes]] = {}  # -> (body before processing_time_ms, after)
 
     def facts(self) -> WindowFacts:
         """The horizon-free parts of a response; TritonUnavailable when the model's features are unusable."""
@@ -96,6 +100,11 @@ class HeldForecast:
             self._facts = window_facts(self.window, self.forecast.features, self.feature_names,
                                        self.forecast.band_shares)
         return self._facts
+
+    def keep_response(self, key: tuple, parts: tuple[bytes, bytes]) -> None:
+        if len(self.responses) >= RESPONSES_PER_FORECAST:
+            del self.responses[next(iter(self.responses))]
+        self.responses[key] = parts
 
     def keep_spectrum(self, bars: int, features: np.ndarray) -> None:
         if len(self.spectra) >= SPECTRA_PER_FORECAST:

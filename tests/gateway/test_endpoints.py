@@ -70,6 +70,19 @@ def test_analyze_is_neutral_below_the_confidence_threshold(gateway, stored_symbo
     assert prediction.spectral_analysis is None
 
 
+def test_analyze_bodies_made_once_differ_only_where_the_request_does(gateway, stored_symbols):
+    body = {"symbol": stored_symbols[2], "prediction_horizon": 7, "confidence_threshold": 0.0}
+    first, again = (post(gateway, "/analyze", body).json() for _ in range(2))  # the second from kept bytes
+    assert first["processing_time_ms"] >= 0 and again["processing_time_ms"] >= 0
+    assert {**first, "processing_time_ms": 0} == {**again, "processing_time_ms": 0}
+    neutral = post(gateway, "/analyze", {**body, "confidence_threshold": 1.0}).json()
+    assert first["direction"] != "neutral" and neutral["direction"] == "neutral"
+    without = post(gateway, "/analyze", {**body, "include_spectral": False}).json()
+    assert without["spectral_analysis"] is None and first["spectral_analysis"] is not None
+    other_horizon = post(gateway, "/analyze", {**body, "prediction_horizon": 8}).json()
+    assert other_horizon["prediction_horizon"] == 8 and other_horizon["predicted_price"] != first["predicted_price"]
+
+
 def test_analyze_accepts_a_gpw_short_name(gateway, stored_symbols):
     short_name = load_symbols()[stored_symbols[0]].gpw_short_name.lower()
     response = post(gateway, "/analyze", {"symbol": short_name})

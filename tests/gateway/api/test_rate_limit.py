@@ -70,3 +70,39 @@ async def test_the_minute_quota_is_enforced(start_gateway):
         refused = await client.get(f"{gateway.url}/openapi.json")
     assert statuses[:10] == [200] * 10 and statuses[10] == 429
     assert "per minute" in refused.json()["detail"] and int(refused.headers["Retry-After"]) >= 1
+
+
+async def paced_bursts(urls: list[str], bursts: int, size: int) -> list[httpx.Response]:
+    """`bursts` bursts of `size` concurrent requests spread over `urls`, each in a second of its own (the
+    next one starts a second after the last answer of the one before)."""
+    responses: list[httpx.Response] = []
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        for burst_index in range(bursts):
+            responses += await asyncio.gather(*(client.get(f"{urls[(burst_index + i) % len(urls)]}/openapi.json")
+                                                for i in range(size)))
+            await asyncio.sleep(1.05)
+    return responses
+
+
+async def test_two_replicas_admit_exactly_100_a_minute_at_20_a_second(start_gateway):
+    first, second = start_gateway(**DEFAULT_LIMITS), start_gateway(**DEFAULT_LIMITS)
+    responses = await paced_bursts([first.url, second.url], bursts=6, size=18)  # 108 in ~6 s, <= 18 a second
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) == 100 and statuses.count(429) == 8
+    assert all("100 requests per minute" in r.json()["detail"] for r in responses if r.status_code == 429)
+
+
+async def test_advances_never_admit_more_than_the_limit_and_come_back_unspent(start_gateway):
+    # limits far above the load: each replica reserves advances (1/32 of what remains) and spends them locally
+    limits = {"WIG80_RATE_LIMIT_PER_MINUTE": "300", "WIG80_RATE_LIMIT_BURST_PER_SECOND": "1000"}
+    first, second = start_gateway(**limits), start_gateway(**limits)
+    urls = [first.url, second.url]
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        flood = await asyncio.gather(*(client.get(f"{urls[i % 2]}/openapi.json") for i in range(400)))
+        admitted = sum(r.status_code == 200 for r in flood)
+        assert 300 - 2 * 256 <= admitted <= 300
+        await asyncio.sleep(1.0)  # every advance's lease has ended: what was not spent is back in Redis
+        for i in range(300 - admitted):
+            assert (await client.get(f"{urls[i % 2]}/openapi.json")).status_code == 200
+        assert (await client.get(f"{first.url}/openapi.json")).status_code == 429
+        assert (await client.get(f"{second.url}/openapi.json")).status_code == 429
