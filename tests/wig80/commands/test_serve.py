@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 import pytest
+from pydantic import ValidationError
 
 from settings import DEVELOPMENT_TRITON_ADMIN_KEY, Settings
 from wig80.commands.serve import add_serving_arguments, embedded_server
@@ -45,11 +46,16 @@ def test_a_listen_address_binds_beyond_loopback_from_the_setting_or_the_argument
 
 
 def test_production_without_the_admin_key_starts_no_embedded_triton(tmp_path):
-    production = settings(tmp_path, environment="production", workload="gateway", api_key="a" * 32,
-                          pocketbase_reader_password="r" * 32,
-                          redis_url=None, market_db_url=None)
+    secrets = {"api_key": "a" * 32, "pocketbase_admin_password": "p" * 32, "pocketbase_reader_password": "r" * 32}
+    with pytest.raises(ValidationError, match="WIG80_TRITON_ADMIN_KEY must be set"):
+        settings(tmp_path, environment="production", triton_admin_key=None, redis_url=None, market_db_url=None,
+                 **secrets)
+    production = settings(tmp_path, environment="production", triton_admin_key="k" * 32, redis_url=None,
+                          market_db_url=None, **secrets)
+    # the launcher's own check, should settings reach it without the key (model_copy does not validate)
     with pytest.raises(ValueError, match="WIG80_TRITON_ADMIN_KEY is not set"):
-        embedded_server(arguments(), production)
+        embedded_server(arguments(), production.model_copy(update={"triton_admin_key": None}))
+    assert embedded_server(arguments(), production).admin_key == "k" * 32
 
 
 def test_triton_http_is_served_when_asked(tmp_path):
