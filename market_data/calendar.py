@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import threading
+import time
 
 import numpy as np
 
@@ -32,6 +33,7 @@ class TradingCalendar:
     def __init__(self, exchange: str = EXCHANGE, first: dt.date = FIRST_SESSION, years_ahead: int = YEARS_AHEAD):
         self.exchange, self.first, self.years_ahead = exchange, first, years_ahead
         self._lock = threading.Lock()
+        self._current: tuple[dt.date, float] | None = None  # last_session() now, and until when (epoch s)
         self._build(dt.date.today().replace(month=12, day=31) + dt.timedelta(days=365 * years_ahead))
 
     def _build(self, end: dt.date) -> None:
@@ -85,17 +87,25 @@ class TradingCalendar:
 
     def last_session(self, now: dt.datetime | None = None) -> dt.date:
         """The newest session whose close has passed at `now` (aware; default: the current time): the date
-        of the newest daily bar a live feed can have."""
-        now = now or dt.datetime.now(dt.UTC)
-        if now.tzinfo is None:
+        of the newest daily bar a live feed can have. For the current time the answer is kept until the next
+        close passes: the gateway asks on every request, the answer changes once a session."""
+        if now is None:
+            held = self._current
+            if held is not None and time.time() < held[1]:
+                return held[0]
+        moment_now = now or dt.datetime.now(dt.UTC)
+        if moment_now.tzinfo is None:
             raise ValueError("last_session needs an aware datetime (a naive one has no time zone)")
-        self._cover(now.date())
-        moment = np.datetime64(now.astimezone(dt.UTC).replace(tzinfo=None), "s")
+        self._cover(moment_now.date())
+        moment = np.datetime64(moment_now.astimezone(dt.UTC).replace(tzinfo=None), "s")
         sessions, closes = self._sessions, self._closes
         closed = np.searchsorted(closes, moment, side="right")
         if closed == 0:
-            raise ValueError(f"no {self.exchange} session has closed by {now.isoformat()}")
-        return sessions[closed - 1].astype(object)
+            raise ValueError(f"no {self.exchange} session has closed by {moment_now.isoformat()}")
+        session = sessions[closed - 1].astype(object)
+        if now is None and closed < len(closes):
+            self._current = (session, float(closes[closed].astype("int64")))  # valid until that close (epoch s)
+        return session
 
 
 @functools.cache

@@ -86,6 +86,12 @@ def missed_trading_days(last_bar: dt.date, newest_bar: dt.date) -> int:
     return trading_calendar().sessions_between(last_bar, newest_bar)
 
 
+@functools.lru_cache(maxsize=64)
+def sessions_lag(newest_bar: dt.date, last_session: dt.date) -> int:
+    """`missed_trading_days`, remembered: asked on every request with the same two dates for a day."""
+    return missed_trading_days(newest_bar, last_session)
+
+
 def is_stale(last_bar: dt.date, stale_after: int, newest_bar: dt.date | None) -> bool:
     return newest_bar is not None and missed_trading_days(last_bar, newest_bar) > stale_after
 
@@ -163,7 +169,7 @@ class PredictionPolicy:
         """Whether the store's newest bar lags the exchange's last closed session by more than allowed."""
         if self.historical or newest_bar is None:
             return False
-        return missed_trading_days(newest_bar, trading_calendar().last_session(now)) > self.store_stale_after
+        return sessions_lag(newest_bar, trading_calendar().last_session(now)) > self.store_stale_after
 
     def data_status(self, last_bar: dt.date, newest_bar: dt.date | None) -> str:
         """`historical` (a store marked so), `stale` (the symbol lags the store, or the store the exchange)

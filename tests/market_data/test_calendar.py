@@ -1,6 +1,7 @@
 """The XWAR calendar: forecast dates skip the Warsaw exchange's holidays, not only weekends."""
 
 import datetime as dt
+import time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -66,3 +67,12 @@ def test_dates_beyond_the_built_range_extend_it_from_the_rules():
 def test_dates_before_the_first_session_are_refused(xwar):
     with pytest.raises(ValueError, match="before XWAR's first session 1991-04-16"):
         xwar.next_sessions(FIRST_SESSION - dt.timedelta(days=1), 1)
+
+
+def test_the_current_last_session_is_kept_until_the_next_close(xwar):
+    first = xwar.last_session()
+    assert first == xwar.last_session(dt.datetime.now(dt.UTC))
+    session, until = xwar._current
+    assert session == first and until > time.time()  # the next close is still ahead
+    assert xwar.last_session(dt.datetime(2025, 12, 23, 18, 0, tzinfo=WARSAW)) == D(2025, 12, 23)  # explicit: not kept
+    assert xwar.last_session() == first
