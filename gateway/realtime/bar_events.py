@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -21,6 +21,19 @@ Listener = Callable[[str, str], Awaitable[None]]  # (symbol, last bar date ISO)
 RECONNECT_DELAY_S = 1.0
 CONNECT_TIMEOUT_S = 0.5
 HEALTH_CHECK_INTERVAL_S = 5.0
+
+
+async def notify_each(listeners: Iterable[Listener], symbol: str, last_date: str) -> int:
+    """Hand (symbol, newest date) to every listener in turn; returns how many failed (each logged): one
+    failing listener must not silence the others."""
+    failed = 0
+    for listener in listeners:
+        try:
+            await listener(symbol, last_date)
+        except Exception:
+            failed += 1
+            log.exception("bar listener %s failed for %s", getattr(listener, "__qualname__", listener), symbol)
+    return failed
 
 
 class LocalBarEvents:
@@ -42,12 +55,9 @@ class LocalBarEvents:
         return None
 
     async def _dispatch(self, symbol: str, last_date: str) -> None:
-        for listener in self._listeners:
-            try:
-                await listener(symbol, last_date)
-            except Exception:  # one failing listener must not silence the others
-                metrics.BAR_EVENT_ERRORS.labels(reason="listener").inc()
-                log.exception("bar listener failed for %s", symbol)
+        failed = await notify_each(self._listeners, symbol, last_date)
+        if failed:
+            metrics.BAR_EVENT_ERRORS.labels(reason="listener").inc(failed)
 
 
 class RedisBarEvents(LocalBarEvents):

@@ -16,6 +16,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from gateway.realtime.bar_events import notify_each
+
 log = logging.getLogger(__name__)
 
 Listener = Callable[[str, str], Awaitable[None]]  # (symbol, newest stored date ISO)
@@ -67,11 +69,7 @@ class ChangeFeedFollower:
                     return handed
 
     async def _dispatch(self, symbol: str, last_date: str) -> None:
-        for listener in self.listeners:
-            try:
-                await listener(symbol, last_date)
-            except Exception:  # one failing listener must not silence the others
-                log.exception("change-feed listener failed for %s", symbol)
+        await notify_each(self.listeners, symbol, last_date)  # failures are logged there
 
     async def _follow_forever(self) -> None:
         async with self.store.change_wakeups() as wakeups:
